@@ -1,0 +1,3 @@
+var info = RetrievalGuard.Engine.Native.TorchRuntime.EnsureInitialized();
+Console.WriteLine(info);
+Console.WriteLine(TorchSharp.torch.ones(2).sum().item<float>());

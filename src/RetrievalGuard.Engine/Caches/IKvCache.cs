@@ -1,0 +1,35 @@
+using static TorchSharp.torch;
+
+namespace RetrievalGuard.Engine.Caches;
+
+/// <summary>
+/// Keys and values a layer attends over after an update. <see cref="Mask"/> is null when the positions are the
+/// contiguous range 0..Length-1 (the model then applies the usual causal rule); a cache that drops or reorders
+/// positions (the head-aware compressed cache) returns a boolean mask [queries, keys] or [heads, queries, keys]
+/// (true = may attend) instead.
+/// </summary>
+public readonly record struct KvView(Tensor Keys, Tensor Values, Tensor? Mask = null);
+
+/// <summary>
+/// Per-layer key/value storage for incremental decoding. Keys and values are [batch, kv heads, tokens, head dim],
+/// already rotated. Implementations must not allocate per decode step beyond small views.
+/// </summary>
+public interface IKvCache : IDisposable
+{
+    int BatchSize { get; }
+
+    /// <summary>The most positions this cache can hold.</summary>
+    int Capacity { get; }
+
+    /// <summary>Positions written and committed so far; the next token goes at this position.</summary>
+    int Length { get; }
+
+    /// <summary>Writes the new tokens' keys/values at <paramref name="startPosition"/> and returns what to attend over.</summary>
+    KvView Update(int layer, Tensor keys, Tensor values, int startPosition);
+
+    /// <summary>Called once per forward pass after every layer has been updated.</summary>
+    void Commit(int length);
+
+    /// <summary>Forgets positions from <paramref name="length"/> on (e.g. to re-answer from the same prompt).</summary>
+    void Truncate(int length);
+}

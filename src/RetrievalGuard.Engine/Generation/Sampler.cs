@@ -1,0 +1,42 @@
+using static TorchSharp.torch;
+
+namespace RetrievalGuard.Engine.Generation;
+
+/// <summary>Chooses the next token on the device; the host reads one small tensor per step.</summary>
+public static class Sampler
+{
+    /// <summary>
+    /// For logits [batch, vocab] returns [batch, 3] float32: token id, its log-probability and the entropy of the
+    /// model's distribution (both at temperature 1).
+    /// </summary>
+    public static Tensor Sample(Tensor logits, GenerationOptions options, Generator? generator)
+    {
+        using var scope = NewDisposeScope();
+        var logits32 = logits.to(float32);
+        var logProbs = logits32.log_softmax(-1);
+        var entropy = -(logProbs.exp() * logProbs).nan_to_num(0).sum(-1);
+        Tensor token = options.Temperature == 0 ? logits32.argmax(-1) : Draw(logits32, options, generator);
+        var tokenLogProb = logProbs.gather(-1, token.unsqueeze(-1)).squeeze(-1);
+        return stack([token.to(float32), tokenLogProb, entropy], dim: -1).MoveToOuterDisposeScope();
+    }
+
+    private static Tensor Draw(Tensor logits, GenerationOptions o, Generator? generator)
+    {
+        var scaled = logits / o.Temperature;
+        if (o.TopK > 0 && o.TopK < scaled.shape[^1])
+        {
+            var kth = scaled.topk(o.TopK, dim: -1).values.narrow(-1, o.TopK - 1, 1);
+            scaled = scaled.masked_fill(scaled < kth, double.NegativeInfinity);
+        }
+        if (o.TopP < 1)
+        {
+            var (sorted, order) = scaled.sort(-1, descending: true);
+            var probs = sorted.softmax(-1);
+            // Drop a token when the mass strictly before it already reaches top-p; the first always stays.
+            var drop = (probs.cumsum(-1) - probs) >= o.TopP;
+            var dropped = zeros_like(drop).scatter(-1, order, drop);
+            scaled = scaled.masked_fill(dropped, double.NegativeInfinity);
+        }
+        return scaled.softmax(-1).multinomial(1, generator: generator).squeeze(-1);
+    }
+}

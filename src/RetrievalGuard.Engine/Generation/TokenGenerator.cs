@@ -1,0 +1,84 @@
+using RetrievalGuard.Engine.Caches;
+using RetrievalGuard.Engine.Model;
+using static TorchSharp.torch;
+
+namespace RetrievalGuard.Engine.Generation;
+
+/// <summary>A token chosen by <see cref="TokenGenerator"/>, before detokenization.</summary>
+public readonly record struct TokenStep(int Id, int Position, float LogProb, float Entropy, bool IsStop, float[][]? Attention);
+
+/// <summary>
+/// Prefill, then one token per step, on a caller-owned cache. Each step runs in its own dispose scope that
+/// closes before the step is yielded, so native memory stays flat however many tokens are made, and a
+/// consumer may await between steps. One host read per step: the sampled token (plus probe weights if asked).
+/// </summary>
+public static class TokenGenerator
+{
+    public static IEnumerable<TokenStep> Generate(LlamaModel model, IReadOnlyList<int> prompt, IKvCache cache,
+        GenerationOptions options, IReadOnlyCollection<int> stopTokenIds, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        if (prompt.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(prompt));
+        foreach (int id in prompt)
+            if (id < 0 || id >= model.Config.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(prompt), id, $"Token id {id} is outside the vocabulary (size {model.Config.VocabSize}).");
+        if (cache.Length + prompt.Count + options.MaxNewTokens > cache.Capacity)
+            throw new ArgumentException($"Prompt ({prompt.Count} tokens) + {options.MaxNewTokens} new tokens after {cache.Length} cached positions exceed the cache capacity {cache.Capacity}.");
+        return Run(model, prompt, cache, options, stopTokenIds.ToHashSet(), cancellationToken);
+    }
+
+    private static IEnumerable<TokenStep> Run(LlamaModel model, IReadOnlyList<int> prompt, IKvCache cache,
+        GenerationOptions options, HashSet<int> stops, CancellationToken cancellationToken)
+    {
+        if (options.MaxNewTokens == 0) yield break;
+        using var generator = options.Temperature > 0 ? new Generator((ulong)options.Seed, model.Device) : null;
+        var step = Prefill(model, prompt, cache, options, generator);
+        for (int made = 1; ; made++)
+        {
+            bool stop = stops.Contains(step.Id);
+            yield return step with { IsStop = stop };
+            if (stop || made >= options.MaxNewTokens) yield break;
+            cancellationToken.ThrowIfCancellationRequested();
+            step = Decode(model, step.Id, cache, options, generator);
+        }
+    }
+
+    private static TokenStep Prefill(LlamaModel model, IReadOnlyList<int> prompt, IKvCache cache, GenerationOptions options, Generator? generator)
+    {
+        int chunk = options.PrefillChunk > 0 ? options.PrefillChunk : prompt.Count;
+        for (int from = 0; ; from += chunk)
+        {
+            int count = Math.Min(chunk, prompt.Count - from);
+            bool last = from + count == prompt.Count;
+            using var scope = NewDisposeScope();
+            var ids = tensor(prompt.Skip(from).Take(count).Select(i => (long)i).ToArray(), dtype: int64, device: model.Device).unsqueeze(0);
+            var logits = model.forward(ids, Pass(cache, options, last, keep: 1));
+            if (last) return Choose(logits, cache.Length, options, generator);
+        }
+    }
+
+    private static TokenStep Decode(LlamaModel model, int previous, IKvCache cache, GenerationOptions options, Generator? generator)
+    {
+        using var scope = NewDisposeScope();
+        var ids = tensor(new long[] { previous }, dtype: int64, device: model.Device).unsqueeze(0);
+        var logits = model.forward(ids, Pass(cache, options, observe: true, keep: 1));
+        return Choose(logits, cache.Length, options, generator);
+    }
+
+    private static ForwardOptions Pass(IKvCache cache, GenerationOptions options, bool observe, int keep) => new()
+    {
+        StartPosition = cache.Length,
+        Cache = cache,
+        LogitsToKeep = keep,
+        Probe = observe ? options.Probe : null,
+        HeadMask = options.HeadMask,
+    };
+
+    private static TokenStep Choose(Tensor logits, int position, GenerationOptions options, Generator? generator)
+    {
+        var picked = Sampler.Sample(logits[.., -1, ..], options, generator).cpu();
+        var values = picked.data<float>().ToArray();
+        float[][]? attention = options.Probe is { } probe ? probe.ReadWeights().Select(h => h[^1]).ToArray() : null;
+        return new TokenStep((int)values[0], position, values[1], values[2], false, attention);
+    }
+}

@@ -1,0 +1,288 @@
+using RetrievalGuard.Engine.Caches;
+using RetrievalGuard.Engine.Checkpoints;
+using RetrievalGuard.Engine.Probes;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace RetrievalGuard.Engine.Model;
+
+// The decoder-only transformer of Llama, Mistral and Qwen2: RMSNorm, RoPE, grouped-query attention, SwiGLU.
+// Q/K/V and gate/up projections are fused into one matrix each (fewer kernels per token); the checkpoint
+// layout (separate q_proj, k_proj, …) is mapped in LlamaWeights. Module fields are named like HF's keys.
+
+/// <summary>Root-mean-square norm computed in float32, cast back before the weight (as HF does).</summary>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    private readonly double _eps;
+    public readonly Parameter weight;
+
+    public RmsNorm(long dim, double eps, ScalarType dtype, Device device) : base(nameof(RmsNorm))
+    {
+        _eps = eps;
+        weight = new Parameter(ones(dim, dtype: dtype, device: device));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var x32 = x.to(float32);
+        var normed = x32 * rsqrt(x32.square().mean([-1], keepdim: true) + _eps);
+        return (weight * normed.to(x.dtype)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// y = x·Wᵀ + b with uninitialised storage: loading fills it, so an 8B model is not randomly initialised first.
+/// Training calls <see cref="LlamaModel.InitializeWeights"/>.
+/// </summary>
+public sealed class Dense : nn.Module<Tensor, Tensor>
+{
+    public Parameter weight;
+    public Parameter? bias;
+
+    public Dense(long inFeatures, long outFeatures, bool hasBias, ScalarType dtype, Device device) : base(nameof(Dense))
+    {
+        weight = new Parameter(empty([outFeatures, inFeatures], dtype: dtype, device: device));
+        if (hasBias) bias = new Parameter(zeros(outFeatures, dtype: dtype, device: device));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => F.linear(x, weight, bias);
+}
+
+/// <summary>Grouped-query self-attention with fused QKV.</summary>
+public sealed class LlamaAttention : nn.Module
+{
+    private readonly int _layer, _heads, _kvHeads, _headDim;
+    private readonly int? _slidingWindow;
+    public readonly Dense qkv_proj;
+    public readonly Dense o_proj;
+
+    public LlamaAttention(ModelConfig c, int layer, ScalarType dtype, Device device) : base(nameof(LlamaAttention))
+    {
+        (_layer, _heads, _kvHeads, _headDim, _slidingWindow) = (layer, c.NumHeads, c.NumKvHeads, c.HeadDim, c.SlidingWindow);
+        qkv_proj = new Dense(c.HiddenSize, (c.NumHeads + 2L * c.NumKvHeads) * c.HeadDim, c.AttentionBias, dtype, device);
+        o_proj = new Dense((long)c.NumHeads * c.HeadDim, c.HiddenSize, false, dtype, device);
+        RegisterComponents();
+    }
+
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, ForwardOptions options)
+    {
+        long batch = x.shape[0], tokens = x.shape[1];
+        int start = options.StartPosition;
+        var qkv = qkv_proj.forward(x);
+        var q = qkv.narrow(-1, 0, (long)_heads * _headDim).view(batch, tokens, _heads, _headDim).transpose(1, 2);
+        var k = qkv.narrow(-1, (long)_heads * _headDim, (long)_kvHeads * _headDim).view(batch, tokens, _kvHeads, _headDim).transpose(1, 2);
+        var v = qkv.narrow(-1, (long)(_heads + _kvHeads) * _headDim, (long)_kvHeads * _headDim).view(batch, tokens, _kvHeads, _headDim).transpose(1, 2);
+        q = ApplyRotary(q, cos, sin);
+        k = ApplyRotary(k, cos, sin);
+
+        var kv = options.Cache?.Update(_layer, k, v, start) ?? new KvView(k, v);
+        var output = Attend(q, kv, start, tokens);
+
+        if (options.Probe is { } probe && probe.HasLayer(_layer))
+            probe.Record(ProbeWeights(q, kv, probe, start, tokens));
+        if (options.HeadMask?.LayerMask(_layer, x.device, output.dtype) is { } mask)
+            output = output * mask;
+
+        return o_proj.forward(output.transpose(1, 2).reshape(batch, tokens, (long)_heads * _headDim));
+    }
+
+    /// <summary>[batch, heads, tokens, headDim] attention output. Never copies the cache for GQA while decoding.</summary>
+    private Tensor Attend(Tensor q, KvView kv, int start, long tokens)
+    {
+        long batch = q.shape[0], keys = kv.Keys.shape[2];
+        int group = _heads / _kvHeads;
+        bool windowBites = _slidingWindow is int w && keys > w;
+        if (tokens == 1 && kv.Mask is null && !windowBites)
+        {
+            // One query per head: fold each KV group's query heads into the query axis, so every KV head is
+            // read once and nothing is repeated (no mask needed: the newest token sees every position).
+            var grouped = q.reshape(batch, _kvHeads, group, _headDim);
+            return F.scaled_dot_product_attention(grouped, kv.Keys, kv.Values).reshape(batch, _heads, 1, _headDim);
+        }
+        var k = RepeatKv(kv.Keys, group);
+        var v = RepeatKv(kv.Values, group);
+        if (kv.Mask is null && start == 0 && keys == tokens && !windowBites)
+            return F.scaled_dot_product_attention(q, k, v, is_casual: true);
+        var allowed = kv.Mask ?? CausalMask(start, tokens, keys, q.device);
+        return F.scaled_dot_product_attention(q, k, v, attn_mask: allowed);
+    }
+
+    /// <summary>Boolean [tokens, keys]: query i (at position start+i) may see key j when j ≤ start+i and within the window.</summary>
+    private Tensor CausalMask(int start, long tokens, long keys, Device device)
+    {
+        var queryPos = arange(start, start + tokens, dtype: int64, device: device).unsqueeze(1);
+        var keyPos = arange(keys, dtype: int64, device: device).unsqueeze(0);
+        var allowed = keyPos <= queryPos;
+        if (_slidingWindow is int w) allowed = allowed.logical_and(queryPos - keyPos < w);
+        return allowed;
+    }
+
+    /// <summary>Attention of the probed heads' newest queries over all keys: only those rows of q·Kᵀ are computed.</summary>
+    private Tensor ProbeWeights(Tensor q, KvView kv, AttentionProbe probe, int start, long tokens)
+    {
+        long n = Math.Min(probe.QueryTokens, tokens);
+        var heads = probe.HeadIndexTensor(_layer, q.device);
+        int group = _heads / _kvHeads;
+        var queries = q.index_select(1, heads).narrow(2, tokens - n, n).to(float32);              // [B, P, n, D]
+        var keys = kv.Keys.index_select(1, torch.div(heads, group, RoundingMode.floor)).to(float32); // [B, P, L, D]
+        var scores = matmul(queries, keys.transpose(-1, -2)) / Math.Sqrt(_headDim);
+        var allowed = kv.Mask is null
+            ? CausalMask(start + (int)(tokens - n), n, keys.shape[2], q.device)
+            : ProbeRows(kv.Mask, heads, tokens - n, n);
+        return scores.masked_fill(allowed.logical_not(), double.NegativeInfinity).softmax(-1);
+    }
+
+    private static Tensor ProbeRows(Tensor mask, Tensor heads, long from, long n) =>
+        mask.dim() == 3 ? mask.index_select(0, heads).narrow(1, from, n) : mask.narrow(0, from, n);
+
+    private static Tensor RepeatKv(Tensor x, int group)
+    {
+        if (group == 1) return x;
+        long b = x.shape[0], h = x.shape[1], l = x.shape[2], d = x.shape[3];
+        return x.unsqueeze(2).expand(b, h, group, l, d).reshape(b, h * group, l, d);
+    }
+
+    internal static Tensor ApplyRotary(Tensor x, Tensor cos, Tensor sin)
+    {
+        long half = x.shape[^1] / 2;
+        var rotated = cat([x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)], dim: -1);
+        return x * cos + rotated * sin;
+    }
+}
+
+/// <summary>SwiGLU feed-forward with fused gate/up.</summary>
+public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
+{
+    private readonly long _intermediate;
+    public readonly Dense gate_up_proj;
+    public readonly Dense down_proj;
+
+    public LlamaMlp(ModelConfig c, ScalarType dtype, Device device) : base(nameof(LlamaMlp))
+    {
+        _intermediate = c.IntermediateSize;
+        gate_up_proj = new Dense(c.HiddenSize, 2L * c.IntermediateSize, false, dtype, device);
+        down_proj = new Dense(c.IntermediateSize, c.HiddenSize, false, dtype, device);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        var gateUp = gate_up_proj.forward(x);
+        return down_proj.forward(F.silu(gateUp.narrow(-1, 0, _intermediate)) * gateUp.narrow(-1, _intermediate, _intermediate));
+    }
+}
+
+public sealed class LlamaDecoderLayer : nn.Module
+{
+    public readonly RmsNorm input_layernorm;
+    public readonly LlamaAttention self_attn;
+    public readonly RmsNorm post_attention_layernorm;
+    public readonly LlamaMlp mlp;
+
+    public LlamaDecoderLayer(ModelConfig c, int layer, ScalarType dtype, Device device) : base(nameof(LlamaDecoderLayer))
+    {
+        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
+        self_attn = new LlamaAttention(c, layer, dtype, device);
+        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
+        mlp = new LlamaMlp(c, dtype, device);
+        RegisterComponents();
+    }
+
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, ForwardOptions options)
+    {
+        // A scope per layer frees each layer's temporaries at once: a long prefill keeps one layer's worth alive.
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.forward(input_layernorm.forward(x), cos, sin, options);
+        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>The whole causal LM. Construct empty with <see cref="LlamaModel(ModelConfig, ScalarType, Device)"/>
+/// and fill from a checkpoint with <see cref="LlamaWeights"/>; not thread-safe (one forward at a time).</summary>
+public sealed class LlamaModel : nn.Module
+{
+    private readonly RotaryEmbedding _rotary;
+    public readonly Parameter embed_tokens;
+    public readonly ModuleList<LlamaDecoderLayer> layers;
+    public readonly RmsNorm norm;
+    public readonly Dense lm_head;
+
+    public LlamaModel(ModelConfig config, ScalarType dtype, Device device) : base(nameof(LlamaModel))
+    {
+        Config = config;
+        DType = dtype;
+        Device = device;
+        embed_tokens = new Parameter(empty([config.VocabSize, config.HiddenSize], dtype: dtype, device: device));
+        layers = new ModuleList<LlamaDecoderLayer>(Enumerable.Range(0, config.NumLayers).Select(i => new LlamaDecoderLayer(config, i, dtype, device)).ToArray());
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
+        lm_head = new Dense(config.HiddenSize, config.VocabSize, false, dtype, device);
+        // Tied: the output projection is the embedding matrix itself (one parameter, two uses).
+        if (config.TieWordEmbeddings) lm_head.weight = embed_tokens;
+        RegisterComponents();
+        _rotary = new RotaryEmbedding(config, device, dtype);
+    }
+
+    public ModelConfig Config { get; }
+    public ScalarType DType { get; }
+    public Device Device { get; }
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> [batch, tokens] (int64) at positions StartPosition.. and returns logits
+    /// [batch, kept tokens, vocab] in the model dtype. With a cache, keys/values are written to it and it is
+    /// committed to StartPosition + tokens.
+    /// </summary>
+    public Tensor forward(Tensor tokens, ForwardOptions? options = null)
+    {
+        options ??= new ForwardOptions();
+        if (tokens.dim() != 2) throw new ArgumentException($"tokens must be [batch, tokens], got [{string.Join(", ", tokens.shape)}].");
+        long count = tokens.shape[1];
+        if (options.Cache is { } c && options.StartPosition != c.Length)
+            throw new ArgumentException($"StartPosition {options.StartPosition} does not continue the cache (length {c.Length}); truncate the cache first.");
+        using var scope = NewDisposeScope();
+        options.Probe?.BeginPass();
+        var (cos, sin) = _rotary.Slice(options.StartPosition, count);
+        var x = embed_tokens.index_select(0, tokens.flatten()).view(tokens.shape[0], count, Config.HiddenSize);
+        foreach (var layer in layers)
+            x = layer.forward(x, cos, sin, options);
+        if (options.LogitsToKeep > 0 && options.LogitsToKeep < count)
+            x = x.narrow(1, count - options.LogitsToKeep, options.LogitsToKeep);
+        var logits = lm_head.forward(norm.forward(x));
+        options.Probe?.EndPass();
+        options.Cache?.Commit(options.StartPosition + (int)count);
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>A full cache for this model on its device.</summary>
+    public StaticKvCache CreateCache(int capacity, int batchSize = 1) =>
+        new(Config.NumLayers, batchSize, Config.NumKvHeads, Config.HeadDim, capacity, DType, Device);
+
+    public AttentionProbe CreateProbe(IEnumerable<HeadIndex> heads, int queryTokens = 1) =>
+        new(heads, Config.NumLayers, Config.NumHeads, queryTokens);
+
+    public HeadMask CreateHeadMask(IEnumerable<HeadIndex> zeroedHeads) =>
+        new(zeroedHeads, Config.NumLayers, Config.NumHeads);
+
+    /// <summary>Hugging Face's initialisation (normal, std 0.02; norms 1; biases 0), seeded, for training from scratch.</summary>
+    public void InitializeWeights(long seed, double std = 0.02)
+    {
+        using var noGrad = no_grad();
+        var generator = new Generator((ulong)seed, device: Device.type == DeviceType.CUDA ? Device : CPU);
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1);
+            else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
+            else p.normal_(0, std, generator);
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _rotary.Dispose();
+        base.Dispose(disposing);
+    }
+}

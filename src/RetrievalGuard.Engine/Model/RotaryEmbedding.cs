@@ -1,0 +1,88 @@
+using RetrievalGuard.Engine.Checkpoints;
+using static TorchSharp.torch;
+
+namespace RetrievalGuard.Engine.Model;
+
+/// <summary>
+/// RoPE tables computed as Hugging Face does (fp32 inverse frequencies, llama3/linear scaling, cos/sin of
+/// [freqs, freqs]) and kept on the device; grown by doubling so decode steps only slice them.
+/// </summary>
+public sealed class RotaryEmbedding : IDisposable
+{
+    private readonly Tensor _inverseFrequencies; // [headDim / 2] float32 on CPU
+    private readonly Device _device;
+    private readonly ScalarType _dtype;
+    private Tensor? _cos, _sin; // [length, headDim] in the model dtype
+    private long _length;
+
+    public RotaryEmbedding(ModelConfig config, Device device, ScalarType dtype)
+    {
+        _device = device;
+        _dtype = dtype;
+        _inverseFrequencies = InverseFrequencies(config).DetachFromDisposeScope();
+    }
+
+    /// <summary>cos and sin for positions [start, start + count), each [count, headDim].</summary>
+    public (Tensor Cos, Tensor Sin) Slice(long start, long count)
+    {
+        EnsureLength(start + count);
+        return (_cos!.narrow(0, start, count), _sin!.narrow(0, start, count));
+    }
+
+    private void EnsureLength(long needed)
+    {
+        if (needed <= _length) return;
+        long length = Math.Max(needed, Math.Max(256, _length * 2));
+        using (NewDisposeScope())
+        {
+            var positions = arange(length, dtype: float32, device: _device);
+            var freqs = outer(positions, _inverseFrequencies.to(_device));
+            var emb = cat([freqs, freqs], dim: -1);
+            _cos?.Dispose();
+            _sin?.Dispose();
+            _cos = emb.cos().to(_dtype).DetachFromDisposeScope();
+            _sin = emb.sin().to(_dtype).DetachFromDisposeScope();
+        }
+        _length = length;
+    }
+
+    /// <summary>Hugging Face's rope init functions (default, linear, llama3), in float32 like theirs.</summary>
+    public static Tensor InverseFrequencies(ModelConfig config)
+    {
+        using var scope = NewDisposeScope();
+        int dim = config.HeadDim;
+        var exponents = arange(0, dim, 2, dtype: int64).to(float32) / dim;
+        var inv = 1.0f / pow(tensor((float)config.RopeTheta), exponents);
+        var scaling = config.RopeScaling;
+        if (scaling is not null)
+        {
+            switch (scaling.Type)
+            {
+                case "linear":
+                    inv = inv / (float)scaling.Factor;
+                    break;
+                case "llama3":
+                    double factor = scaling.Factor, low = scaling.LowFreqFactor, high = scaling.HighFreqFactor;
+                    double oldContext = scaling.OriginalMaxPositionEmbeddings;
+                    double lowFreqWavelen = oldContext / low, highFreqWavelen = oldContext / high;
+                    var wavelen = 2 * Math.PI / inv;
+                    var scaled = where(wavelen > lowFreqWavelen, inv / factor, inv);
+                    var smooth = (oldContext / wavelen - low) / (high - low);
+                    var smoothed = (1 - smooth) * scaled / factor + smooth * scaled;
+                    var medium = (wavelen >= highFreqWavelen).logical_and(wavelen <= lowFreqWavelen);
+                    inv = where(medium, smoothed, scaled);
+                    break;
+                default:
+                    throw new NotSupportedException($"rope_scaling type '{scaling.Type}' is not supported (supported: default, linear, llama3).");
+            }
+        }
+        return inv.to(float32).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        _cos?.Dispose();
+        _sin?.Dispose();
+        _inverseFrequencies.Dispose();
+    }
+}

@@ -51,6 +51,7 @@ public static class TokenGenerator
             int count = Math.Min(chunk, prompt.Count - from);
             bool last = from + count == prompt.Count;
             using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
             var ids = tensor(prompt.Skip(from).Take(count).Select(i => (long)i).ToArray(), dtype: int64, device: model.Device).unsqueeze(0);
             var logits = model.forward(ids, Pass(cache, options, last, keep: 1));
             if (last) return Choose(logits, cache.Length, options, generator);
@@ -60,6 +61,7 @@ public static class TokenGenerator
     private static TokenStep Decode(LlamaModel model, int previous, IKvCache cache, GenerationOptions options, Generator? generator)
     {
         using var scope = NewDisposeScope();
+        using var noGrad = no_grad(); // grad mode is thread-local: set it per step, never across a yield
         var ids = tensor(new long[] { previous }, dtype: int64, device: model.Device).unsqueeze(0);
         var logits = model.forward(ids, Pass(cache, options, observe: true, keep: 1));
         return Choose(logits, cache.Length, options, generator);

@@ -129,7 +129,7 @@ public sealed class LlamaAttention : nn.Module
         var heads = probe.HeadIndexTensor(_layer, q.device);
         int group = _heads / _kvHeads;
         var queries = q.index_select(1, heads).narrow(2, tokens - n, n).to(float32);              // [B, P, n, D]
-        var keys = kv.Keys.index_select(1, torch.div(heads, group, RoundingMode.floor)).to(float32); // [B, P, L, D]
+        var keys = kv.Keys.index_select(1, probe.KvHeadIndexTensor(_layer, q.device, group)).to(float32); // [B, P, L, D]
         var scores = matmul(queries, keys.transpose(-1, -2)) / Math.Sqrt(_headDim);
         var allowed = kv.Mask is null
             ? CausalMask(start + (int)(tokens - n), n, keys.shape[2], q.device)

@@ -130,11 +130,20 @@ public static class TorchRuntime
             string? dir = Environment.GetEnvironmentVariable(variable);
             if (string.IsNullOrWhiteSpace(dir)) continue;
             steps.Add($"{variable}={dir}");
-            if (!Directory.Exists(dir))
-                throw new TorchLoadException($"{variable} points at {dir}, which is not a folder. Unset it to use the packaged CPU libtorch, or point it at a libtorch lib folder (e.g. PyTorch's torch/lib).");
-            return Path.GetFullPath(dir);
+            return ValidateLibTorchFolder(dir, variable);
         }
         return null;
+    }
+
+    /// <summary>The folder as a full path, if it holds libtorch's core libraries; otherwise a clear error.</summary>
+    internal static string ValidateLibTorchFolder(string dir, string variable)
+    {
+        if (!Directory.Exists(dir))
+            throw new TorchLoadException($"{variable} points at {dir}, which is not a folder. Unset it to use the packaged CPU libtorch, or point it at a libtorch lib folder (e.g. PyTorch's torch/lib).");
+        foreach (string required in new[] { "libc10.so", "libtorch_cpu.so", "libtorch.so" })
+            if (!File.Exists(Path.Combine(dir, required)))
+                throw new TorchLoadException($"{variable} points at {dir}, which has no {required}: it is not a libtorch lib folder (PyTorch's is site-packages/torch/lib).");
+        return Path.GetFullPath(dir);
     }
 
     /// <summary>TorchSharp's bridge: in the app folder (published) or under runtimes/linux-x64/native (built).</summary>

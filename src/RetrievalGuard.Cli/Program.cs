@@ -1,3 +1,17 @@
-var info = RetrievalGuard.Engine.Native.TorchRuntime.EnsureInitialized();
-Console.WriteLine(info);
-Console.WriteLine(TorchSharp.torch.ones(2).sum().item<float>());
+using System.CommandLine;
+using RetrievalGuard.Cli.Commands;
+
+// rguard: the RetrievalGuard command line. Each command lives in Commands/; errors become one clear line and exit 1.
+var root = new RootCommand("RetrievalGuard: retrieval-head-aware hallucination guard for RAG")
+{
+    InfoCommand.Create(),
+    GenerateCommand.Create(),
+};
+try
+{
+    return await root.Parse(args).InvokeAsync();
+}
+catch (Exception e) when (CliErrors.IsUserFacing(e))
+{
+    return CliErrors.Report(e);
+}

@@ -1,0 +1,24 @@
+using RetrievalGuard.Engine.Native;
+
+namespace RetrievalGuard.Cli.Commands;
+
+/// <summary>Bad input and missing files end the command with their message, not a stack trace.</summary>
+internal static class CliErrors
+{
+    public static bool IsUserFacing(Exception e) => e is IOException or InvalidDataException or ArgumentException
+        or NotSupportedException or TorchLoadException or UnauthorizedAccessException or InvalidOperationException or KeyNotFoundException;
+
+    public static int Report(Exception e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 1;
+    }
+
+    /// <summary>Runs a command body, turning user-facing exceptions into exit code 1.</summary>
+    public static async Task<int> Guard(Func<Task<int>> body)
+    {
+        try { return await body(); }
+        catch (Exception e) when (IsUserFacing(e)) { return Report(e); }
+        catch (OperationCanceledException) { Console.Error.WriteLine("cancelled"); return 130; }
+    }
+}

@@ -1,0 +1,55 @@
+using System.CommandLine;
+using System.Diagnostics;
+using RetrievalGuard.Engine;
+using RetrievalGuard.Engine.Generation;
+using RetrievalGuard.Engine.Tokenization;
+
+namespace RetrievalGuard.Cli.Commands;
+
+/// <summary><c>rguard generate --model DIR --prompt TEXT</c>: streams the continuation to stdout, statistics to stderr.</summary>
+internal static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var device = CommonOptions.Device();
+        var dtype = CommonOptions.DType();
+        var prompt = new Option<string>("--prompt", "-p") { Description = "Prompt text", Required = true };
+        var chat = new Option<bool>("--chat") { Description = "Wrap the prompt as a user turn in the model's chat template" };
+        var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most new tokens", DefaultValueFactory = _ => 128 };
+        var temperature = new Option<float>("--temperature", "-t") { Description = "0 = greedy", DefaultValueFactory = _ => 0f };
+        var topP = new Option<float>("--top-p") { DefaultValueFactory = _ => 1f };
+        var topK = new Option<int>("--top-k") { DefaultValueFactory = _ => 0 };
+        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0L };
+        var command = new Command("generate", "Generate text from a prompt, streaming it as it is made.")
+            { model, prompt, chat, maxTokens, temperature, topP, topK, seed, device, dtype };
+        command.SetAction((parse, cancellation) => CliErrors.Guard(async () =>
+        {
+            var options = new GenerationOptions
+            {
+                MaxNewTokens = parse.GetValue(maxTokens), Temperature = parse.GetValue(temperature), TopP = parse.GetValue(topP),
+                TopK = parse.GetValue(topK), Seed = parse.GetValue(seed),
+            };
+            options.Validate();
+            var load = Stopwatch.StartNew();
+            using var lm = LanguageModel.Load(parse.GetValue(model)!, new LoadOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)! });
+            load.Stop();
+            string text = parse.GetValue(prompt)!;
+            var ids = parse.GetValue(chat) ? lm.Tokenizer.EncodeChat([new ChatTurn(ChatRole.User, text)]) : lm.Tokenizer.Encode(text);
+            var timer = Stopwatch.StartNew();
+            double firstToken = 0;
+            int count = 0;
+            await foreach (var token in lm.GenerateAsync(ids, options, cache: null, cancellation))
+            {
+                if (count++ == 0) firstToken = timer.Elapsed.TotalMilliseconds;
+                Console.Write(token.Text);
+            }
+            Console.WriteLine();
+            double seconds = timer.Elapsed.TotalSeconds;
+            Console.Error.WriteLine($"[{count} tokens, prompt {ids.Count} tokens, load {load.Elapsed.TotalSeconds:F1} s, first token {firstToken:F0} ms, " +
+                $"{(count > 1 ? (count - 1) / Math.Max(1e-9, seconds - firstToken / 1000) : 0):F1} tok/s, {lm.Device.type} {lm.DType}]");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -14,7 +14,7 @@ public static class ParityCheck
 {
     public static JsonObject Run(string modelDirectory, string device)
     {
-        using var reference = Checkpoint.Open(modelDirectory, "reference.safetensors");
+        using var reference = SafetensorsFile.Open(Path.Combine(modelDirectory, "reference.safetensors"));
         var ids = reference.Read("input_ids").to(int64);
         int[] prompt = ids[0].data<long>().ToArray().Select(i => (int)i).ToArray();
         var result = new JsonObject { ["model"] = Path.GetFileName(modelDirectory.TrimEnd('/')), ["prompt_tokens"] = prompt.Length };

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using RetrievalGuard.Engine;
+using RetrievalGuard.Engine.Caches;
 using RetrievalGuard.Engine.Generation;
 using RetrievalGuard.Engine.Model;
 using RetrievalGuard.Engine.Probes;
@@ -65,7 +66,7 @@ public static class SpeedBenchmark
         return result;
     }
 
-    private static double Decode(LlamaModel network, int[] prompt, Caches.IKvCache cache, int steps, AttentionProbe? probe, Device dev)
+    private static double Decode(LlamaModel network, int[] prompt, IKvCache cache, int steps, AttentionProbe? probe, Device dev)
     {
         if (cache.Length == 0) Prefill(network, prompt, cache);
         cache.Truncate(prompt.Length - 1);
@@ -81,7 +82,7 @@ public static class SpeedBenchmark
         return Math.Round(steps / timer.Elapsed.TotalSeconds, 1);
     }
 
-    private static void Prefill(LlamaModel network, int[] tokens, Caches.IKvCache cache)
+    private static void Prefill(LlamaModel network, int[] tokens, IKvCache cache)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();

@@ -1,0 +1,122 @@
+using System.Runtime.CompilerServices;
+using RetrievalGuard.Engine.Caches;
+using RetrievalGuard.Engine.Checkpoints;
+using RetrievalGuard.Engine.Generation;
+using RetrievalGuard.Engine.Model;
+using RetrievalGuard.Engine.Native;
+using RetrievalGuard.Engine.Probes;
+using RetrievalGuard.Engine.Tokenization;
+using static TorchSharp.torch;
+
+namespace RetrievalGuard.Engine;
+
+/// <summary>How to load a checkpoint folder.</summary>
+public sealed record LoadOptions
+{
+    /// <summary>cpu, cuda or cuda:N.</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>auto, fp32, bf16 or fp16.</summary>
+    public string DType { get; init; } = "auto";
+}
+
+/// <summary>
+/// A Hugging Face checkpoint folder loaded for inference: config, tokenizer and network on one device. The entry
+/// point for everything above the engine (head detection, the guard, adapters). One generation at a time.
+/// </summary>
+public sealed class LanguageModel : IDisposable
+{
+    private readonly ModelTokenizer? _tokenizer;
+
+    private LanguageModel(string directory, ModelConfig config, LlamaModel network, ModelTokenizer? tokenizer)
+    {
+        Directory = directory;
+        Config = config;
+        Network = network;
+        _tokenizer = tokenizer;
+    }
+
+    public string Directory { get; }
+    public ModelConfig Config { get; }
+
+    /// <summary>The network itself, for code that runs its own forward passes (detection, training, scoring).</summary>
+    public LlamaModel Network { get; }
+
+    public Device Device => Network.Device;
+    public ScalarType DType => Network.DType;
+    public bool HasTokenizer => _tokenizer is not null;
+
+    public ModelTokenizer Tokenizer => _tokenizer ??
+        throw new InvalidOperationException($"{Directory} has no tokenizer (tokenizer.json, tokenizer.model or vocab.json + merges.txt); pass token ids instead of text.");
+
+    /// <summary>Parameters in the network (a tied embedding counted once).</summary>
+    public long ParameterCount => Network.parameters().Distinct().Sum(p => p.numel());
+
+    public static LanguageModel Load(string directory, LoadOptions? options = null)
+    {
+        options ??= new LoadOptions();
+        if (!System.IO.Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"Model folder '{directory}' does not exist.");
+        TorchRuntime.EnsureInitialized();
+        var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
+        var device = ComputeOptions.ParseDevice(options.Device);
+        var dtype = ComputeOptions.ParseDType(options.DType, device, config.TorchDtype);
+        var tokenizer = ModelTokenizer.HasTokenizerFiles(directory) ? ModelTokenizer.Load(directory) : null;
+        var network = new LlamaModel(config, dtype, device);
+        try
+        {
+            using var checkpoint = Checkpoint.Open(directory);
+            LlamaWeights.Load(network, checkpoint);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+        network.eval();
+        return new LanguageModel(directory, config, network, tokenizer);
+    }
+
+    /// <summary>Wraps an in-memory network (a freshly trained one, or a test model) with an optional tokenizer.</summary>
+    public static LanguageModel FromNetwork(LlamaModel network, ModelTokenizer? tokenizer, string directory = "(in memory)") =>
+        new(directory, network.Config, network, tokenizer);
+
+    public StaticKvCache CreateCache(int capacity, int batchSize = 1) => Network.CreateCache(capacity, batchSize);
+
+    public AttentionProbe CreateProbe(IEnumerable<HeadIndex> heads, int queryTokens = 1) => Network.CreateProbe(heads, queryTokens);
+
+    public HeadMask CreateHeadMask(IEnumerable<HeadIndex> zeroedHeads) => Network.CreateHeadMask(zeroedHeads);
+
+    /// <summary>Streams the continuation of a raw text prompt (BOS added as the tokenizer says).</summary>
+    public IAsyncEnumerable<GeneratedToken> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken = default) =>
+        GenerateAsync(Tokenizer.Encode(prompt), options, cache: null, cancellationToken);
+
+    /// <summary>Streams the assistant's reply to a conversation, formatted with the model's chat template.</summary>
+    public IAsyncEnumerable<GeneratedToken> ChatAsync(IReadOnlyList<ChatTurn> turns, GenerationOptions options, CancellationToken cancellationToken = default) =>
+        GenerateAsync(Tokenizer.EncodeChat(turns), options, cache: null, cancellationToken);
+
+    /// <summary>
+    /// Streams the continuation of <paramref name="promptIds"/>. Without a <paramref name="cache"/> a full cache sized
+    /// for prompt + MaxNewTokens is made and freed; with one, generation continues after what it holds.
+    /// </summary>
+    public async IAsyncEnumerable<GeneratedToken> GenerateAsync(IReadOnlyList<int> promptIds, GenerationOptions options,
+        IKvCache? cache, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        var stops = options.StopTokenIds ?? (IReadOnlyCollection<int>?)_tokenizer?.StopTokenIds ?? [];
+        using var ownedCache = cache is null ? CreateCache(promptIds.Count + Math.Max(options.MaxNewTokens, 1)) : null;
+        var decoder = _tokenizer?.CreateIncrementalDecoder();
+        int made = 0;
+        foreach (var step in TokenGenerator.Generate(Network, promptIds, cache ?? ownedCache!, options, stops, cancellationToken))
+        {
+            bool last = step.IsStop || ++made == options.MaxNewTokens;
+            string text = step.IsStop || decoder is null ? "" : decoder.Push(step.Id);
+            if (last && decoder is not null) text += decoder.Flush();
+            yield return new GeneratedToken(step.Id, step.Position, text, step.LogProb, step.Entropy, step.IsStop, step.Attention);
+            // Let the consumer's continuations run between tokens (streaming to a socket, cancellation).
+            await Task.Yield();
+        }
+    }
+
+    public void Dispose() => Network.Dispose();
+}

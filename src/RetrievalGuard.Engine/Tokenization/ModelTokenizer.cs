@@ -1,0 +1,133 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.ML.Tokenizers;
+
+namespace RetrievalGuard.Engine.Tokenization;
+
+/// <summary>
+/// A checkpoint's tokenizer with what generation needs around it: BOS, stop tokens, special tokens written in text,
+/// streaming decode and the chat format. BOS/EOS come from tokenizer_config.json, then generation_config.json,
+/// then config.json.
+/// </summary>
+public sealed class ModelTokenizer
+{
+    private readonly Tokenizer _inner;
+    private readonly IReadOnlyDictionary<string, int> _specials;
+    private readonly HashSet<int> _specialIds;
+    private readonly Dictionary<int, string> _specialText;
+    private readonly bool _addBos;
+
+    private ModelTokenizer(LoadedTokenizer loaded, int? bos, IReadOnlyList<int> stops, int? pad, bool addBos, ChatFormat chat)
+    {
+        _inner = loaded.Inner;
+        _specials = loaded.SpecialTokens;
+        _specialIds = loaded.SpecialTokens.Values.ToHashSet();
+        _specialText = loaded.SpecialTokens.GroupBy(p => p.Value).ToDictionary(g => g.Key, g => g.First().Key);
+        Kind = loaded.Kind;
+        VocabularySize = loaded.VocabularySize;
+        BosId = bos;
+        StopTokenIds = stops;
+        PadId = pad;
+        _addBos = addBos && bos is not null;
+        ChatFormat = chat;
+    }
+
+    /// <summary>Which files it was built from (for diagnostics).</summary>
+    public string Kind { get; }
+    public int? BosId { get; }
+    public IReadOnlyList<int> StopTokenIds { get; }
+    public int? PadId { get; }
+    public int VocabularySize { get; }
+    public ChatFormat ChatFormat { get; }
+
+    /// <summary>Whether <see cref="Encode(string, bool)"/> puts BOS first by default (the checkpoint's add_bos_token).</summary>
+    public bool AddsBos => _addBos;
+
+    public static bool HasTokenizerFiles(string directory) => TokenizerFiles.Exist(directory);
+
+    public static ModelTokenizer Load(string directory)
+    {
+        var loaded = TokenizerFiles.Load(directory);
+        var config = ReadObject(Path.Combine(directory, "tokenizer_config.json"));
+        var generation = ReadObject(Path.Combine(directory, "generation_config.json"));
+        var model = ReadObject(Path.Combine(directory, "config.json"));
+
+        int? IdOf(JsonNode? token) => TokenText(token) is string text ? Lookup(loaded, text) : null;
+        int? bos = IdOf(config?["bos_token"]) ?? IntOrFirst(generation?["bos_token_id"]) ?? IntOrFirst(model?["bos_token_id"]);
+        var stops = new List<int>();
+        void AddStop(int? id) { if (id is int i && !stops.Contains(i)) stops.Add(i); }
+        AddStop(IdOf(config?["eos_token"]));
+        foreach (var source in new[] { generation?["eos_token_id"], model?["eos_token_id"] })
+            foreach (int id in Ints(source)) AddStop(id);
+
+        string? template = config?["chat_template"] switch
+        {
+            JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+            JsonArray list => list.OfType<JsonObject>().FirstOrDefault(t => t["name"]?.GetValue<string>() == "default")?["template"]?.GetValue<string>(),
+            _ => null,
+        };
+        var chat = ChatFormat.Detect(template);
+        foreach (string end in chat.EndOfTurnTokens) AddStop(Lookup(loaded, end));
+
+        bool addBos = config?["add_bos_token"] is JsonValue flag && flag.GetValueKind() is JsonValueKind.True or JsonValueKind.False
+            ? flag.GetValue<bool>()
+            : loaded.AddsBos ?? false;
+        int? pad = IdOf(config?["pad_token"]) ?? IntOrFirst(generation?["pad_token_id"]);
+        return new ModelTokenizer(loaded, bos, stops, pad, addBos, chat);
+    }
+
+    /// <summary>Token ids of <paramref name="text"/>; special-token strings in it become their ids.</summary>
+    public IReadOnlyList<int> Encode(string text, bool? addBos = null)
+    {
+        var ids = _inner.EncodeToIds(text);
+        if (!(addBos ?? _addBos) || BosId is not int bos) return ids;
+        var withBos = new List<int>(ids.Count + 1) { bos };
+        withBos.AddRange(ids);
+        return withBos;
+    }
+
+    /// <summary>The conversation in the model's chat format, ready to generate the assistant's reply.</summary>
+    public IReadOnlyList<int> EncodeChat(IReadOnlyList<ChatTurn> turns, bool addGenerationPrompt = true) =>
+        Encode(ChatFormat.Format(turns, addGenerationPrompt), addBos: ChatFormat.IncludesBos ? false : null);
+
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false)
+    {
+        var list = ids.ToList();
+        foreach (int id in list)
+            if (id < 0 || id >= VocabularySize) throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is outside the vocabulary (size {VocabularySize}).");
+        if (skipSpecialTokens) list.RemoveAll(_specialIds.Contains);
+        return _inner.Decode(list) ?? "";
+    }
+
+    public string? TokenText(int id) => _specialText.TryGetValue(id, out string? s) ? s : _inner.Decode([id]);
+
+    public bool IsSpecial(int id) => _specialIds.Contains(id);
+
+    public IncrementalDecoder CreateIncrementalDecoder() => new(ids => _inner.Decode(ids) ?? "");
+
+    private static int? Lookup(LoadedTokenizer loaded, string text)
+    {
+        if (loaded.SpecialTokens.TryGetValue(text, out int id)) return id;
+        var ids = loaded.Inner.EncodeToIds(text);
+        return ids.Count == 1 ? ids[0] : null;
+    }
+
+    private static string? TokenText(JsonNode? node) => node switch
+    {
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        JsonObject o => o["content"]?.GetValue<string>(),
+        _ => null,
+    };
+
+    private static int? IntOrFirst(JsonNode? node) => Ints(node).Cast<int?>().FirstOrDefault();
+
+    private static IEnumerable<int> Ints(JsonNode? node) => node switch
+    {
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => [v.GetValue<int>()],
+        JsonArray a => a.OfType<JsonValue>().Where(x => x.GetValueKind() == JsonValueKind.Number).Select(x => x.GetValue<int>()),
+        _ => [],
+    };
+
+    private static JsonObject? ReadObject(string path) =>
+        !File.Exists(path) ? null : TokenizerFiles.ParseJson(path) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object.");
+}

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using RetrievalGuard.Engine;
 using RetrievalGuard.Engine.Checkpoints;
 using RetrievalGuard.Engine.Generation;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RetrievalGuard.Benchmarks;
@@ -17,7 +18,11 @@ public static class ParityCheck
         using var reference = SafetensorsFile.Open(Path.Combine(modelDirectory, "reference.safetensors"));
         var ids = reference.Read("input_ids").to(int64);
         int[] prompt = ids[0].data<long>().ToArray().Select(i => (int)i).ToArray();
-        var result = new JsonObject { ["model"] = Path.GetFileName(modelDirectory.TrimEnd('/')), ["prompt_tokens"] = prompt.Length };
+        var result = new JsonObject
+        {
+            ["model"] = Path.GetFileName(modelDirectory.TrimEnd('/')), ["prompt_tokens"] = prompt.Length, ["device"] = device,
+            ["tf32_matmul"] = device.StartsWith("cuda", StringComparison.Ordinal) && torch.backends.cuda.matmul.allow_tf32,
+        };
         foreach (string dtype in new[] { "fp32", "bf16" })
         {
             var watch = System.Diagnostics.Stopwatch.StartNew();

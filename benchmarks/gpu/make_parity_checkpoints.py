@@ -37,18 +37,23 @@ for name, (cfg_cls, model_cls, dims) in shapes.items():
         model = model_cls(cfg).to(torch.bfloat16).eval()
     folder = os.path.join(out, name)
     model.save_pretrained(folder, max_shard_size="2GB")
+    params = sum(p.numel() for p in model.parameters())
+    del model
+    torch.cuda.empty_cache()
     ids = torch.randint(0, cfg.vocab_size, (1, 64), generator=torch.Generator().manual_seed(1)).cuda()
     ref = {"input_ids": ids.cpu().clone()}
     for tag, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        model = model.to(dtype)
+        # Reload as a user would: casting the in-memory model with .to() would also round the fp32 RoPE
+        # inv_freq buffer to bf16, which from_pretrained does not do.
+        model = model_cls.from_pretrained(folder, dtype=dtype, attn_implementation="sdpa").cuda().eval()
         with torch.inference_mode():
             ref[f"logits_{tag}"] = model(ids).logits[0, -1].float().cpu().clone()
             gen = model.generate(ids, max_new_tokens=32, min_new_tokens=32, do_sample=False, pad_token_id=0)
         ref[f"greedy_{tag}"] = gen[0, ids.shape[1]:].cpu().clone()
+        del model
+        torch.cuda.empty_cache()
     save_file(ref, os.path.join(folder, "reference.safetensors"))
     summary["models"][name] = {"files": sorted(os.listdir(folder)), "seconds": round(time.time() - t0, 1),
-                               "params": sum(p.numel() for p in model.parameters())}
+                               "params": params}
     print(name, summary["models"][name], flush=True)
-    del model
-    torch.cuda.empty_cache()
 json.dump(summary, open(os.path.join(out, "checkpoints.json"), "w"), indent=1)

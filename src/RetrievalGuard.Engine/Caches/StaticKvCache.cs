@@ -13,6 +13,7 @@ public sealed class StaticKvCache : IKvCache
 
     public StaticKvCache(int numLayers, int batchSize, int numKvHeads, int headDim, int capacity, ScalarType dtype, Device device)
     {
+        Native.TorchRuntime.EnsureInitialized();
         if (capacity <= 0) throw new ArgumentOutOfRangeException(nameof(capacity), "Cache capacity must be positive.");
         if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), "Batch size must be positive.");
         BatchSize = batchSize;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RetrievalGuard.Engine.Native;
 using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Checkpoints;
@@ -62,6 +63,7 @@ public sealed class SafetensorsFile : ITensorSource, IDisposable
     public Tensor Read(string name)
     {
         var entry = Entry(name);
+        TorchRuntime.EnsureInitialized();
         var result = empty(entry.Shape, dtype: entry.ScalarType);
         long bytes = entry.End - entry.Begin;
         if (bytes == 0) return result;

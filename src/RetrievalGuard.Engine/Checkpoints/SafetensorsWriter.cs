@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using RetrievalGuard.Engine.Native;
 using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Checkpoints;
@@ -13,6 +14,7 @@ public static class SafetensorsWriter
 {
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
+        TorchRuntime.EnsureInitialized();
         var ordered = tensors.OrderBy(t => t.Key, StringComparer.Ordinal).ToList();
         var duplicate = ordered.GroupBy(t => t.Key).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new ArgumentException($"Tensor name '{duplicate.Key}' is given twice.", nameof(tensors));

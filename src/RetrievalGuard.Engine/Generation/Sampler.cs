@@ -37,6 +37,11 @@ public static class Sampler
             var dropped = zeros_like(drop).scatter(-1, order, drop);
             scaled = scaled.masked_fill(dropped, double.NegativeInfinity);
         }
-        return scaled.softmax(-1).multinomial(1, generator: generator).squeeze(-1);
+        // Inverse-CDF draw with a uniform from a CPU generator: the same seed gives the same stream on any
+        // device, and no device-side generator state is shared between generations.
+        var cdf = scaled.softmax(-1).cumsum(-1);
+        // u < total mass, so the first position whose cdf exceeds u exists and never has zero probability.
+        var u = rand([cdf.shape[0], 1], generator: generator).to(cdf.device) * cdf.narrow(-1, cdf.shape[^1] - 1, 1);
+        return (cdf <= u).sum(-1).clamp_max(cdf.shape[^1] - 1);
     }
 }

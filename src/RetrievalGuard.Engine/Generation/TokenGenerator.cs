@@ -31,7 +31,7 @@ public static class TokenGenerator
         GenerationOptions options, HashSet<int> stops, CancellationToken cancellationToken)
     {
         if (options.MaxNewTokens == 0) yield break;
-        using var generator = options.Temperature > 0 ? new Generator((ulong)options.Seed, model.Device) : null;
+        using var generator = options.Temperature > 0 ? new Generator((ulong)options.Seed) : null;
         var step = Prefill(model, prompt, cache, options, generator);
         for (int made = 1; ; made++)
         {

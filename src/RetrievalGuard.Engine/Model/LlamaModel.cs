@@ -1,5 +1,6 @@
 using RetrievalGuard.Engine.Caches;
 using RetrievalGuard.Engine.Checkpoints;
+using RetrievalGuard.Engine.Native;
 using RetrievalGuard.Engine.Probes;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -214,6 +215,7 @@ public sealed class LlamaModel : nn.Module
 
     public LlamaModel(ModelConfig config, ScalarType dtype, Device device) : base(nameof(LlamaModel))
     {
+        TorchRuntime.EnsureInitialized();
         Config = config;
         DType = dtype;
         Device = device;
@@ -271,12 +273,13 @@ public sealed class LlamaModel : nn.Module
     public void InitializeWeights(long seed, double std = 0.02)
     {
         using var noGrad = no_grad();
-        var generator = new Generator((ulong)seed, device: Device.type == DeviceType.CUDA ? Device : CPU);
+        // Seeds libtorch's default generators (CPU and CUDA): draws happen on the parameters' own device.
+        torch.manual_seed(seed);
         foreach (var (name, p) in named_parameters())
         {
             if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1);
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
-            else p.normal_(0, std, generator);
+            else p.normal_(0, std);
         }
     }
 

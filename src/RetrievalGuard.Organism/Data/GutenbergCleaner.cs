@@ -43,8 +43,10 @@ public static class GutenbergCleaner
         return paragraphs;
     }
 
+    // "\r\r\n" is one line end: a CRLF file converted to CRLF again (the_coquette.txt has them).
     internal static string NormaliseLineEnds(string raw) =>
         raw.Replace("\uFEFF", string.Empty, StringComparison.Ordinal)
+            .Replace("\r\r\n", "\n", StringComparison.Ordinal)
             .Replace("\r\n", "\n", StringComparison.Ordinal)
             .Replace('\r', '\n');
 

@@ -6,6 +6,4 @@ public readonly record struct CharSpan(int Start, int Length)
     public int End => Start + Length;
 
     public string Of(string text) => text.Substring(Start, Length);
-
-    public CharSpan Shift(int offset) => new(Start + offset, Length);
 }

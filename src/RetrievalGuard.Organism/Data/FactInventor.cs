@@ -24,11 +24,11 @@ internal sealed class FactInventor(World world)
 
     public World World { get; } = world;
 
-    /// <summary>A needle whose value (an invented word) is not among <paramref name="avoid"/>.</summary>
-    public Fact Needle(Random rng, Func<string, bool> avoid)
+    /// <summary>A needle whose value is an invented word that is no world name or town.</summary>
+    public Fact Needle(Random rng)
     {
         var subject = $"the {SyllableWords.Pick(rng, Adjectives)} {SyllableWords.Pick(rng, Objects)}";
-        var value = SyllableWords.NextUnused(rng, w => avoid(w) || World.IsWorldWord(w));
+        var value = SyllableWords.NextUnused(rng, World.IsWorldWord);
         return new Fact(SyllableWords.Pick(rng, NeedleKeys), subject, value);
     }
 

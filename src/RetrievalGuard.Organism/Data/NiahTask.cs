@@ -23,7 +23,7 @@ public sealed class NiahTask(Corpus corpus, World world) : IQaTask
     {
         ArgumentNullException.ThrowIfNull(rng);
         ContextLength.Validate(contextTokens);
-        var needle = Inventor.Needle(rng, _ => false);
+        var needle = Inventor.Needle(rng);
         var count = _passages.Corpus.CountTokens;
         var room = contextTokens
             - PromptFormat.OverheadTokens(1, needle.Question, needle.Statement, count)

@@ -13,7 +13,7 @@ public sealed record TrainingSample(
     CharSpan? Answer)
 {
     /// <summary>The whole sample as one string (the end-of-text marker included as its literal text).</summary>
-    public string Text { get; } = string.Concat(Segments.Select(s => s.Text));
+    public string Text => string.Concat(Segments.Select(s => s.Text));
 
     /// <summary>True for the segment the trainer must map to the tokenizer's EOS id instead of tokenizing it.</summary>
     public static bool IsEndOfText(TextSegment segment) =>

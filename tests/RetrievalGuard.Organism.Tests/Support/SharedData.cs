@@ -1,0 +1,34 @@
+using RetrievalGuard.Organism;
+
+namespace RetrievalGuard.Organism.Tests.Support;
+
+/// <summary>The shipped corpus and default world, loaded once for all tests.</summary>
+internal static class SharedData
+{
+    private static readonly Lazy<string> LazyCorpusFolder = new(() =>
+        Path.Combine(RepoRoot(), "samples", "corpus"));
+
+    private static readonly Lazy<Corpus> LazyTraining = new(() => Corpus.Load(CorpusFolder, CorpusPart.Training));
+
+    private static readonly Lazy<Corpus> LazyAll = new(() => Corpus.Load(CorpusFolder, CorpusPart.All));
+
+    public static string CorpusFolder => LazyCorpusFolder.Value;
+
+    public static Corpus TrainingCorpus => LazyTraining.Value;
+
+    public static Corpus AllCorpus => LazyAll.Value;
+
+    public static World World => World.Default;
+
+    public static int Tokens(string text) => TokenEstimator.EstimateTokens(text);
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "RetrievalGuard.sln")))
+                return dir.FullName;
+        }
+        throw new InvalidOperationException("RetrievalGuard.sln not found above the test binaries.");
+    }
+}

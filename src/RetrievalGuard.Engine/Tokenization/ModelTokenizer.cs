@@ -53,12 +53,14 @@ public sealed class ModelTokenizer
         var model = ReadObject(Path.Combine(directory, "config.json"));
 
         int? IdOf(JsonNode? token) => TokenText(token) is string text ? Lookup(loaded, text) : null;
-        int? bos = IdOf(config?["bos_token"]) ?? IntOrFirst(generation?["bos_token_id"]) ?? IntOrFirst(model?["bos_token_id"]);
+        int? bos = IdOf(config?["bos_token"]) ?? IntOrFirst(generation?["bos_token_id"]) ?? IntOrFirst(model?["bos_token_id"])
+            ?? (config is null ? Known(loaded, "<|begin_of_text|>", "<s>") : null);
         var stops = new List<int>();
         void AddStop(int? id) { if (id is int i && !stops.Contains(i)) stops.Add(i); }
         AddStop(IdOf(config?["eos_token"]));
         foreach (var source in new[] { generation?["eos_token_id"], model?["eos_token_id"] })
             foreach (int id in Ints(source)) AddStop(id);
+        if (stops.Count == 0) AddStop(Known(loaded, "<|end_of_text|>", "</s>", "<|endoftext|>"));
 
         string? template = config?["chat_template"] switch
         {
@@ -66,7 +68,12 @@ public sealed class ModelTokenizer
             JsonArray list => list.OfType<JsonObject>().FirstOrDefault(t => t["name"]?.GetValue<string>() == "default")?["template"]?.GetValue<string>(),
             _ => null,
         };
-        var chat = ChatFormat.Detect(template);
+        // Without a template, the special tokens a vocabulary has still tell its family.
+        var chat = template is not null ? ChatFormat.Detect(template)
+            : Known(loaded, "<|start_header_id|>") is not null ? ChatFormat.Llama3
+            : Known(loaded, "<|im_start|>") is not null ? ChatFormat.ChatMl
+            : Known(loaded, "[INST]") is not null ? ChatFormat.MistralInstruct
+            : ChatFormat.Plain;
         foreach (string end in chat.EndOfTurnTokens) AddStop(Lookup(loaded, end));
 
         bool addBos = config?["add_bos_token"] is JsonValue flag && flag.GetValueKind() is JsonValueKind.True or JsonValueKind.False
@@ -111,6 +118,10 @@ public sealed class ModelTokenizer
         var ids = loaded.Inner.EncodeToIds(text);
         return ids.Count == 1 ? ids[0] : null;
     }
+
+    /// <summary>The id of the first of <paramref name="texts"/> that the tokenizer has as a special token.</summary>
+    private static int? Known(LoadedTokenizer loaded, params string[] texts) =>
+        texts.Select(t => loaded.SpecialTokens.TryGetValue(t, out int id) ? id : (int?)null).FirstOrDefault(id => id is not null);
 
     private static string? TokenText(JsonNode? node) => node switch
     {

@@ -137,8 +137,9 @@ internal static class TokenizerFiles
             using (var stream = File.OpenRead(path))
                 probe = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
         }
-        catch (Exception e) when (e is not IOException)
+        catch (Exception e) when (e is not FileNotFoundException and not UnauthorizedAccessException)
         {
+            // Protobuf parse errors and unsupported normalizers (e.g. nmt_nfkc) both land here.
             throw new InvalidDataException($"{path}: not a SentencePiece model this library can load ({e.Message}).", e);
         }
         // Control pieces (<s>, </s>, and added ones like [INST]) are recognised in text as single tokens.

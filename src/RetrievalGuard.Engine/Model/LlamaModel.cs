@@ -51,6 +51,13 @@ public sealed class Dense : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>A projection that uses an existing matrix (tied embeddings).</summary>
+    public Dense(Parameter sharedWeight) : base(nameof(Dense))
+    {
+        weight = sharedWeight;
+        RegisterComponents();
+    }
+
     public override Tensor forward(Tensor x) => F.linear(x, weight, bias);
 }
 
@@ -222,9 +229,8 @@ public sealed class LlamaModel : nn.Module
         embed_tokens = new Parameter(empty([config.VocabSize, config.HiddenSize], dtype: dtype, device: device));
         layers = new ModuleList<LlamaDecoderLayer>(Enumerable.Range(0, config.NumLayers).Select(i => new LlamaDecoderLayer(config, i, dtype, device)).ToArray());
         norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
-        lm_head = new Dense(config.HiddenSize, config.VocabSize, false, dtype, device);
         // Tied: the output projection is the embedding matrix itself (one parameter, two uses).
-        if (config.TieWordEmbeddings) lm_head.weight = embed_tokens;
+        lm_head = config.TieWordEmbeddings ? new Dense(embed_tokens) : new Dense(config.HiddenSize, config.VocabSize, false, dtype, device);
         RegisterComponents();
         _rotary = new RotaryEmbedding(config, device, dtype);
     }

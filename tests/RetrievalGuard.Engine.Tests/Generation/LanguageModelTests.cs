@@ -1,0 +1,65 @@
+using RetrievalGuard.Engine.Generation;
+using RetrievalGuard.Engine.Tests.Support;
+using RetrievalGuard.Engine.Tokenization;
+
+namespace RetrievalGuard.Engine.Tests.Generation;
+
+/// <summary>The facade end to end on the demo checkpoint: text in, streamed text out.</summary>
+public class LanguageModelTests
+{
+    private static LanguageModel Demo() => LanguageModel.Load(RepoPaths.Path("samples", "models", "tiny-random-llama"));
+
+    [Fact]
+    public async Task StreamedTextIsTheDecodingOfTheStreamedIds()
+    {
+        using var model = Demo();
+        var tokens = new List<GeneratedToken>();
+        await foreach (var token in model.GenerateAsync("It is a truth universally acknowledged", new GenerationOptions { MaxNewTokens = 20 }))
+            tokens.Add(token);
+        Assert.Equal(20, tokens.Count);
+        var ids = tokens.TakeWhile(t => !t.IsStop).Select(t => t.Id).ToList();
+        Assert.Equal(model.Tokenizer.Decode(ids), string.Concat(tokens.Select(t => t.Text)));
+        Assert.All(tokens, t => Assert.True(t.LogProb <= 0 && t.Entropy >= 0));
+    }
+
+    [Fact]
+    public async Task ProbedHeadsAttentionComesWithEveryToken()
+    {
+        using var model = Demo();
+        using var probe = model.CreateProbe([new Probes.HeadIndex(1, 0), new Probes.HeadIndex(0, 3)]);
+        int prompt = model.Tokenizer.Encode("Mr. Darcy").Count;
+        int n = 0;
+        await foreach (var token in model.GenerateAsync("Mr. Darcy", new GenerationOptions { MaxNewTokens = 5, Probe = probe }))
+        {
+            Assert.NotNull(token.Attention);
+            Assert.Equal(2, token.Attention!.Length);
+            Assert.Equal(prompt + n, token.Attention[0].Length);
+            Assert.Equal(1.0, token.Attention[0].Sum(), 4);
+            n++;
+        }
+    }
+
+    [Fact]
+    public async Task CancellationEndsTheStream()
+    {
+        using var model = Demo();
+        using var cts = new CancellationTokenSource();
+        int seen = 0;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var _ in model.GenerateAsync("Emma", new GenerationOptions { MaxNewTokens = 100 }, cts.Token))
+                if (++seen == 2) cts.Cancel();
+        });
+        Assert.Equal(2, seen);
+    }
+
+    [Fact]
+    public void ModelsWithoutATokenizerSayHowToUseThem()
+    {
+        using var model = LanguageModel.Load(RepoPaths.Path("tests", "fixtures", "parity", "qwen2"));
+        Assert.False(model.HasTokenizer);
+        Assert.Contains("pass token ids", Assert.Throws<InvalidOperationException>(() => model.Tokenizer).Message);
+        Assert.Throws<DirectoryNotFoundException>(() => LanguageModel.Load("/no/such/model"));
+        Assert.Equal("plain", ChatFormat.Plain.Name);
+    }
+}

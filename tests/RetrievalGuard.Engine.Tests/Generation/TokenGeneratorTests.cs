@@ -7,6 +7,11 @@ using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Tests.Generation;
 
+/// <summary>Runs alone: the memory test reads the process's resident size, which parallel tests would disturb.</summary>
+[CollectionDefinition(nameof(SerialTests), DisableParallelization = true)]
+public sealed class SerialTests;
+
+[Collection(nameof(SerialTests))]
 public class TokenGeneratorTests
 {
     private static readonly int[] Prompt = [5, 17, 3, 44, 9];
@@ -127,7 +132,7 @@ public class TokenGeneratorTests
         long rssAfterWarmup = 0, liveAfterWarmup = 0;
         foreach (var _ in TokenGenerator.Generate(model, Prompt, cache, options, []))
         {
-            if (++steps == 200)
+            if (++steps == 500)
             {
                 // By now the one-time tensors exist (rope tables, probe indices, the probe's latest weights).
                 GC.Collect();
@@ -140,6 +145,6 @@ public class TokenGeneratorTests
         GC.WaitForPendingFinalizers();
         Assert.Equal(liveAfterWarmup, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
         long growth = Process.GetCurrentProcess().WorkingSet64 - rssAfterWarmup;
-        Assert.True(growth < 64L << 20, $"resident memory grew by {growth >> 20} MiB over 2,300 steps");
+        Assert.True(growth < 64L << 20, $"resident memory grew by {growth >> 20} MiB over 2,000 steps");
     }
 }

@@ -6,6 +6,7 @@ var root = new RootCommand("RetrievalGuard: retrieval-head-aware hallucination g
 {
     InfoCommand.Create(),
     GenerateCommand.Create(),
+    OrganismCommand.Create(),
 };
 try
 {

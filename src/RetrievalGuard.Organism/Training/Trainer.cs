@@ -12,7 +12,7 @@ namespace RetrievalGuard.Organism.Training;
 public sealed class Trainer : IDisposable
 {
     private readonly LlamaModel _model;
-    private readonly TrainingOptions _options;
+    private TrainingOptions _options;
     private readonly AdamW _optimizer;
     private readonly Parameter[] _parameters;
 
@@ -31,6 +31,11 @@ public sealed class Trainer : IDisposable
         if (model.Device.type == DeviceType.CUDA) torch.backends.cuda.matmul.allow_tf32 = true;
         model.train();
     }
+
+    public TrainingOptions Options => _options;
+
+    /// <summary>Changes the planned length (and so the learning-rate schedule) of a run in progress.</summary>
+    public void Reschedule(int steps) => _options = _options with { Steps = steps };
 
     /// <summary>One optimiser step; returns the mean masked loss and the gradient norm before clipping.</summary>
     public (double Loss, double GradientNorm) Step(TokenBatch batch, int step)

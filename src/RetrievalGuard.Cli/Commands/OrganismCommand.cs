@@ -1,0 +1,110 @@
+using System.CommandLine;
+using System.Text.Json;
+using RetrievalGuard.Engine;
+using RetrievalGuard.Organism;
+using RetrievalGuard.Organism.Evaluation;
+using RetrievalGuard.Organism.Training;
+using Spectre.Console;
+
+namespace RetrievalGuard.Cli.Commands;
+
+/// <summary><c>rguard organism train | make-eval | evaluate</c>: the project's own model organism.</summary>
+internal static class OrganismCommand
+{
+    public static Command Create() => new("organism", "Train and evaluate the model organism (a small Llama trained on public-domain novels and synthetic tasks).")
+    {
+        Train(), MakeEval(), Evaluate(),
+    };
+
+    private static Command Train()
+    {
+        var corpus = new Option<string>("--corpus") { Description = "Folder of plain-text novels (the held-out the_coquette.txt is skipped)", Required = true };
+        var output = new Option<string>("--out") { Description = "Checkpoint folder to write", Required = true };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "SentencePiece model to use", DefaultValueFactory = _ => "samples/models/organism/tokenizer.model" };
+        var device = CommonOptions.Device();
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
+        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 6000 };
+        var minutes = new Option<double?>("--max-minutes") { Description = "Stop and save after this long even if steps remain" };
+        var tokensPerStep = new Option<int?>("--tokens-per-step") { Description = "Batch size in tokens (default 65,536)" };
+        var fit = new Option<double?>("--fit-minutes") { Description = "Shorten the schedule after a short calibration so the run ends within this many minutes (not bit-reproducible; the steps used are logged)" };
+        var command = new Command("train", "Train the organism from scratch and save it as a Hugging Face checkpoint.") { corpus, output, tokenizer, device, seed, steps, minutes, tokensPerStep, fit };
+        command.SetAction((parse, _) => CliErrors.Guard(() =>
+        {
+            var request = new OrganismTrainingRequest(parse.GetValue(corpus)!, parse.GetValue(tokenizer)!, parse.GetValue(output)!,
+                parse.GetValue(device)!, parse.GetValue(seed), parse.GetValue(steps), parse.GetValue(minutes), parse.GetValue(tokensPerStep), parse.GetValue(fit));
+            bool interactive = !Console.IsOutputRedirected;
+            if (interactive)
+            {
+                AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                    .Start(ctx =>
+                    {
+                        var task = ctx.AddTask("training", maxValue: request.Steps);
+                        OrganismTraining.Run(request, p =>
+                        {
+                            task.MaxValue = p.Steps;
+                            task.Value = p.Step + 1;
+                            task.Description = $"loss {p.Loss:F3} ctx {p.ContextLength}";
+                        });
+                    });
+            }
+            else
+            {
+                OrganismTraining.Run(request, p =>
+                {
+                    if (p.Step % 100 == 0 || p.Step == p.Steps - 1)
+                        Console.WriteLine($"step {p.Step}/{p.Steps} loss {p.Loss:F4} grad {p.GradientNorm:F2} lr {p.LearningRate:G3} ctx {p.ContextLength}x{p.Rows} {p.ElapsedSeconds:F0}s");
+                });
+            }
+            Console.WriteLine($"saved to {request.OutputFolder}");
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
+
+    private static Command MakeEval()
+    {
+        var model = CommonOptions.Model();
+        var corpus = new Option<string>("--corpus") { Description = "Any folder of plain-text files: haystacks and distractors come from it", Required = true };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
+        var count = new Option<int>("--count") { Description = "Items in all (spread over kinds and lengths 256–2048)", DefaultValueFactory = _ => 200 };
+        var output = new Option<string>("--out") { Description = "JSONL file to write", Required = true };
+        var device = CommonOptions.Device();
+        var command = new Command("make-eval", "Build fresh prompts, answer them greedily and label each answer by construction (JSONL).") { model, corpus, seed, count, output, device };
+        command.SetAction((parse, _) => CliErrors.Guard(() =>
+        {
+            int n = parse.GetValue(count);
+            if (n <= 0) throw new ArgumentException("--count must be positive.");
+            using var lm = LanguageModel.Load(parse.GetValue(model)!, new LoadOptions { Device = parse.GetValue(device)! });
+            var evaluator = new OrganismEvaluator(lm);
+            var builder = EvalSetBuilder.FromFolder(parse.GetValue(corpus)!, parse.GetValue(seed), countTokens: evaluator.CountTokens);
+            EvalKind[] kinds = [EvalKind.Answerable, EvalKind.Conflict, EvalKind.Unanswerable, EvalKind.Niah];
+            var items = Enumerable.Range(0, n).Select(i => builder.Build(kinds[i % kinds.Length], OrganismReport.NiahLengths[i / kinds.Length % OrganismReport.NiahLengths.Length], i))
+                .Select(evaluator.Answer).ToList();
+            OrganismEvaluator.WriteJsonl(parse.GetValue(output)!, items);
+            int hallucinated = items.Count(i => i.Label == EvalLabel.Hallucinated);
+            Console.WriteLine($"{items.Count} items, {hallucinated} hallucinated ({(double)hallucinated / items.Count:P1}) → {parse.GetValue(output)}");
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
+
+    private static Command Evaluate()
+    {
+        var model = CommonOptions.Model();
+        var corpus = new Option<string>("--corpus") { Description = "Folder of text the model never trained on", Required = true };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 7 };
+        var perCell = new Option<int>("--per-cell") { Description = "Items per NIAH grid cell", DefaultValueFactory = _ => 10 };
+        var output = new Option<string?>("--out") { Description = "Write the report JSON here" };
+        var device = CommonOptions.Device();
+        var command = new Command("evaluate", "The model card's evaluation table.") { model, corpus, seed, perCell, output, device };
+        command.SetAction((parse, _) => CliErrors.Guard(() =>
+        {
+            using var lm = LanguageModel.Load(parse.GetValue(model)!, new LoadOptions { Device = parse.GetValue(device)! });
+            var report = OrganismReport.Run(new OrganismEvaluator(lm), parse.GetValue(corpus)!, parse.GetValue(seed), parse.GetValue(perCell), Console.WriteLine);
+            if (parse.GetValue(output) is { } path) File.WriteAllText(path, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine(OrganismReport.Markdown(report));
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
+}

@@ -45,6 +45,7 @@ internal static class GenerateCommand
                 Console.Write(token.Text);
             }
             Console.WriteLine();
+            Console.Out.Flush();
             double seconds = timer.Elapsed.TotalSeconds;
             Console.Error.WriteLine($"[{count} tokens, prompt {ids.Count} tokens, load {load.Elapsed.TotalSeconds:F1} s, first token {firstToken:F0} ms, " +
                 $"{(count > 1 ? (count - 1) / Math.Max(1e-9, seconds - firstToken / 1000) : 0):F1} tok/s, {lm.Device.type} {lm.DType}]");

@@ -13,8 +13,22 @@ internal static class OrganismCommand
 {
     public static Command Create() => new("organism", "Train and evaluate the model organism (a small Llama trained on public-domain novels and synthetic tasks).")
     {
-        Train(), MakeEval(), Evaluate(),
+        Train(), MakeEval(), Evaluate(), LossChart(),
     };
+
+    private static Command LossChart()
+    {
+        var log = new Option<string>("--log") { Description = "loss.csv written by organism train", Required = true };
+        var png = new Option<string>("--png") { Description = "PNG to write", Required = true };
+        var command = new Command("loss-chart", "Plot a training loss log as a PNG.") { log, png };
+        command.SetAction((parse, _) => CliErrors.Guard(() =>
+        {
+            Charts.LossChart.Write(parse.GetValue(log)!, parse.GetValue(png)!);
+            Console.WriteLine($"wrote {parse.GetValue(png)}");
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
 
     private static Command Train()
     {

@@ -7,6 +7,7 @@ var root = new RootCommand("RetrievalGuard: retrieval-head-aware hallucination g
     InfoCommand.Create(),
     GenerateCommand.Create(),
     OrganismCommand.Create(),
+    new Command("heads", "Retrieval heads: detect, ablate.") { HeadDetectionCommands.Detect(), HeadDetectionCommands.Ablate() },
 };
 try
 {

@@ -57,7 +57,7 @@ public sealed class NeedleRunner(LanguageModel model, int maxAnswerTokens = 48)
         });
         int token = (int)logits[0, -1].argmax().item<long>();
         if (scorer is not null && probe?.Weights is { } weights)
-            scorer.Step(token, weights[0, .., -1].argmax(-1).cpu().data<long>().ToArray());
+            scorer.Step(token, CopyPasteScorer.TopPositions(weights[0, .., -1]));
         return token;
     }
 

@@ -1,0 +1,38 @@
+using RetrievalGuard.Engine;
+
+namespace RetrievalGuard.Heads.Maps;
+
+/// <summary>
+/// Finds the head map for a model: the first *.json map whose fingerprint equals the checkpoint's, searched in
+/// RGUARD_HEADMAPS (folders separated by ':'), then in a headmaps/ folder above the model or the working directory.
+/// This is how the shipped organism gets its map with no configuration.
+/// </summary>
+public static class HeadMapCatalog
+{
+    public const string EnvironmentVariable = "RGUARD_HEADMAPS";
+
+    public static HeadMap? FindFor(LanguageModel model) => FindFor(model.Directory);
+
+    public static HeadMap? FindFor(string modelDirectory)
+    {
+        string fingerprint = ModelFingerprint.Compute(modelDirectory);
+        foreach (string folder in SearchFolders(modelDirectory).Where(Directory.Exists))
+            foreach (string file in Directory.EnumerateFiles(folder, "*.json").Order(StringComparer.Ordinal))
+            {
+                HeadMap map;
+                try { map = HeadMap.Load(file); }
+                catch (InvalidDataException) { continue; }
+                if (map.Model.Fingerprint == fingerprint) return map;
+            }
+        return null;
+    }
+
+    public static IEnumerable<string> SearchFolders(string modelDirectory)
+    {
+        foreach (string folder in (Environment.GetEnvironmentVariable(EnvironmentVariable) ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+            yield return folder;
+        foreach (string start in new[] { Path.GetFullPath(modelDirectory), Directory.GetCurrentDirectory() })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                yield return Path.Combine(dir.FullName, "headmaps");
+    }
+}

@@ -7,23 +7,17 @@ namespace RetrievalGuard.Heads.Tests.Detection;
 /// <summary>End to end on the shipped organism: a small detection grid finds the shipped map's top heads.</summary>
 public class OrganismDetectionTests
 {
-    private static string Root()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "RetrievalGuard.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("RetrievalGuard.sln not found.");
-    }
 
     [Fact]
     public void ASmallGridFindsTheShippedTopHeads()
     {
-        string dir = Path.Combine(Root(), "samples", "models", "organism");
+        string dir = RepoPaths.Path("samples", "models", "organism");
         using var model = LanguageModel.Load(dir);
         var shipped = HeadMapCatalog.FindFor(model);
         Assert.NotNull(shipped);
         Assert.Equal(Path.GetFileName(dir), shipped!.Model.Name);
 
-        var tests = NeedleTests.Grid(Path.Combine(Root(), "samples", "corpus"), [256, 512], depths: 3, needles: 1, seed: 42,
+        var tests = NeedleTests.Grid(RepoPaths.Path("samples", "corpus"), [256, 512], depths: 3, needles: 1, seed: 42,
             t => model.Tokenizer.Encode(t, addBos: false).Count);
         var map = new RetrievalHeadDetector(model).Detect(tests, new HeadMapMethod("copy-paste-retrieval-score", 0.1), ModelFingerprint.Compute(dir), "organism");
         Assert.Equal(6, map.Method.TestsTotal);

@@ -5,14 +5,8 @@ namespace RetrievalGuard.Organism.Tests.Model;
 
 public class SampleTokenizerTests
 {
-    private static readonly ModelTokenizer Tokenizer = ModelTokenizer.Load(Path.Combine(FindRoot(), "samples", "models", "organism"));
+    private static readonly ModelTokenizer Tokenizer = ModelTokenizer.Load(RepoPaths.Path("samples", "models", "organism"));
 
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "RetrievalGuard.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("RetrievalGuard.sln not found.");
-    }
 
     [Fact]
     public void TokensAreThoseOfTheWholeTextAndOnlyTheAnswerTrains()

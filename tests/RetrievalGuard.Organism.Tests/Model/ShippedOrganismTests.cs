@@ -11,14 +11,14 @@ public sealed class ShippedOrganismTests : IClassFixture<ShippedOrganismTests.Lo
 {
     public sealed class Loaded : IDisposable
     {
-        public LanguageModel Model { get; } = LanguageModel.Load(Path.Combine(RepoRoot(), "samples", "models", "organism"));
+        public LanguageModel Model { get; } = LanguageModel.Load(RepoPaths.Path("samples", "models", "organism"));
         public OrganismEvaluator Evaluator { get; }
         public EvalSetBuilder HeldOut { get; }
 
         public Loaded()
         {
             Evaluator = new OrganismEvaluator(Model);
-            var corpus = Corpus.Load(Path.Combine(RepoRoot(), "samples", "corpus"), CorpusPart.Evaluation, Evaluator.CountTokens);
+            var corpus = Corpus.Load(RepoPaths.Path("samples", "corpus"), CorpusPart.Evaluation, Evaluator.CountTokens);
             HeldOut = new EvalSetBuilder(corpus, World.Default, seed: 2026);
         }
 
@@ -29,12 +29,6 @@ public sealed class ShippedOrganismTests : IClassFixture<ShippedOrganismTests.Lo
 
     public ShippedOrganismTests(Loaded loaded) => _loaded = loaded;
 
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "RetrievalGuard.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("RetrievalGuard.sln not found above the test folder.");
-    }
 
     [Fact]
     public void IsTheDescribedArchitecture()

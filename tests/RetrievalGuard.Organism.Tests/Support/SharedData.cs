@@ -5,8 +5,7 @@ namespace RetrievalGuard.Organism.Tests.Support;
 /// <summary>The shipped corpus and default world, loaded once for all tests.</summary>
 internal static class SharedData
 {
-    private static readonly Lazy<string> LazyCorpusFolder = new(() =>
-        Path.Combine(RepoRoot(), "samples", "corpus"));
+    private static readonly Lazy<string> LazyCorpusFolder = new(() => RepoPaths.Path("samples", "corpus"));
 
     private static readonly Lazy<Corpus> LazyTraining = new(() => Corpus.Load(CorpusFolder, CorpusPart.Training));
 
@@ -22,13 +21,4 @@ internal static class SharedData
 
     public static int Tokens(string text) => TokenEstimator.EstimateTokens(text);
 
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "RetrievalGuard.sln")))
-                return dir.FullName;
-        }
-        throw new InvalidOperationException("RetrievalGuard.sln not found above the test binaries.");
-    }
 }

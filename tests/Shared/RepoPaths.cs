@@ -1,4 +1,4 @@
-namespace RetrievalGuard.Engine.Tests.Support;
+namespace RetrievalGuard.Tests;
 
 /// <summary>Finds files of the repository from the test's output folder (tests run from a clean clone).</summary>
 public static class RepoPaths

@@ -7,7 +7,10 @@ var root = new RootCommand("RetrievalGuard: retrieval-head-aware hallucination g
     InfoCommand.Create(),
     GenerateCommand.Create(),
     OrganismCommand.Create(),
-    new Command("heads", "Retrieval heads: detect, ablate.") { HeadDetectionCommands.Detect(), HeadDetectionCommands.Ablate() },
+    new Command("heads", "Retrieval heads: detect, ablate, show, import.")
+    {
+        HeadDetectionCommands.Detect(), HeadDetectionCommands.Ablate(), HeadMapCommands.Show(), HeadMapCommands.Import(),
+    },
 };
 try
 {

@@ -48,6 +48,8 @@ public static class SpeedBenchmark
                 double prefill = watch.Elapsed.TotalSeconds;
                 row["prefill_seconds"] = Math.Round(prefill, 4);
                 row["prefill_tok_s"] = Math.Round(context / prefill);
+                // Two runs: the first decode after a prefill of a new length has been slow (allocator, kernel choice).
+                row["decode_tok_s_first_run"] = Decode(network, prompt, cache, decodeSteps, null, dev);
                 row["decode_tok_s"] = Decode(network, prompt, cache, decodeSteps, null, dev);
             }
             if (probeHeads > 0)

@@ -130,17 +130,21 @@ public sealed class LlamaAttention : nn.Module
         return allowed;
     }
 
-    /// <summary>Attention of the probed heads' newest queries over all keys: only those rows of q·Kᵀ are computed.</summary>
+    /// <summary>
+    /// Attention of the probed heads' newest queries over all keys. Scores come from one grouped matmul of the newest
+    /// queries against each KV head's keys as stored (no copy of the cache, whatever the context length); only the
+    /// probed heads' rows are then kept, scaled, masked and normalised in float32.
+    /// </summary>
     private Tensor ProbeWeights(Tensor q, KvView kv, AttentionProbe probe, int start, long tokens)
     {
-        long n = Math.Min(probe.QueryTokens, tokens);
-        var heads = probe.HeadIndexTensor(_layer, q.device);
+        long n = Math.Min(probe.QueryTokens, tokens), batch = q.shape[0], keys = kv.Keys.shape[2];
         int group = _heads / _kvHeads;
-        var queries = q.index_select(1, heads).narrow(2, tokens - n, n).to(float32);              // [B, P, n, D]
-        var keys = kv.Keys.index_select(1, probe.KvHeadIndexTensor(_layer, q.device, group)).to(float32); // [B, P, L, D]
-        var scores = matmul(queries, keys.transpose(-1, -2)) / Math.Sqrt(_headDim);
+        var newest = q.narrow(2, tokens - n, n).reshape(batch, _kvHeads, group * n, _headDim);            // [B, KV, G·n, D]
+        var scores = matmul(newest, kv.Keys.transpose(-1, -2)).reshape(batch, _heads, n, keys)           // [B, H, n, L]
+            .index_select(1, probe.HeadIndexTensor(_layer, q.device)).to(float32) / Math.Sqrt(_headDim);   // [B, P, n, L]
+        var heads = probe.HeadIndexTensor(_layer, q.device);
         var allowed = kv.Mask is null
-            ? CausalMask(start + (int)(tokens - n), n, keys.shape[2], q.device)
+            ? CausalMask(start + (int)(tokens - n), n, keys, q.device)
             : ProbeRows(kv.Mask, heads, tokens - n, n);
         return scores.masked_fill(allowed.logical_not(), double.NegativeInfinity).softmax(-1);
     }

@@ -139,10 +139,10 @@ public sealed class LlamaAttention : nn.Module
     {
         long n = Math.Min(probe.QueryTokens, tokens), batch = q.shape[0], keys = kv.Keys.shape[2];
         int group = _heads / _kvHeads;
+        var heads = probe.HeadIndexTensor(_layer, q.device);
         var newest = q.narrow(2, tokens - n, n).reshape(batch, _kvHeads, group * n, _headDim);            // [B, KV, G·n, D]
         var scores = matmul(newest, kv.Keys.transpose(-1, -2)).reshape(batch, _heads, n, keys)           // [B, H, n, L]
-            .index_select(1, probe.HeadIndexTensor(_layer, q.device)).to(float32) / Math.Sqrt(_headDim);   // [B, P, n, L]
-        var heads = probe.HeadIndexTensor(_layer, q.device);
+            .index_select(1, heads).to(float32) / Math.Sqrt(_headDim);                                     // [B, P, n, L]
         var allowed = kv.Mask is null
             ? CausalMask(start + (int)(tokens - n), n, keys, q.device)
             : ProbeRows(kv.Mask, heads, tokens - n, n);

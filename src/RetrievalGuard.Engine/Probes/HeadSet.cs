@@ -10,7 +10,7 @@ namespace RetrievalGuard.Engine.Probes;
 public class HeadSet
 {
     private readonly Dictionary<int, int[]> _headsByLayer;
-    private readonly Dictionary<(int Layer, string Device, int Group), Tensor> _indexTensors = new();
+    private readonly Dictionary<(int Layer, string Device), Tensor> _indexTensors = new();
 
     public HeadSet(IEnumerable<HeadIndex> heads, int numLayers, int numHeads)
     {
@@ -34,19 +34,14 @@ public class HeadSet
     public IReadOnlyList<int> HeadsOf(int layer) => _headsByLayer.TryGetValue(layer, out var h) ? h : [];
 
     /// <summary>The layer's head numbers as an int64 tensor on <paramref name="device"/> (cached, not disposed by scopes).</summary>
-    internal Tensor HeadIndexTensor(int layer, Device device) => IndexTensor(layer, device, 1);
-
-    /// <summary>The KV head each of the layer's heads reads, with <paramref name="groupSize"/> query heads per KV head.</summary>
-    internal Tensor KvHeadIndexTensor(int layer, Device device, int groupSize) => IndexTensor(layer, device, groupSize);
-
-    private Tensor IndexTensor(int layer, Device device, int divisor)
+    internal Tensor HeadIndexTensor(int layer, Device device)
     {
-        var key = (layer, device.ToString(), divisor);
+        var key = (layer, device.ToString());
         lock (_indexTensors)
         {
             if (!_indexTensors.TryGetValue(key, out var t))
             {
-                t = tensor(HeadsOf(layer).Select(h => (long)(h / divisor)).ToArray(), dtype: int64, device: device);
+                t = tensor(HeadsOf(layer).Select(h => (long)h).ToArray(), dtype: int64, device: device);
                 t.DetachFromDisposeScope();
                 _indexTensors[key] = t;
             }

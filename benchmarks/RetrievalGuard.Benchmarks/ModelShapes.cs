@@ -27,7 +27,8 @@ public static class ModelShapes
                 NumHeads = 32, NumKvHeads = 8, HeadDim = 128, MaxPositionEmbeddings = 32768, RmsNormEps = 1e-5, RopeTheta = 10000,
                 SlidingWindow = 4096, TorchDtype = "bfloat16",
             },
-            _ => throw new ArgumentException($"Unknown shape '{name}': use llama-3.1-8b, qwen2.5-7b or mistral-7b-v0.1."),
+            "organism" => RetrievalGuard.Organism.Training.OrganismRecipe.Config(vocabularySize: 4096),
+            _ => throw new ArgumentException($"Unknown shape '{name}': use llama-3.1-8b, qwen2.5-7b, mistral-7b-v0.1 or organism."),
         };
         return layers is int n ? config with { NumLayers = n } : config;
     }

@@ -16,7 +16,7 @@ parity.SetAction(parse =>
     return Write(new JsonObject { ["date"] = DateTime.UtcNow.ToString("yyyy-MM-dd"), ["parity"] = results }, parse.GetValue(outOption));
 });
 
-var shapeOption = new Option<string>("--shape") { Description = "llama-3.1-8b, qwen2.5-7b or mistral-7b-v0.1", DefaultValueFactory = _ => "llama-3.1-8b" };
+var shapeOption = new Option<string>("--shape") { Description = "llama-3.1-8b, qwen2.5-7b, mistral-7b-v0.1 or organism", DefaultValueFactory = _ => "llama-3.1-8b" };
 var layersOption = new Option<int?>("--layers") { Description = "Fewer layers than the real model (default: all)." };
 var contextsOption = new Option<int[]>("--contexts") { Description = "Context lengths", DefaultValueFactory = _ => [1024, 8192], AllowMultipleArgumentsPerToken = true };
 var dtypeOption = new Option<string>("--dtype") { DefaultValueFactory = _ => "bf16" };

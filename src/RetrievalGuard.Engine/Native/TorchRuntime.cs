@@ -207,19 +207,30 @@ public static class TorchRuntime
         string hash;
         using (var stream = File.OpenRead(bridge))
             hash = Convert.ToHexString(SHA256.HashData(stream))[..16].ToLowerInvariant();
-        string folder = Path.Combine(NativeCacheDirectory(), hash);
-        string patched = Path.Combine(folder, BridgeFileName);
-        if (!File.Exists(patched))
+        // The user cache first; a read-only home (containers) falls back to the temp folder.
+        foreach (string root in new[] { NativeCacheDirectory(), Path.Combine(Path.GetTempPath(), "retrievalguard-native") })
         {
-            Directory.CreateDirectory(folder);
-            steps.Add($"write {patched} with {string.Join(", ", versions)} marked weak");
-            ElfSymbolVersions.WriteCopyWithWeakNeeds(bridge, patched, versions);
+            string folder = Path.Combine(root, hash);
+            string patched = Path.Combine(folder, BridgeFileName);
+            if (File.Exists(patched))
+            {
+                steps.Add($"reuse {patched}");
+                return patched;
+            }
+            try
+            {
+                Directory.CreateDirectory(folder);
+                steps.Add($"write {patched} with {string.Join(", ", versions)} marked weak");
+                ElfSymbolVersions.WriteCopyWithWeakNeeds(bridge, patched, versions);
+                return patched;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                steps.Add($"cannot write {patched}: {e.Message}");
+            }
         }
-        else
-        {
-            steps.Add($"reuse {patched}");
-        }
-        return patched;
+        throw new TorchLoadException($"No writable folder for the patched {BridgeFileName}: set {NativeCacheEnvironmentVariable} to one." +
+            Environment.NewLine + "Steps tried:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", steps));
     }
 
     internal static string NativeCacheDirectory()

@@ -98,6 +98,24 @@ public class NativeLoadingTests
     }
 
     [Fact]
+    public void AnUnwritableCacheFallsBackToTheTempFolder()
+    {
+        string? saved = Environment.GetEnvironmentVariable(TorchRuntime.NativeCacheEnvironmentVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(TorchRuntime.NativeCacheEnvironmentVariable, "/proc/rguard-cannot-write-here");
+            var steps = new List<string>();
+            string patched = TorchRuntime.PatchedBridge(ShippedBridge(), ["GLIBCXX_3.4.32"], steps);
+            Assert.StartsWith(Path.Combine(Path.GetTempPath(), "retrievalguard-native"), patched);
+            Assert.True(ElfSymbolVersions.ReadNeeds(patched).Single(n => n.Version == "GLIBCXX_3.4.32").IsWeak);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(TorchRuntime.NativeCacheEnvironmentVariable, saved);
+        }
+    }
+
+    [Fact]
     public void ExternalLibTorchFolderIsValidated()
     {
         var missing = Assert.Throws<TorchLoadException>(() => TorchRuntime.ValidateLibTorchFolder("/nonexistent/torch/lib", "RGUARD_LIBTORCH"));

@@ -32,7 +32,7 @@ internal static class HeadDetectionCommands
             int context = lm.Config.MaxPositionEmbeddings;
             int[] grid = parse.GetValue(lengths) is { Length: > 0 } given ? given : Enumerable.Range(1, 4).Select(i => Math.Max(128, context * i / 4)).ToArray();
             var tests = NeedleTests.Grid(parse.GetValue(haystack)!, grid, parse.GetValue(depths), parse.GetValue(needles), parse.GetValue(seed),
-                t => lm.Tokenizer.Encode(t, addBos: false).Count);
+                lm.Tokenizer.CountTokens);
             var method = new HeadMapMethod("copy-paste-retrieval-score", parse.GetValue(threshold), grid,
                 Enumerable.Range(0, parse.GetValue(depths)).Select(d => parse.GetValue(depths) == 1 ? 0.5 : (double)d / (parse.GetValue(depths) - 1)).ToArray(),
                 parse.GetValue(needles), Notes: $"haystack: {Path.GetFileName(Path.GetFullPath(parse.GetValue(haystack)!))}; counted when ROUGE-1 recall of the needle > 0.5; seed {parse.GetValue(seed)}");
@@ -70,7 +70,7 @@ internal static class HeadDetectionCommands
             map.EnsureFits(lm.Config, ModelFingerprint.Compute(dir), parse.GetValue(mapOption) ?? "the catalog's map");
             int perDepth = Math.Max(1, parse.GetValue(prompts) / 10);
             var tests = NeedleTests.Grid(parse.GetValue(haystack)!, [parse.GetValue(length)], 10, perDepth, parse.GetValue(seed) + 1000,
-                t => lm.Tokenizer.Encode(t, addBos: false).Count);
+                lm.Tokenizer.CountTokens);
             var rows = HeadAblation.Run(lm, map, tests, parse.GetValue(top)!, parse.GetValue(trials), parse.GetValue(seed), Console.WriteLine);
             if (parse.GetValue(output) is { } file)
             {

@@ -93,6 +93,9 @@ public sealed class ModelTokenizer
         return withBos;
     }
 
+    /// <summary>Tokens <paramref name="text"/> takes without BOS: how long a piece of a prompt is.</summary>
+    public int CountTokens(string text) => _inner.CountTokens(text);
+
     /// <summary>The conversation in the model's chat format, ready to generate the assistant's reply.</summary>
     public IReadOnlyList<int> EncodeChat(IReadOnlyList<ChatTurn> turns, bool addGenerationPrompt = true) =>
         Encode(ChatFormat.Format(turns, addGenerationPrompt), addBos: ChatFormat.IncludesBos ? false : null);

@@ -9,7 +9,7 @@ public sealed class OrganismEvaluator(LanguageModel model, int maxAnswerTokens =
 {
     public LanguageModel Model { get; } = model;
 
-    public int CountTokens(string text) => Model.Tokenizer.Encode(text, addBos: false).Count;
+    public int CountTokens(string text) => Model.Tokenizer.CountTokens(text);
 
     /// <summary>The model's answer to a prompt ending in "Answer:", up to EOS or the end of the line.</summary>
     public string Answer(string prompt)

@@ -24,7 +24,7 @@ public static class OrganismTraining
         string tokenizerFolder = Path.GetDirectoryName(Path.GetFullPath(request.TokenizerModel))!;
         var tokenizer = ModelTokenizer.Load(tokenizerFolder);
         var sampleTokenizer = new SampleTokenizer(tokenizer);
-        var source = TrainingSampleSource.FromFolder(request.CorpusFolder, request.Seed, countTokens: text => tokenizer.Encode(text, addBos: false).Count);
+        var source = TrainingSampleSource.FromFolder(request.CorpusFolder, request.Seed, countTokens: tokenizer.CountTokens);
         var config = OrganismRecipe.Config(tokenizer.VocabularySize);
         var options = OrganismRecipe.Training(request.Steps, request.Seed) is var recipe && request.TokensPerStep is int tokens ? recipe with { TokensPerStep = tokens } : OrganismRecipe.Training(request.Steps, request.Seed);
         var batches = new BatchBuilder(source, sampleTokenizer, options.TokensPerStep, config.MaxPositionEmbeddings);

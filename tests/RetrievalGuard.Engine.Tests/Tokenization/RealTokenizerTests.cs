@@ -69,6 +69,7 @@ public class RealTokenizerTests
         const string text = "Café – 東京 at 3:45pm 🎉 naïve\nnew line";
         var ids = t.Encode(text, addBos: false);
         Assert.Equal(text, t.Decode(ids));
+        Assert.Equal(ids.Count, t.CountTokens(text));
         var decoder = t.CreateIncrementalDecoder();
         string streamed = string.Concat(ids.Select(decoder.Push)) + decoder.Flush();
         Assert.Equal(text, streamed);

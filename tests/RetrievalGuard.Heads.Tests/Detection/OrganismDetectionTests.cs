@@ -18,7 +18,7 @@ public class OrganismDetectionTests
         Assert.Equal(Path.GetFileName(dir), shipped!.Model.Name);
 
         var tests = NeedleTests.Grid(RepoPaths.Path("samples", "corpus"), [256, 512], depths: 3, needles: 1, seed: 42,
-            t => model.Tokenizer.Encode(t, addBos: false).Count);
+            model.Tokenizer.CountTokens);
         var map = new RetrievalHeadDetector(model).Detect(tests, new HeadMapMethod("copy-paste-retrieval-score", 0.1), ModelFingerprint.Compute(dir), "organism");
         Assert.Equal(6, map.Method.TestsTotal);
         Assert.True(map.Method.TestsCounted >= 5);

@@ -5,6 +5,10 @@ public readonly record struct HeadIndex(int Layer, int Head) : IComparable<HeadI
 {
     public int CompareTo(HeadIndex other) => Layer != other.Layer ? Layer.CompareTo(other.Layer) : Head.CompareTo(other.Head);
 
+    /// <summary>Every head of a model, layer by layer.</summary>
+    public static IEnumerable<HeadIndex> All(int numLayers, int numHeads) =>
+        Enumerable.Range(0, numLayers).SelectMany(l => Enumerable.Range(0, numHeads).Select(h => new HeadIndex(l, h)));
+
     /// <summary>"L-H", the form Retrieval_Head's score files use.</summary>
     public override string ToString() => $"{Layer}-{Head}";
 

@@ -20,7 +20,7 @@ public sealed class RetrievalHeadDetector(LanguageModel model, int maxAnswerToke
         Action<DetectionProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var c = model.Config;
-        var all = Enumerable.Range(0, c.NumLayers).SelectMany(l => Enumerable.Range(0, c.NumHeads).Select(h => new HeadIndex(l, h))).ToList();
+        var all = HeadIndex.All(c.NumLayers, c.NumHeads).ToList();
         using var probe = model.CreateProbe(all);
         var runner = new NeedleRunner(model, maxAnswerTokens);
         var sum = new double[all.Count];

@@ -45,7 +45,7 @@ public class TransformersParityTests
         using var __ = reference;
         using var noGrad = no_grad();
         var c = model.Config;
-        var heads = Enumerable.Range(0, c.NumLayers).SelectMany(l => Enumerable.Range(0, c.NumHeads).Select(h => new Probes.HeadIndex(l, h)));
+        var heads = Probes.HeadIndex.All(c.NumLayers, c.NumHeads);
         using var probe = model.CreateProbe(heads);
         model.Network.forward(reference.Read("input_ids"), new ForwardOptions { Probe = probe });
         // HF: [layers, batch, heads, keys]; probe: [batch, layers*heads, 1, keys].

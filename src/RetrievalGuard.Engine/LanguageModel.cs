@@ -112,7 +112,7 @@ public sealed class LanguageModel : IDisposable
             bool last = step.IsStop || ++made == options.MaxNewTokens;
             string text = step.IsStop || decoder is null ? "" : decoder.Push(step.Id);
             if (last && decoder is not null) text += decoder.Flush();
-            yield return new GeneratedToken(step.Id, step.Position, text, step.LogProb, step.Entropy, step.IsStop, step.Attention);
+            yield return new GeneratedToken(step.Id, step.Position, text, step.LogProb, step.Entropy, step.IsStop, step.Attention, step.Summary);
             // Let the consumer's continuations run between tokens (streaming to a socket, cancellation).
             await Task.Yield();
         }

@@ -24,11 +24,14 @@ public sealed record GenerationOptions
     /// <summary>Prompt tokens per prefill pass (0 = the whole prompt at once); bounds activation memory on long prompts.</summary>
     public int PrefillChunk { get; init; }
 
-    /// <summary>Heads whose attention is copied to each <see cref="GeneratedToken"/> (costs a host copy per token).</summary>
+    /// <summary>Heads whose attention each <see cref="GeneratedToken"/> reports (full rows and/or a device-side summary).</summary>
     public AttentionProbe? Probe { get; init; }
 
     /// <summary>Heads zeroed while generating (ablation studies).</summary>
     public HeadMask? HeadMask { get; init; }
+
+    /// <summary>Decode through the general forward pass even when the static step could run (reference for tests and benchmarks).</summary>
+    public bool ForceGeneralPath { get; init; }
 
     public void Validate()
     {

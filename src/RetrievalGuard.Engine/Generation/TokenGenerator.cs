@@ -1,16 +1,19 @@
 using RetrievalGuard.Engine.Caches;
 using RetrievalGuard.Engine.Model;
+using RetrievalGuard.Engine.Probes;
 using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Generation;
 
 /// <summary>A token chosen by <see cref="TokenGenerator"/>, before detokenization.</summary>
-public readonly record struct TokenStep(int Id, int Position, float LogProb, float Entropy, bool IsStop, float[][]? Attention);
+public readonly record struct TokenStep(int Id, int Position, float LogProb, float Entropy, bool IsStop, float[][]? Attention, AttentionSummary? Summary = null);
 
 /// <summary>
 /// Prefill, then one token per step, on a caller-owned cache. Each step runs in its own dispose scope that
 /// closes before the step is yielded, so native memory stays flat however many tokens are made, and a
-/// consumer may await between steps. One host read per step: the sampled token (plus probe weights if asked).
+/// consumer may await between steps. One host read per step: the sampled token with whatever the probe keeps.
+/// With a <see cref="StaticKvCache"/> the steps go through <see cref="DecodeRunner"/> (CUDA graphs on a GPU);
+/// other caches use the general forward pass.
 /// </summary>
 public static class TokenGenerator
 {
@@ -32,6 +35,7 @@ public static class TokenGenerator
     {
         if (options.MaxNewTokens == 0) yield break;
         using var generator = options.Temperature > 0 ? new Generator((ulong)options.Seed) : null;
+        var runner = cache is StaticKvCache { BatchSize: 1 } s && !options.ForceGeneralPath ? DecodeRunner.For(model, s.Storage) : null;
         var step = Prefill(model, prompt, cache, options, generator);
         for (int made = 1; ; made++)
         {
@@ -39,7 +43,7 @@ public static class TokenGenerator
             yield return step with { IsStop = stop };
             if (stop || made >= options.MaxNewTokens) yield break;
             cancellationToken.ThrowIfCancellationRequested();
-            step = Decode(model, step.Id, cache, options, generator);
+            step = runner is null ? Decode(model, step.Id, cache, options, generator) : Decode(runner, step.Id, cache, options, generator);
         }
     }
 
@@ -67,6 +71,14 @@ public static class TokenGenerator
         return Choose(logits, cache.Length, options, generator);
     }
 
+    private static TokenStep Decode(DecodeRunner runner, int previous, IKvCache cache, GenerationOptions options, Generator? generator)
+    {
+        int position = cache.Length;
+        var result = runner.Step([new DecodeRequest(0, previous, position, options, generator)], options.Probe, options.HeadMask)[0];
+        cache.Commit(position + 1);
+        return new TokenStep(result.Token, position + 1, result.LogProb, result.Entropy, false, result.Attention, result.Summary);
+    }
+
     private static ForwardOptions Pass(IKvCache cache, GenerationOptions options, bool observe, int keep) => new()
     {
         StartPosition = cache.Length,
@@ -80,7 +92,25 @@ public static class TokenGenerator
     {
         var picked = Sampler.Sample(logits[.., -1, ..], options, generator).cpu();
         var values = picked.data<float>().ToArray();
-        float[][]? attention = options.Probe is { } probe ? probe.ReadWeights().Select(h => h[^1]).ToArray() : null;
-        return new TokenStep((int)values[0], position, values[1], values[2], false, attention);
+        float[][]? attention = null;
+        AttentionSummary? summary = null;
+        if (options.Probe is { } probe && probe.Weights is { } weights)
+        {
+            if (probe.KeepRows) attention = probe.ReadWeights().Select(h => h[^1]).ToArray();
+            summary = Summarize(probe, weights, logits.device);
+        }
+        return new TokenStep((int)values[0], position, values[1], values[2], false, attention, summary);
+    }
+
+    /// <summary>The same summary the decode runner computes, for the newest query of a general forward pass.</summary>
+    private static AttentionSummary? Summarize(AttentionProbe probe, Tensor weights, Device device)
+    {
+        bool segments = probe.SegmentCount > 0;
+        if (probe.TopK == 0 && !segments) return null;
+        var newest = weights[0..1, .., -1, ..];                         // [1, heads, keys]
+        int keys = (int)newest.shape[^1];
+        var table = segments ? probe.SegmentTensor(device, keys) : null;
+        var columns = DecodeRunner.ProbeColumns(newest, probe, table, keepRows: false).cpu().data<float>().ToArray();
+        return DecodeRunner.ReadSummary(columns, probe, keys, segments);
     }
 }

@@ -26,7 +26,11 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) =>
+        // The fused libtorch operator is used only for inference: training keeps the composite's exact gradients.
+        (!is_grad_enabled() ? Native.AtenOps.RmsNorm(x, weight, _eps, () => Composite(x)) : null) ?? Composite(x);
+
+    private Tensor Composite(Tensor x)
     {
         using var scope = NewDisposeScope();
         var x32 = x.to(float32);
@@ -97,6 +101,37 @@ public sealed class LlamaAttention : nn.Module
             output = output * mask;
 
         return o_proj.forward(output.transpose(1, 2).reshape(batch, tokens, (long)_heads * _headDim));
+    }
+
+    /// <summary>
+    /// One token per row for the static decode step: rows [rows, hidden] at device-side positions. Keys/values are
+    /// written into the storage with an indexed put and attention reads a fixed [0, KeyLength) window under a
+    /// per-row mask, so no shape or host value depends on the sequence lengths.
+    /// </summary>
+    internal Tensor DecodeStatic(Tensor x, DecodeContext ctx)
+    {
+        long rows = x.shape[0];
+        int group = _heads / _kvHeads;
+        var qkv = qkv_proj.forward(x);
+        var qk = DecodeContext.Rotate(qkv.narrow(-1, 0, (long)(_heads + _kvHeads) * _headDim).view(rows, _heads + _kvHeads, _headDim), ctx);
+        var k = qk.narrow(1, _heads, _kvHeads);
+        var v = qkv.narrow(-1, (long)(_heads + _kvHeads) * _headDim, (long)_kvHeads * _headDim).view(rows, _kvHeads, _headDim);
+        var keys = ctx.Storage.Keys(_layer);
+        var values = ctx.Storage.Values(_layer);
+        keys.index_put_(k, ctx.WriteIndex);
+        values.index_put_(v, ctx.WriteIndex);
+        long window = ctx.KeyLength;
+        var k3 = keys.narrow(0, 0, rows).narrow(2, 0, window).reshape(rows * _kvHeads, window, _headDim);
+        var v3 = values.narrow(0, 0, rows).narrow(2, 0, window).reshape(rows * _kvHeads, window, _headDim);
+        var q3 = qk.narrow(1, 0, _heads).reshape(rows * _kvHeads, group, _headDim);
+        // Scale and mask fused into the score product; softmax in float32 as transformers' eager attention does.
+        var probs = TorchSharpFixes.Baddbmm(ctx.KeyBias, q3, k3.transpose(1, 2), 1, (float)(1 / Math.Sqrt(_headDim))).softmax(-1, float32);
+        if (ctx.Probe is { } probe && probe.HasLayer(_layer))
+            ctx.ProbeRows.Add(probs.view(rows, _heads, window).index_select(1, probe.HeadIndexTensor(_layer, x.device)).MoveToOuterDisposeScope());
+        var output = bmm(probs.to(v3.dtype), v3).view(rows, _heads, _headDim);
+        if (ctx.HeadMask?.LayerMask(_layer, x.device, output.dtype) is { } mask)
+            output = output * mask.view(1, _heads, 1);
+        return o_proj.forward(output.view(rows, (long)_heads * _headDim));
     }
 
     /// <summary>[batch, heads, tokens, headDim] attention output. Never copies the cache for GQA while decoding.</summary>
@@ -212,6 +247,13 @@ public sealed class LlamaDecoderLayer : nn.Module
         var h = x + self_attn.forward(input_layernorm.forward(x), cos, sin, options);
         return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
     }
+
+    internal Tensor DecodeStatic(Tensor x, DecodeContext ctx)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.DecodeStatic(input_layernorm.forward(x), ctx);
+        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+    }
 }
 
 /// <summary>The whole causal LM. Construct empty with <see cref="LlamaModel(ModelConfig, ScalarType, Device)"/>
@@ -269,6 +311,54 @@ public sealed class LlamaModel : nn.Module
         return logits.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// One decode step for rows [0, rows) of <paramref name="storage"/>, everything on the device: token ids and
+    /// positions [rows] (int64; a row sitting out uses the storage's scratch position), attention over key positions
+    /// [0, keyLength). No host synchronisation and no shape depends on the lengths, so the step can be captured as
+    /// a CUDA graph and replayed (see Generation.DecodeRunner). Returns logits [rows, vocab] and, with a probe,
+    /// the probed heads' attention [rows, probed heads, keyLength] (float32).
+    /// </summary>
+    internal (Tensor Logits, Tensor? ProbeRows) DecodeStep(Tensor tokenIds, Tensor positions, KvStorage storage, int keyLength,
+        AttentionProbe? probe = null, HeadMask? headMask = null)
+    {
+        long rows = tokenIds.shape[0];
+        if (keyLength <= 0 || keyLength > storage.Capacity + 1)
+            throw new ArgumentOutOfRangeException(nameof(keyLength), keyLength, $"Key window must be 1..{storage.Capacity + 1}.");
+        using var scope = NewDisposeScope();
+        var (cos, sinSigned) = _rotary.Tables(storage.Capacity + 1);
+        var ctx = new DecodeContext(storage, keyLength, probe, headMask)
+        {
+            Cos = cos.index_select(0, positions).unsqueeze(1),
+            SinSigned = sinSigned.index_select(0, positions).unsqueeze(1),
+            WriteIndex = [TensorIndex.Tensor(arange(rows, dtype: int64, device: positions.device)), TensorIndex.Colon, TensorIndex.Tensor(positions)],
+            KeyBias = KeyBias(positions, keyLength, storage.NumKvHeads),
+        };
+        var x = embed_tokens.index_select(0, tokenIds);
+        foreach (var layer in layers)
+            x = layer.DecodeStatic(x, ctx);
+        var logits = lm_head.forward(norm.forward(x));
+        var probeRows = ctx.ProbeRows.Count == 0 ? null : ctx.ProbeRows.Count == 1 ? ctx.ProbeRows[0] : cat(ctx.ProbeRows, 1);
+        return (logits.MoveToOuterDisposeScope(), probeRows?.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Rotary tables' version: static decode graphs made against older tables must be rebuilt.</summary>
+    internal int RotaryVersion => _rotary.Version;
+
+    /// <summary>Makes sure the rotary tables cover <paramref name="positions"/> (done before capturing a graph).</summary>
+    internal void EnsureRotary(int positions) => _rotary.Tables(positions);
+
+    /// <summary>[rows · kv heads, 1, keyLength] additive mask in the model dtype: 0 where a row may attend, −∞ elsewhere.</summary>
+    private Tensor KeyBias(Tensor positions, int keyLength, int kvHeads)
+    {
+        long rows = positions.shape[0];
+        var keyPos = arange(keyLength, dtype: int64, device: positions.device).unsqueeze(0);
+        var queryPos = positions.unsqueeze(1);
+        var allowed = keyPos <= queryPos;
+        if (Config.SlidingWindow is int w) allowed = allowed.logical_and(queryPos - keyPos < w);
+        var bias = zeros([rows, keyLength], dtype: DType, device: positions.device).masked_fill(allowed.logical_not(), double.NegativeInfinity);
+        return bias.unsqueeze(1).expand(rows, kvHeads, keyLength).reshape(rows * kvHeads, 1, keyLength);
+    }
+
     /// <summary>A full cache for this model on its device.</summary>
     public StaticKvCache CreateCache(int capacity, int batchSize = 1) =>
         new(Config.NumLayers, batchSize, Config.NumKvHeads, Config.HeadDim, capacity, DType, Device);
@@ -298,4 +388,22 @@ public sealed class LlamaModel : nn.Module
         if (disposing) _rotary.Dispose();
         base.Dispose(disposing);
     }
+}
+
+/// <summary>What every layer of one static decode step shares: storage, positions' rotary rows, write index and mask.</summary>
+internal sealed class DecodeContext(KvStorage storage, int keyLength, AttentionProbe? probe, HeadMask? headMask)
+{
+    public KvStorage Storage { get; } = storage;
+    public int KeyLength { get; } = keyLength;
+    public AttentionProbe? Probe { get; } = probe;
+    public HeadMask? HeadMask { get; } = headMask;
+    public required Tensor Cos { get; init; }        // [rows, 1, headDim]
+    public required Tensor SinSigned { get; init; }  // [rows, 1, headDim]
+    public required TensorIndex[] WriteIndex { get; init; }
+    public required Tensor KeyBias { get; init; }    // [rows · kv heads, 1, keyLength]
+    public List<Tensor> ProbeRows { get; } = new();
+
+    /// <summary>RoPE for [rows, heads, headDim]: x·cos + rotate_half(x)·sin, with rotate_half as a roll and a signed sin.</summary>
+    public static Tensor Rotate(Tensor x, DecodeContext ctx) =>
+        addcmul(x * ctx.Cos, x.roll(x.shape[^1] / 2, -1), ctx.SinSigned, 1);
 }

@@ -13,6 +13,7 @@ public sealed class RotaryEmbedding : IDisposable
     private readonly Device _device;
     private readonly ScalarType _dtype;
     private Tensor? _cos, _sin; // [length, headDim] in the model dtype
+    private Tensor? _sinSigned; // sin with the first half negated: rotate_half(x)·sin = roll(x, half)·sinSigned
     private long _length;
 
     public RotaryEmbedding(ModelConfig config, Device device, ScalarType dtype)
@@ -29,6 +30,16 @@ public sealed class RotaryEmbedding : IDisposable
         return (_cos!.narrow(0, start, count), _sin!.narrow(0, start, count));
     }
 
+    /// <summary>Bumped each time the tables are rebuilt (their addresses change); captured graphs check it.</summary>
+    public int Version { get; private set; }
+
+    /// <summary>Whole tables covering at least <paramref name="length"/> positions: cos and signed sin, [positions, headDim].</summary>
+    public (Tensor Cos, Tensor SinSigned) Tables(long length)
+    {
+        EnsureLength(length);
+        return (_cos!, _sinSigned!);
+    }
+
     private void EnsureLength(long needed)
     {
         if (needed <= _length) return;
@@ -40,10 +51,14 @@ public sealed class RotaryEmbedding : IDisposable
             var emb = cat([freqs, freqs], dim: -1);
             _cos?.Dispose();
             _sin?.Dispose();
+            _sinSigned?.Dispose();
             _cos = emb.cos().to(_dtype).DetachFromDisposeScope();
             _sin = emb.sin().to(_dtype).DetachFromDisposeScope();
+            long half = _sin.shape[1] / 2;
+            _sinSigned = cat([_sin.narrow(1, 0, half).neg(), _sin.narrow(1, half, half)], 1).DetachFromDisposeScope();
         }
         _length = length;
+        Version++;
     }
 
     /// <summary>Hugging Face's rope init functions (default, linear, llama3), in float32 like theirs.</summary>
@@ -83,6 +98,7 @@ public sealed class RotaryEmbedding : IDisposable
     {
         _cos?.Dispose();
         _sin?.Dispose();
+        _sinSigned?.Dispose();
         _inverseFrequencies.Dispose();
     }
 }

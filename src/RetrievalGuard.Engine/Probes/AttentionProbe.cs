@@ -24,6 +24,67 @@ public sealed class AttentionProbe : HeadSet, IDisposable
     public int QueryTokens { get; }
 
     /// <summary>
+    /// Copy each decoded token's full attention rows to the host (<see cref="Generation.GeneratedToken.Attention"/>).
+    /// What head detection needs; a guard that only needs <see cref="TopK"/> and segment masses turns it off, so that
+    /// nothing per position crosses to the host.
+    /// </summary>
+    public bool KeepRows { get; init; } = true;
+
+    /// <summary>The K most attended positions per head and token, found on the device (0 = off).</summary>
+    public int TopK
+    {
+        get => _topK;
+        init => _topK = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(TopK), value, "TopK must be ≥ 0.");
+    }
+
+    private readonly int _topK;
+    private int[]? _segmentOfPosition;
+    private Tensor? _segmentTensor;
+
+    /// <summary>Number of segments set by <see cref="SetSegments"/> (0 = none).</summary>
+    public int SegmentCount { get; private set; }
+
+    /// <summary>Changes whenever the device-side segment table is replaced (captured decode graphs check it).</summary>
+    internal int SegmentVersion { get; private set; }
+
+    /// <summary>
+    /// Labels positions with segments (say 0 = instructions, 1..N = retrieved passages, N+1 = the answer so far);
+    /// each decoded token then reports, per head, the attention mass that fell in each segment. Positions past the
+    /// end of <paramref name="segmentOfPosition"/> count as segment <paramref name="defaultSegment"/>.
+    /// </summary>
+    public void SetSegments(IReadOnlyList<int> segmentOfPosition, int segmentCount, int defaultSegment = 0)
+    {
+        if (segmentCount < 1) throw new ArgumentOutOfRangeException(nameof(segmentCount), segmentCount, "At least one segment.");
+        if (defaultSegment < 0 || defaultSegment >= segmentCount)
+            throw new ArgumentOutOfRangeException(nameof(defaultSegment), defaultSegment, $"Default segment must be in 0..{segmentCount - 1}.");
+        for (int i = 0; i < segmentOfPosition.Count; i++)
+            if (segmentOfPosition[i] < 0 || segmentOfPosition[i] >= segmentCount)
+                throw new ArgumentOutOfRangeException(nameof(segmentOfPosition), $"Position {i} has segment {segmentOfPosition[i]}, outside 0..{segmentCount - 1}.");
+        _segmentOfPosition = [.. segmentOfPosition];
+        DefaultSegment = defaultSegment;
+        SegmentCount = segmentCount;
+        _segmentTensor?.Dispose();
+        _segmentTensor = null;
+        SegmentVersion++;
+    }
+
+    internal int DefaultSegment { get; private set; }
+
+    /// <summary>Segment id per position, int64 [length] on the device (made once per table and length).</summary>
+    internal Tensor? SegmentTensor(Device device, int length)
+    {
+        if (_segmentOfPosition is null) return null;
+        if (_segmentTensor is null || _segmentTensor.shape[0] < length || _segmentTensor.device != device)
+        {
+            var ids = Enumerable.Range(0, length).Select(i => (long)(i < _segmentOfPosition.Length ? _segmentOfPosition[i] : DefaultSegment)).ToArray();
+            _segmentTensor?.Dispose();
+            _segmentTensor = tensor(ids, dtype: int64, device: device).DetachFromDisposeScope();
+            SegmentVersion++;
+        }
+        return _segmentTensor;
+    }
+
+    /// <summary>
     /// [batch, heads (in <see cref="HeadSet.Heads"/> order), query tokens, key positions] float32 on the model's
     /// device, from the latest forward pass; null before the first. Owned by the probe: valid until the next pass.
     /// </summary>
@@ -77,6 +138,8 @@ public sealed class AttentionProbe : HeadSet, IDisposable
 
     public void Dispose()
     {
+        _segmentTensor?.Dispose();
+        _segmentTensor = null;
         DisposeParts();
         _weights?.Dispose();
         _weights = null;

@@ -1,0 +1,264 @@
+using RetrievalGuard.Engine.Caches;
+using RetrievalGuard.Engine.Model;
+using RetrievalGuard.Engine.Native;
+using RetrievalGuard.Engine.Probes;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RetrievalGuard.Engine.Generation;
+
+/// <summary>A row to advance by one token: feed <see cref="Token"/> at <see cref="Position"/> of storage row <see cref="Row"/>.</summary>
+public readonly record struct DecodeRequest(int Row, int Token, int Position, GenerationOptions Options, Generator? Generator = null);
+
+/// <summary>What one decode step produced for one row.</summary>
+public readonly record struct DecodeResult(int Row, int Token, float LogProb, float Entropy, float[][]? Attention, AttentionSummary? Summary);
+
+/// <summary>
+/// Runs <see cref="LlamaModel.DecodeStep"/> for the rows of one <see cref="KvStorage"/>. On CUDA each shape (row
+/// bucket × key-window bucket × what is observed) is captured once as a CUDA graph and replayed, which removes
+/// libtorch's per-operator launch cost (hundreds of kernels per token); elsewhere the same step runs eagerly.
+/// Per step the host writes one small input tensor and reads one small output tensor, nothing else.
+/// </summary>
+public sealed class DecodeRunner : IDisposable
+{
+    private const int MaxGraphs = 6;
+    private readonly LlamaModel _model;
+    private readonly Tensor _inputs;   // [2, rows] int64 on the device: token ids, positions
+    private readonly Tensor _staging;  // the same on the host (pinned for CUDA), copied without blocking
+    private readonly List<(GraphKey Key, CudaGraph Graph)> _graphs = new(); // most recently used last
+
+    private DecodeRunner(LlamaModel model, KvStorage storage)
+    {
+        _model = model;
+        Storage = storage;
+        var device = storage.Device;
+        _inputs = zeros([2, storage.Rows], dtype: int64, device: device).DetachFromDisposeScope();
+        _staging = device.type == DeviceType.CUDA ? zeros([2, storage.Rows], dtype: int64).pin_memory().DetachFromDisposeScope() : _inputs;
+        UsesGraphs = CudaGraph.IsSupported(device, out string reason);
+        GraphsUnavailableReason = UsesGraphs ? null : reason;
+    }
+
+    public KvStorage Storage { get; }
+
+    /// <summary>True when steps are replayed from captured CUDA graphs.</summary>
+    public bool UsesGraphs { get; private set; }
+
+    /// <summary>Why steps run eagerly, when they do.</summary>
+    public string? GraphsUnavailableReason { get; private set; }
+
+    /// <summary>Graphs captured so far (a new one for each new shape bucket).</summary>
+    public int Captures { get; private set; }
+
+    /// <summary>The runner bound to <paramref name="storage"/> (made on first use and disposed with the storage).</summary>
+    public static DecodeRunner For(LlamaModel model, KvStorage storage)
+    {
+        if (storage.Runner is DecodeRunner r && ReferenceEquals(r._model, model)) return r;
+        storage.Runner?.Dispose();
+        var runner = new DecodeRunner(model, storage);
+        storage.Runner = runner;
+        return runner;
+    }
+
+    /// <summary>
+    /// Advances each requested row by one token. Rows not requested sit the step out (they write to scratch).
+    /// The probe (if any) observes every requested row; segments apply to batch-1 steps only.
+    /// </summary>
+    public DecodeResult[] Step(IReadOnlyList<DecodeRequest> requests, AttentionProbe? probe = null, HeadMask? headMask = null)
+    {
+        if (requests.Count == 0) return [];
+        int highest = 0, longest = 0;
+        foreach (var r in requests)
+        {
+            if (r.Row < 0 || r.Row >= Storage.Rows) throw new ArgumentOutOfRangeException(nameof(requests), r.Row, $"Row must be in 0..{Storage.Rows - 1}.");
+            if (r.Position < 0 || r.Position >= Storage.Capacity)
+                throw new ArgumentOutOfRangeException(nameof(requests), r.Position, $"Position {r.Position} does not fit the cache (capacity {Storage.Capacity}).");
+            if (r.Token < 0 || r.Token >= _model.Config.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(requests), r.Token, $"Token id {r.Token} is outside the vocabulary (size {_model.Config.VocabSize}).");
+            highest = Math.Max(highest, r.Row);
+            longest = Math.Max(longest, r.Position + 1);
+        }
+        int rows = RowBucket(highest + 1);
+        int keyLength = UsesGraphs ? KeyBucket(longest) : longest;
+        bool greedy = requests.All(r => r.Options.Temperature == 0);
+        bool segments = probe is { SegmentCount: > 0 } && rows == 1;
+
+        // Inputs: rows sitting out feed token 0 at the scratch position.
+        var host = new long[2 * Storage.Rows];
+        Array.Fill(host, Storage.ScratchPosition, Storage.Rows, Storage.Rows);
+        foreach (var r in requests)
+        {
+            host[r.Row] = r.Token;
+            host[Storage.Rows + r.Row] = r.Position;
+        }
+
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        _staging.data<long>().CopyFrom(host, 0, 0);
+        if (!ReferenceEquals(_staging, _inputs)) _inputs.copy_(_staging, nonBlocking: true);
+        var segmentTable = segments ? probe!.SegmentTensor(Storage.Device, Storage.Capacity + 1) : null;
+        _model.EnsureRotary(Storage.Capacity + 1);
+
+        IReadOnlyList<Tensor> Work() => StepTensors(rows, keyLength, greedy, probe, headMask, segmentTable);
+        IReadOnlyList<Tensor> outputs;
+        if (UsesGraphs)
+        {
+            var key = new GraphKey(rows, keyLength, greedy, probe, probe?.SegmentVersion ?? 0, segments, headMask, _model.RotaryVersion);
+            try
+            {
+                outputs = Graph(key, Work).Outputs;
+            }
+            catch (Exception e) when (Captures == 0)
+            {
+                // The first capture failed (an operator that cannot be captured, a libtorch without the symbols):
+                // run eagerly from now on and say why.
+                UsesGraphs = false;
+                GraphsUnavailableReason = "capture failed: " + e.Message;
+                outputs = Work();
+            }
+        }
+        else
+        {
+            outputs = Work();
+        }
+
+        // One read to the host: [rows, 3 + probe columns] (token, log-prob, entropy, then what the probe keeps).
+        Tensor packed;
+        if (greedy)
+        {
+            packed = outputs[0];
+        }
+        else
+        {
+            var picked = zeros([rows, 3], dtype: float32, device: Storage.Device);
+            foreach (var r in requests)
+                picked.narrow(0, r.Row, 1).copy_(Sampler.Sample(outputs[0].narrow(0, r.Row, 1), r.Options, r.Generator));
+            packed = outputs.Count > 1 ? cat([picked, outputs[1]], 1) : picked;
+        }
+        var values = packed.to(float32).cpu().data<float>().ToArray();
+        long width = packed.shape[1];
+        var results = new DecodeResult[requests.Count];
+        for (int i = 0; i < requests.Count; i++)
+        {
+            var r = requests[i];
+            var row = values.AsSpan((int)(r.Row * width), (int)width);
+            results[i] = new DecodeResult(r.Row, (int)row[0], row[1], row[2],
+                probe is { KeepRows: true } ? ReadRows(row[3..], probe.Count, keyLength, r.Position + 1) : null,
+                probe is { TopK: > 0 } || segments ? ReadSummary(row[(3 + (probe!.KeepRows ? probe.Count * keyLength : 0))..], probe, keyLength, segments) : null);
+        }
+        return results;
+    }
+
+    /// <summary>The captured work: the step, greedy choice when every row is greedy, and the probe's packed columns.</summary>
+    private IReadOnlyList<Tensor> StepTensors(int rows, int keyLength, bool greedy, AttentionProbe? probe, HeadMask? headMask, Tensor? segmentTable)
+    {
+        var tokens = _inputs[0].narrow(0, 0, rows);
+        var positions = _inputs[1].narrow(0, 0, rows);
+        var (logits, probeRows) = _model.DecodeStep(tokens, positions, Storage, keyLength, probe, headMask);
+        var probeColumns = probeRows is null ? null : ProbeColumns(probeRows, probe!, segmentTable);
+        if (!greedy) return probeColumns is null ? [logits] : [logits, probeColumns];
+        var picked = Sampler.Sample(logits, GreedyOptions, null);
+        return [probeColumns is null ? picked : cat([picked, probeColumns], 1)];
+    }
+
+    private static readonly GenerationOptions GreedyOptions = new();
+
+    /// <summary>[rows, probed heads, keys] → [rows, columns]: rows (if kept), top-K positions and weights, segment masses.</summary>
+    internal static Tensor ProbeColumns(Tensor probeRows, AttentionProbe probe, Tensor? segmentTable, bool? keepRows = null)
+    {
+        long rows = probeRows.shape[0], heads = probeRows.shape[1], keys = probeRows.shape[2];
+        var parts = new List<Tensor>();
+        if (keepRows ?? probe.KeepRows) parts.Add(probeRows.flatten(1));
+        if (probe.TopK > 0)
+        {
+            var (weights, positions) = probeRows.topk((int)Math.Min(probe.TopK, keys), dim: -1);
+            if (keys < probe.TopK)
+            {
+                // Fewer positions than K so far: pad with position −1 and weight 0.
+                long missing = probe.TopK - keys;
+                weights = cat([weights, zeros([rows, heads, missing], dtype: float32, device: weights.device)], -1);
+                positions = cat([positions, full([rows, heads, missing], -1L, dtype: int64, device: positions.device)], -1);
+            }
+            parts.Add(positions.to(float32).flatten(1));
+            parts.Add(weights.flatten(1));
+        }
+        if (segmentTable is not null)
+        {
+            var index = segmentTable.narrow(0, 0, keys).view(1, 1, keys).expand(rows, heads, keys);
+            parts.Add(zeros([rows, heads, probe.SegmentCount], dtype: float32, device: probeRows.device).scatter_add_(2, index, probeRows).flatten(1));
+        }
+        return parts.Count == 1 ? parts[0] : cat(parts, 1);
+    }
+
+    internal static float[][] ReadRows(ReadOnlySpan<float> columns, int heads, int keyLength, int length)
+    {
+        var rows = new float[heads][];
+        for (int h = 0; h < heads; h++) rows[h] = columns.Slice(h * keyLength, length).ToArray();
+        return rows;
+    }
+
+    internal static AttentionSummary ReadSummary(ReadOnlySpan<float> columns, AttentionProbe probe, int keyLength, bool segments)
+    {
+        int heads = probe.Count, k = probe.TopK, s = segments ? probe.SegmentCount : 0;
+        var positions = new int[heads * k];
+        for (int i = 0; i < positions.Length; i++) positions[i] = (int)columns[i];
+        var weights = columns.Slice(heads * k, heads * k).ToArray();
+        var mass = columns.Slice(2 * heads * k, heads * s).ToArray();
+        return new AttentionSummary(heads, k, s, positions, weights, mass);
+    }
+
+    private CudaGraph Graph(GraphKey key, Func<IReadOnlyList<Tensor>> work)
+    {
+        int found = _graphs.FindIndex(g => g.Key == key);
+        if (found >= 0)
+        {
+            var hit = _graphs[found];
+            _graphs.RemoveAt(found);
+            _graphs.Add(hit);
+            hit.Graph.Replay();
+            return hit.Graph;
+        }
+        if (_graphs.Count >= MaxGraphs)
+        {
+            _graphs[0].Graph.Dispose();
+            _graphs.RemoveAt(0);
+        }
+        // Capture runs the step (warm-ups included) on the side stream: the replay below is then the real step,
+        // and repeating the step is harmless because it writes the same keys/values at the same positions.
+        var graph = CudaGraph.Capture(Storage.Device, work);
+        Captures++;
+        _graphs.Add((key, graph));
+        graph.Replay();
+        return graph;
+    }
+
+    /// <summary>1, 2, 4, … up to the storage's rows: few graphs, little work for rows that sit out.</summary>
+    private int RowBucket(int rows)
+    {
+        int bucket = 1;
+        while (bucket < rows) bucket *= 2;
+        return Math.Min(bucket, Storage.Rows);
+    }
+
+    /// <summary>
+    /// Key windows grow in steps of an eighth of the current power of two (at least 256), so a graph serves many
+    /// tokens and at most ~12% of the window is masked padding.
+    /// </summary>
+    private int KeyBucket(int length)
+    {
+        int power = 1;
+        while (power * 2 <= length) power *= 2;
+        int step = Math.Max(256, power / 8);
+        long bucket = (length + step - 1L) / step * step;
+        return (int)Math.Min(bucket, Storage.Capacity + 1L);
+    }
+
+    public void Dispose()
+    {
+        foreach (var (_, g) in _graphs) g.Dispose();
+        _graphs.Clear();
+        if (!ReferenceEquals(_staging, _inputs)) _staging.Dispose();
+        _inputs.Dispose();
+    }
+
+    private readonly record struct GraphKey(int Rows, int KeyLength, bool Greedy, AttentionProbe? Probe, int SegmentVersion, bool Segments, HeadMask? HeadMask, int RotaryVersion);
+}

@@ -1,0 +1,210 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RetrievalGuard.Engine.Native;
+
+/// <summary>
+/// A captured CUDA graph of libtorch work issued through TorchSharp, replayed with one launch. TorchSharp has
+/// no graph API, so this binds what it needs at run time from the libraries the loaded CUDA libtorch already
+/// uses: c10's stream pool (libtorch cannot be captured on its default stream) and the CUDA runtime's graph
+/// calls. Anything missing makes <see cref="IsSupported"/> false with the reason; callers then run eagerly.
+/// </summary>
+/// <remarks>
+/// Rules for captured work, which the decode step follows: no host synchronisation (no reads to the host, no
+/// host-to-device copies), every input a device tensor at a fixed address, and shapes fixed per graph.
+/// Tensors that the work returns are kept by the graph and rewritten by each replay; they are valid until the
+/// next replay of any graph. Temporaries freed during capture go back to the capture stream's pool, which only
+/// captures use, so eager work never lands on memory that a replay writes.
+/// </remarks>
+public sealed unsafe class CudaGraph : IDisposable
+{
+    private IntPtr _graph, _exec;
+    private readonly List<Tensor> _kept;
+
+    private CudaGraph(IntPtr graph, IntPtr exec, List<Tensor> kept)
+    {
+        (_graph, _exec, _kept) = (graph, exec, kept);
+    }
+
+    /// <summary>Tensors returned by the captured work; rewritten by every <see cref="Replay"/>.</summary>
+    public IReadOnlyList<Tensor> Outputs => _kept;
+
+    /// <summary>True when graphs can be captured on <paramref name="device"/>; otherwise <paramref name="reason"/> says why.</summary>
+    public static bool IsSupported(Device device, out string reason)
+    {
+        if (device.type != DeviceType.CUDA) { reason = "not a CUDA device"; return false; }
+        if (Environment.GetEnvironmentVariable("RGUARD_CUDA_GRAPHS") is "0" or "off" or "false") { reason = "disabled by RGUARD_CUDA_GRAPHS"; return false; }
+        var api = Api.Value;
+        reason = api.Error ?? "";
+        return api.Error is null;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> <paramref name="warmups"/> times on a side stream (so handles, workspaces and
+    /// allocator blocks exist before capture), then captures one more run. The tensors it returns are moved out of
+    /// any dispose scope and owned by the graph.
+    /// </summary>
+    public static CudaGraph Capture(Device device, Func<IReadOnlyList<Tensor>> work, int warmups = 2)
+    {
+        if (!IsSupported(device, out string reason)) throw new NotSupportedException($"CUDA graphs are not available: {reason}.");
+        var api = Api.Value;
+        sbyte index = (sbyte)device.index;
+        torch.cuda.synchronize(device);
+        var previous = api.GetCurrentStream(index);
+        var side = SideStream(api, index);
+        IntPtr raw = api.RawStream(&side);
+        api.SetCurrentStream(side);
+        IntPtr graph = IntPtr.Zero;
+        try
+        {
+            for (int i = 0; i < warmups; i++)
+                using (NewDisposeScope()) work();
+            Check(api.StreamSynchronize(raw), "cudaStreamSynchronize");
+            Check(api.BeginCapture(raw, CaptureModeRelaxed), "cudaStreamBeginCapture");
+            List<Tensor> kept;
+            try
+            {
+                using var scope = NewDisposeScope();
+                kept = work().ToList();
+                foreach (var t in kept) t.DetachFromDisposeScope();
+            }
+            finally
+            {
+                // End the capture whatever happened, or the stream stays unusable.
+                int ended = api.EndCapture(raw, out graph);
+                if (ended != 0 && graph == IntPtr.Zero) Check(ended, "cudaStreamEndCapture");
+            }
+            Check(api.Instantiate(out IntPtr exec, graph, 0), "cudaGraphInstantiateWithFlags");
+            return new CudaGraph(graph, exec, kept);
+        }
+        catch
+        {
+            if (graph != IntPtr.Zero) api.GraphDestroy(graph);
+            throw;
+        }
+        finally
+        {
+            api.SetCurrentStream(previous);
+        }
+    }
+
+    /// <summary>Launches the graph on libtorch's current stream, ordered with the eager work around it.</summary>
+    public void Replay()
+    {
+        ObjectDisposedException.ThrowIf(_exec == IntPtr.Zero, this);
+        var api = Api.Value;
+        var current = api.GetCurrentStream(-1);
+        Check(api.Launch(_exec, api.RawStream(&current)), "cudaGraphLaunch");
+    }
+
+    public void Dispose()
+    {
+        if (_exec == IntPtr.Zero) return;
+        var api = Api.Value;
+        api.ExecDestroy(_exec);
+        api.GraphDestroy(_graph);
+        _exec = _graph = IntPtr.Zero;
+        foreach (var t in _kept) t.Dispose();
+        _kept.Clear();
+    }
+
+    private const int CaptureModeRelaxed = 2;
+    private static readonly Dictionary<sbyte, C10Stream> SideStreams = new();
+
+    /// <summary>One capture stream per device, so that captures share its allocator pool instead of growing new ones.</summary>
+    private static C10Stream SideStream(Bindings api, sbyte device)
+    {
+        lock (SideStreams)
+        {
+            if (!SideStreams.TryGetValue(device, out var s)) SideStreams[device] = s = api.GetStreamFromPool(0, device);
+            return s;
+        }
+    }
+
+    private static void Check(int status, string call)
+    {
+        if (status == 0) return;
+        var api = Api.Value;
+        string text = api.ErrorString is null ? "" : " (" + Marshal.PtrToStringAnsi(api.ErrorString(status)) + ")";
+        throw new InvalidOperationException($"{call} failed with CUDA error {status}{text}.");
+    }
+
+    /// <summary>c10::cuda::CUDAStream by value: {DeviceType int8, DeviceIndex int8, StreamId int64}.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct C10Stream
+    {
+        public sbyte DeviceType;
+        public sbyte DeviceIndex;
+        public long Id;
+    }
+
+    private static readonly Lazy<Bindings> Api = new(Bindings.Resolve);
+
+    private sealed class Bindings
+    {
+        public string? Error;
+        public delegate* unmanaged<byte, sbyte, C10Stream> GetStreamFromPool;
+        public delegate* unmanaged<sbyte, C10Stream> GetCurrentStream;
+        public delegate* unmanaged<C10Stream, void> SetCurrentStream;
+        public delegate* unmanaged<C10Stream*, IntPtr> RawStream;
+        public delegate* unmanaged<IntPtr, int, int> BeginCapture;
+        public delegate* unmanaged<IntPtr, out IntPtr, int> EndCapture;
+        public delegate* unmanaged<out IntPtr, IntPtr, ulong, int> Instantiate;
+        public delegate* unmanaged<IntPtr, IntPtr, int> Launch;
+        public delegate* unmanaged<IntPtr, int> ExecDestroy;
+        public delegate* unmanaged<IntPtr, int> GraphDestroy;
+        public delegate* unmanaged<IntPtr, int> StreamSynchronize;
+        public delegate* unmanaged<int, IntPtr> ErrorString;
+
+        public static Bindings Resolve()
+        {
+            var b = new Bindings();
+            try
+            {
+                TorchRuntime.EnsureInitialized();
+                if (!TorchRuntime.CudaAvailable()) { b.Error = "the loaded libtorch has no usable CUDA"; return b; }
+                // Make sure CUDA is initialised so that its libraries are mapped.
+                using (var probe = zeros(1, device: CUDA)) { }
+                string? c10 = LoadedLibrary("libc10_cuda.so");
+                string? cudart = LoadedLibrary("libcudart.so");
+                if (c10 is null) { b.Error = "libc10_cuda.so is not loaded"; return b; }
+                if (cudart is null) { b.Error = "no libcudart.so is loaded (a libtorch with the CUDA runtime linked statically cannot be captured)"; return b; }
+                IntPtr c = NativeLibrary.Load(c10), r = NativeLibrary.Load(cudart);
+                b.GetStreamFromPool = (delegate* unmanaged<byte, sbyte, C10Stream>)Export(c, "_ZN3c104cuda17getStreamFromPoolEba");
+                b.GetCurrentStream = (delegate* unmanaged<sbyte, C10Stream>)Export(c, "_ZN3c104cuda20getCurrentCUDAStreamEa");
+                b.SetCurrentStream = (delegate* unmanaged<C10Stream, void>)Export(c, "_ZN3c104cuda20setCurrentCUDAStreamENS0_10CUDAStreamE");
+                b.RawStream = (delegate* unmanaged<C10Stream*, IntPtr>)Export(c, "_ZNK3c104cuda10CUDAStream6streamEv");
+                b.BeginCapture = (delegate* unmanaged<IntPtr, int, int>)Export(r, "cudaStreamBeginCapture");
+                b.EndCapture = (delegate* unmanaged<IntPtr, out IntPtr, int>)Export(r, "cudaStreamEndCapture");
+                b.Instantiate = (delegate* unmanaged<out IntPtr, IntPtr, ulong, int>)Export(r, "cudaGraphInstantiateWithFlags");
+                b.Launch = (delegate* unmanaged<IntPtr, IntPtr, int>)Export(r, "cudaGraphLaunch");
+                b.ExecDestroy = (delegate* unmanaged<IntPtr, int>)Export(r, "cudaGraphExecDestroy");
+                b.GraphDestroy = (delegate* unmanaged<IntPtr, int>)Export(r, "cudaGraphDestroy");
+                b.StreamSynchronize = (delegate* unmanaged<IntPtr, int>)Export(r, "cudaStreamSynchronize");
+                b.ErrorString = (delegate* unmanaged<int, IntPtr>)Export(r, "cudaGetErrorString");
+            }
+            catch (Exception e)
+            {
+                b.Error = e.Message;
+            }
+            return b;
+        }
+
+        private static IntPtr Export(IntPtr library, string name) =>
+            NativeLibrary.TryGetExport(library, name, out IntPtr address) ? address : throw new EntryPointNotFoundException($"symbol {name} not found");
+    }
+
+    /// <summary>The path of an already mapped library whose file name starts with <paramref name="prefix"/>.</summary>
+    internal static string? LoadedLibrary(string prefix)
+    {
+        foreach (string line in File.ReadLines("/proc/self/maps"))
+        {
+            int slash = line.IndexOf('/');
+            if (slash < 0) continue;
+            string path = line[slash..];
+            if (Path.GetFileName(path).StartsWith(prefix, StringComparison.Ordinal)) return path;
+        }
+        return null;
+    }
+}

@@ -47,7 +47,8 @@ public static class TokenGenerator
         }
     }
 
-    private static TokenStep Prefill(LlamaModel model, IReadOnlyList<int> prompt, IKvCache cache, GenerationOptions options, Generator? generator)
+    /// <summary>Runs the prompt (in chunks if asked) into the cache and chooses the first token.</summary>
+    internal static TokenStep Prefill(LlamaModel model, IReadOnlyList<int> prompt, IKvCache cache, GenerationOptions options, Generator? generator)
     {
         int chunk = options.PrefillChunk > 0 ? options.PrefillChunk : prompt.Count;
         for (int from = 0; ; from += chunk)

@@ -1,9 +1,11 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using RetrievalGuard.Benchmarks;
 
 // rguard-bench: measurements that need a GPU or real model shapes. Results are printed and written as JSON.
+var sinceStart = Stopwatch.StartNew();
 var outOption = new Option<string?>("--out") { Description = "Write the results JSON here." };
 var deviceOption = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cuda" };
 
@@ -13,7 +15,7 @@ parity.SetAction(parse =>
 {
     var results = new JsonArray();
     foreach (string dir in parse.GetValue(modelsArgument)!) results.Add(ParityCheck.Run(dir, parse.GetValue(deviceOption)!));
-    return Write(new JsonObject { ["date"] = DateTime.UtcNow.ToString("yyyy-MM-dd"), ["parity"] = results }, parse.GetValue(outOption));
+    return Write(new JsonObject { ["parity"] = results }, parse.GetValue(outOption));
 });
 
 var shapeOption = new Option<string>("--shape") { Description = "llama-3.1-8b, qwen2.5-7b, mistral-7b-v0.1 or organism", DefaultValueFactory = _ => "llama-3.1-8b" };
@@ -21,18 +23,42 @@ var layersOption = new Option<int?>("--layers") { Description = "Fewer layers th
 var contextsOption = new Option<int[]>("--contexts") { Description = "Context lengths", DefaultValueFactory = _ => [1024, 8192], AllowMultipleArgumentsPerToken = true };
 var dtypeOption = new Option<string>("--dtype") { DefaultValueFactory = _ => "bf16" };
 var stepsOption = new Option<int>("--steps") { Description = "Timed decode steps", DefaultValueFactory = _ => 64 };
-var probeOption = new Option<int>("--probe-heads") { Description = "Also decode with a probe on this many heads (0 = off)", DefaultValueFactory = _ => 0 };
-var speed = new Command("speed", "Prefill and batch-1 decode throughput on random weights.") { shapeOption, layersOption, contextsOption, deviceOption, dtypeOption, stepsOption, probeOption, outOption };
-speed.SetAction(parse => Write(
-    SpeedBenchmark.Run(parse.GetValue(shapeOption)!, parse.GetValue(layersOption), parse.GetValue(contextsOption)!, parse.GetValue(deviceOption)!,
-        parse.GetValue(dtypeOption)!, parse.GetValue(stepsOption), parse.GetValue(probeOption)),
+var probeOption = new Option<double>("--guard-fraction") { Description = "Share of heads the guard watches in the 'guard' variant", DefaultValueFactory = _ => 0.05 };
+var chunkOption = new Option<int>("--prefill-chunk") { Description = "Prompt tokens per prefill pass (0 = all at once)", DefaultValueFactory = _ => 0 };
+var variantsOption = new Option<string[]>("--variants")
+{
+    Description = "Decode variants: general (the general forward pass), eager (static step, no graphs), graphs, guard (graphs + probe)",
+    DefaultValueFactory = _ => ["general", "eager", "graphs", "guard"], AllowMultipleArgumentsPerToken = true,
+};
+var speed = new Command("speed", "Prefill and batch-1 decode throughput on random weights.")
+    { shapeOption, layersOption, contextsOption, deviceOption, dtypeOption, stepsOption, probeOption, chunkOption, variantsOption, outOption };
+speed.SetAction(parse => Write(SpeedBenchmark.Run(new SpeedBenchmark.Settings(parse.GetValue(shapeOption)!, parse.GetValue(layersOption),
+    parse.GetValue(contextsOption)!, parse.GetValue(deviceOption)!, parse.GetValue(dtypeOption)!, parse.GetValue(stepsOption),
+    parse.GetValue(probeOption), parse.GetValue(chunkOption), parse.GetValue(variantsOption)!)), parse.GetValue(outOption)));
+
+var concurrencyOption = new Option<int[]>("--concurrency") { DefaultValueFactory = _ => [8, 32], AllowMultipleArgumentsPerToken = true };
+var requestsOption = new Option<int>("--requests") { Description = "Requests served per concurrency level", DefaultValueFactory = _ => 96 };
+var minPromptOption = new Option<int>("--min-prompt") { DefaultValueFactory = _ => 128 };
+var maxPromptOption = new Option<int>("--max-prompt") { DefaultValueFactory = _ => 2048 };
+var newTokensOption = new Option<int>("--new-tokens") { Description = "Mean new tokens per request (each draws from half to 1.5×)", DefaultValueFactory = _ => 128 };
+var batch = new Command("batch", "Continuous batching: aggregate throughput at several concurrency levels.")
+    { shapeOption, layersOption, concurrencyOption, deviceOption, dtypeOption, requestsOption, minPromptOption, maxPromptOption, newTokensOption, outOption };
+batch.SetAction(parse => Write(BatchBenchmark.Run(new BatchBenchmark.Settings(parse.GetValue(shapeOption)!, parse.GetValue(layersOption),
+    parse.GetValue(concurrencyOption)!, parse.GetValue(deviceOption)!, parse.GetValue(dtypeOption)!, parse.GetValue(requestsOption),
+    parse.GetValue(minPromptOption), parse.GetValue(maxPromptOption), parse.GetValue(newTokensOption))), parse.GetValue(outOption)));
+
+var modelArgument = new Argument<string>("model") { Description = "Checkpoint folder (safetensors + config.json)" };
+var promptOption = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 512 };
+var cold = new Command("cold-start", "Time to first token from a cold process for a checkpoint on disk.") { modelArgument, deviceOption, promptOption, outOption };
+cold.SetAction(parse => Write(ColdStartBenchmark.Run(parse.GetValue(modelArgument)!, parse.GetValue(deviceOption)!, parse.GetValue(promptOption), sinceStart),
     parse.GetValue(outOption)));
 
-var root = new RootCommand("RetrievalGuard benchmarks") { parity, speed };
+var root = new RootCommand("RetrievalGuard benchmarks") { parity, speed, batch, cold };
 return root.Parse(args).Invoke();
 
 static int Write(JsonObject result, string? path)
 {
+    result["date"] = DateTime.UtcNow.ToString("yyyy-MM-dd");
     string json = result.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     if (path is not null) File.WriteAllText(path, json);
     Console.WriteLine(json);

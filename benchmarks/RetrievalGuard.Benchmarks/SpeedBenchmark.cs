@@ -13,53 +13,84 @@ namespace RetrievalGuard.Benchmarks;
 /// <summary>
 /// Prefill and batch-1 greedy decode throughput on random weights of a published shape, measured the way
 /// hf_llama_baseline.py measures transformers: a 128-token warm-up, one timed prefill, 4 warm-up then N timed
-/// decode steps. Our decode steps go through the real generation path (token read back to the host each step).
+/// decode steps. Decode goes through the real generation path (token read back to the host each step), in up to
+/// four variants: the general forward pass (the engine before the static step), the static step run eagerly, the
+/// static step replayed from CUDA graphs, and the same with guard monitoring on (a probe on ~5% of heads keeping
+/// top-4 positions and per-segment mass on the device).
 /// </summary>
 public static class SpeedBenchmark
 {
-    public static JsonObject Run(string shape, int? layers, int[] contexts, string device, string dtype, int decodeSteps, int probeHeads)
+    public sealed record Settings(string Shape, int? Layers, int[] Contexts, string Device, string DType, int DecodeSteps,
+        double ProbeFraction, int PrefillChunk, string[] Variants);
+
+    public static JsonObject Run(Settings s)
     {
-        var config = ModelShapes.Get(shape, layers);
-        var dev = ComputeOptions.ParseDevice(device);
-        var type = ComputeOptions.ParseDType(dtype, dev, config.TorchDtype);
+        var config = ModelShapes.Get(s.Shape, s.Layers);
+        var dev = ComputeOptions.ParseDevice(s.Device);
+        var type = ComputeOptions.ParseDType(s.DType, dev, config.TorchDtype);
         var watch = Stopwatch.StartNew();
         using var network = new LlamaModel(config, type, dev);
         network.InitializeWeights(seed: 0);
         network.eval();
-        Synchronize(dev);
+        Bench.Synchronize(dev);
         var result = new JsonObject
         {
-            ["shape"] = shape, ["layers"] = config.NumLayers, ["device"] = device, ["dtype"] = type.ToString(),
-            ["init_seconds"] = Math.Round(watch.Elapsed.TotalSeconds, 2), ["decode_steps"] = decodeSteps,
+            ["shape"] = s.Shape, ["layers"] = config.NumLayers, ["device"] = s.Device, ["dtype"] = type.ToString(),
+            ["init_seconds"] = Math.Round(watch.Elapsed.TotalSeconds, 2), ["decode_steps"] = s.DecodeSteps, ["prefill_chunk"] = s.PrefillChunk,
         };
         var rows = new JsonArray();
-        foreach (int context in contexts)
+        foreach (int context in s.Contexts)
         {
             var row = new JsonObject { ["context"] = context };
-            using (var cache = network.CreateCache(context + decodeSteps + 8))
+            int[] prompt = Bench.RandomTokens(context, config.VocabSize, seed: context);
+            using (var cache = network.CreateCache(context + s.DecodeSteps + 8))
             {
-                int[] prompt = RandomTokens(context, config.VocabSize);
-                Prefill(network, prompt[..Math.Min(128, context)], cache);
+                Prefill(network, prompt[..Math.Min(128, context)], cache, s.PrefillChunk);
                 cache.Truncate(0);
-                Synchronize(dev);
+                Bench.Synchronize(dev);
                 watch.Restart();
-                Prefill(network, prompt, cache);
-                Synchronize(dev);
+                Prefill(network, prompt, cache, s.PrefillChunk);
+                Bench.Synchronize(dev);
                 double prefill = watch.Elapsed.TotalSeconds;
                 row["prefill_seconds"] = Math.Round(prefill, 4);
                 row["prefill_tok_s"] = Math.Round(context / prefill);
-                // Two runs: the first decode after a prefill of a new length has been slow (allocator, kernel choice).
-                row["decode_tok_s_first_run"] = Decode(network, prompt, cache, decodeSteps, null, dev);
-                row["decode_tok_s"] = Decode(network, prompt, cache, decodeSteps, null, dev);
-            }
-            if (probeHeads > 0)
-            {
-                using var cache = network.CreateCache(context + decodeSteps + 8);
-                int[] prompt = RandomTokens(context, config.VocabSize);
-                var heads = Enumerable.Range(0, probeHeads).Select(i => new HeadIndex(i * 7 % config.NumLayers, i * 5 % config.NumHeads)).Distinct();
-                using var probe = network.CreateProbe(heads);
-                row["probe_heads"] = probe.Count;
-                row["decode_tok_s_with_probe"] = Decode(network, prompt, cache, decodeSteps, probe, dev);
+
+                foreach (string variant in s.Variants)
+                {
+                    switch (variant)
+                    {
+                        case "general":
+                            row["decode_general_tok_s"] = Decode(network, prompt, cache, s.DecodeSteps, null, dev, general: true);
+                            break;
+                        case "eager":
+                            using (Bench.GraphsOff())
+                            {
+                                using var eagerCache = network.CreateCache(context + s.DecodeSteps + 8);
+                                row["decode_static_eager_tok_s"] = Decode(network, prompt, eagerCache, s.DecodeSteps, null, dev, general: false, prefillChunk: s.PrefillChunk);
+                            }
+                            break;
+                        case "graphs":
+                            // The first run captures the graphs of its shape buckets; the second replays them.
+                            row["decode_tok_s_first_run"] = Decode(network, prompt, cache, s.DecodeSteps, null, dev, general: false);
+                            row["decode_tok_s"] = Decode(network, prompt, cache, s.DecodeSteps, null, dev, general: false);
+                            var runner = DecodeRunner.For(network, cache.Storage);
+                            row["cuda_graphs"] = runner.UsesGraphs;
+                            if (!runner.UsesGraphs) row["cuda_graphs_unavailable"] = runner.GraphsUnavailableReason;
+                            break;
+                        case "guard":
+                            using (var probe = GuardProbe(network, s.ProbeFraction, context))
+                            {
+                                Decode(network, prompt, cache, s.DecodeSteps, probe, dev, general: false);
+                                row["guard_heads"] = probe.Count;
+                                row["decode_guard_tok_s"] = Decode(network, prompt, cache, s.DecodeSteps, probe, dev, general: false);
+                            }
+                            if (row["decode_tok_s"] is JsonValue off)
+                                row["guard_slowdown_percent"] = Math.Round(100 * (1 - row["decode_guard_tok_s"]!.GetValue<double>() / off.GetValue<double>()), 1);
+                            break;
+                        default:
+                            throw new ArgumentException($"Unknown variant '{variant}': use general, eager, graphs or guard.");
+                    }
+                }
             }
             Console.WriteLine(row.ToJsonString());
             rows.Add(row);
@@ -68,38 +99,83 @@ public static class SpeedBenchmark
         return result;
     }
 
-    private static double Decode(LlamaModel network, int[] prompt, IKvCache cache, int steps, AttentionProbe? probe, Device dev)
+    /// <summary>
+    /// What the guard watches: ~<paramref name="fraction"/> of all heads spread over the layers (a stand-in for a head
+    /// map), each reporting its top-4 positions and its attention mass in 8 segments of the context, no rows.
+    /// </summary>
+    private static AttentionProbe GuardProbe(LlamaModel network, double fraction, int context)
     {
-        if (cache.Length == 0) Prefill(network, prompt, cache);
+        var c = network.Config;
+        int count = Math.Max(1, (int)Math.Round(fraction * c.NumLayers * c.NumHeads));
+        var heads = Enumerable.Range(0, count).Select(i => new HeadIndex(i * 7 % c.NumLayers, i * 5 % c.NumHeads)).Distinct();
+        var probe = new AttentionProbe(heads, c.NumLayers, c.NumHeads) { TopK = 4, KeepRows = false };
+        probe.SetSegments(Enumerable.Range(0, context).Select(p => p * 7 / context).ToArray(), segmentCount: 8, defaultSegment: 7);
+        return probe;
+    }
+
+    private static double Decode(LlamaModel network, int[] prompt, StaticKvCache cache, int steps, AttentionProbe? probe, Device dev,
+        bool general, int prefillChunk = 0)
+    {
+        if (cache.Length == 0) Prefill(network, prompt, cache, prefillChunk);
         cache.Truncate(prompt.Length - 1);
         // Generation re-reads the last prompt token, then produces warm-up + timed tokens.
-        var options = new GenerationOptions { MaxNewTokens = steps + 5, Probe = probe };
+        var options = new GenerationOptions { MaxNewTokens = steps + 5, Probe = probe, ForceGeneralPath = general };
         var timer = new Stopwatch();
         int made = 0;
         foreach (var _ in TokenGenerator.Generate(network, [prompt[^1]], cache, options, []))
         {
-            if (++made == 5) { Synchronize(dev); timer.Start(); }
+            if (++made == 5) { Bench.Synchronize(dev); timer.Start(); }
         }
-        Synchronize(dev);
+        Bench.Synchronize(dev);
         return Math.Round(steps / timer.Elapsed.TotalSeconds, 1);
     }
 
-    private static void Prefill(LlamaModel network, int[] tokens, IKvCache cache)
+    private static void Prefill(LlamaModel network, int[] tokens, IKvCache cache, int chunk)
     {
-        using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var input = tensor(tokens.Select(t => (long)t).ToArray(), dtype: int64, device: network.Device).unsqueeze(0);
-        network.forward(input, new ForwardOptions { Cache = cache, StartPosition = cache.Length, LogitsToKeep = 1 });
+        int step = chunk > 0 ? chunk : tokens.Length;
+        for (int from = 0; from < tokens.Length; from += step)
+        {
+            using var scope = NewDisposeScope();
+            int count = Math.Min(step, tokens.Length - from);
+            var input = tensor(tokens[from..(from + count)].Select(t => (long)t).ToArray(), dtype: int64, device: network.Device).unsqueeze(0);
+            network.forward(input, new ForwardOptions { Cache = cache, StartPosition = cache.Length, LogitsToKeep = 1 });
+        }
     }
+}
 
-    private static int[] RandomTokens(int count, int vocab)
+/// <summary>Helpers shared by the benchmarks.</summary>
+public static class Bench
+{
+    public static int[] RandomTokens(int count, int vocab, int seed)
     {
-        var random = new Random(count);
+        var random = new Random(seed);
         return Enumerable.Range(0, count).Select(_ => random.Next(vocab)).ToArray();
     }
 
-    private static void Synchronize(Device device)
+    public static void Synchronize(Device device)
     {
         if (device.type == DeviceType.CUDA) torch.cuda.synchronize(device);
+    }
+
+    /// <summary>Turns CUDA graphs off for runners made inside the scope (the eager baseline).</summary>
+    public static IDisposable GraphsOff()
+    {
+        Environment.SetEnvironmentVariable("RGUARD_CUDA_GRAPHS", "0");
+        return new Restore();
+    }
+
+    private sealed class Restore : IDisposable
+    {
+        public void Dispose() => Environment.SetEnvironmentVariable("RGUARD_CUDA_GRAPHS", null);
+    }
+
+    /// <summary>Peak resident memory of this process (VmHWM), in GiB.</summary>
+    public static double PeakHostGiB()
+    {
+        foreach (string line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return Math.Round(long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1048576.0, 2);
+        return double.NaN;
     }
 }

@@ -1,11 +1,19 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Caches;
 
 /// <summary>
-/// Preallocated key/value buffers, one pair per layer, each [rows, kv heads, capacity + 1, head dim]: a row per
-/// sequence, written in place. The extra last position is scratch: a row that sits out a batched decode step
-/// writes there, so the step's shapes (and a captured CUDA graph) stay fixed while sequences come and go.
+/// Preallocated key/value buffers, one pair per layer, a row per sequence, written in place. Positions run to
+/// <see cref="StoredPositions"/> (capacity + 1, rounded up to whole chunks): the extra positions are scratch, where
+/// a row that sits out a batched decode step writes, so the step's shapes (and a captured CUDA graph) stay fixed
+/// while sequences come and go.
+/// <para>
+/// Keys are [rows, kv heads, positions, head dim]. Values are chunk-major, [chunks, rows, kv heads, chunk, head dim]:
+/// the decode step then multiplies attention weights by values as one batched product over (chunk, row, head) —
+/// a split-K that keeps every multiprocessor busy at long context — without copying the values. Code that wants
+/// the usual layout uses <see cref="ValuesOf"/>.
+/// </para>
 /// </summary>
 public sealed class KvStorage : IDisposable
 {
@@ -18,18 +26,21 @@ public sealed class KvStorage : IDisposable
         if (capacity <= 0) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Cache capacity must be positive.");
         if (rows <= 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "A cache needs at least one row (sequence).");
         (Rows, Capacity, NumKvHeads, HeadDim, DType, Device) = (rows, capacity, numKvHeads, headDim, dtype, device);
+        // Long chunks on a GPU (few, large products); short ones on a CPU, where padding costs real time.
+        ChunkLength = device.type == DeviceType.CUDA ? 256 : 16;
+        Chunks = (capacity + 1 + ChunkLength - 1) / ChunkLength;
         _keys = new Tensor[numLayers];
         _values = new Tensor[numLayers];
         for (int i = 0; i < numLayers; i++)
         {
-            _keys[i] = zeros([rows, numKvHeads, capacity + 1, headDim], dtype, device).DetachFromDisposeScope();
-            _values[i] = zeros([rows, numKvHeads, capacity + 1, headDim], dtype, device).DetachFromDisposeScope();
+            _keys[i] = zeros([rows, numKvHeads, StoredPositions, headDim], dtype, device).DetachFromDisposeScope();
+            _values[i] = zeros([Chunks, rows, numKvHeads, ChunkLength, headDim], dtype, device).DetachFromDisposeScope();
         }
     }
 
     public int Rows { get; }
 
-    /// <summary>Positions each row can hold (the scratch position not counted).</summary>
+    /// <summary>Positions each row can hold (scratch not counted).</summary>
     public int Capacity { get; }
 
     public int NumKvHeads { get; }
@@ -38,21 +49,41 @@ public sealed class KvStorage : IDisposable
     public Device Device { get; }
     public int NumLayers => _keys.Length;
 
+    /// <summary>Positions per value chunk; decode windows are whole chunks.</summary>
+    public int ChunkLength { get; }
+
+    public int Chunks { get; }
+
+    /// <summary>Positions allocated per row: capacity + scratch, in whole chunks.</summary>
+    public int StoredPositions => Chunks * ChunkLength;
+
     /// <summary>Where rows that sit out a decode step write.</summary>
     public int ScratchPosition => Capacity;
 
     /// <summary>Bytes held on the device.</summary>
     public long SizeInBytes => _keys.Sum(k => k.NumberOfElements * k.ElementSize) * 2;
 
-    /// <summary>Layer buffers, [rows, kv heads, capacity + 1, head dim].</summary>
+    /// <summary>Keys of a layer, [rows, kv heads, stored positions, head dim].</summary>
     public Tensor Keys(int layer) => _keys[layer];
 
-    public Tensor Values(int layer) => _values[layer];
+    /// <summary>Values of a layer as stored, [chunks, rows, kv heads, chunk length, head dim].</summary>
+    public Tensor ValueChunks(int layer) => _values[layer];
+
+    /// <summary>Values of rows [row, row + count) for positions [0, length) in the usual [rows, kv heads, length, dim] layout (a copy).</summary>
+    public Tensor ValuesOf(int layer, int row, int count, int length)
+    {
+        int chunks = (length + ChunkLength - 1) / ChunkLength;
+        return _values[layer].narrow(0, 0, chunks).narrow(1, row, count).permute(1, 2, 0, 3, 4)
+            .reshape(count, NumKvHeads, (long)chunks * ChunkLength, HeadDim).narrow(2, 0, length);
+    }
 
     /// <summary>Decode-step machinery bound to these buffers (captured graphs, staging tensors); owned and disposed here.</summary>
     internal IDisposable? Runner { get; set; }
 
-    /// <summary>Writes [rows, kv heads, tokens, dim] at positions start.. of rows [row, row + count).</summary>
+    /// <summary>
+    /// Writes [count, kv heads, tokens, dim] at positions start.. of rows [row, row + count) and returns what those
+    /// rows attend over. A write from position 0 attends over the new tensors themselves (nothing is read back).
+    /// </summary>
     internal KvView Write(int layer, int row, Tensor keys, Tensor values, int startPosition)
     {
         long tokens = keys.shape[2], count = keys.shape[0];
@@ -60,11 +91,25 @@ public sealed class KvStorage : IDisposable
             throw new InvalidOperationException(
                 $"Positions {startPosition}..{startPosition + tokens - 1} do not fit a KV cache of capacity {Capacity}; create a larger cache.");
         var k = _keys[layer].narrow(0, row, count);
-        var v = _values[layer].narrow(0, row, count);
         k.narrow(2, startPosition, tokens).copy_(keys);
-        v.narrow(2, startPosition, tokens).copy_(values);
+        WriteValues(layer, row, values, startPosition);
         long filled = startPosition + tokens;
-        return new KvView(k.narrow(2, 0, filled), v.narrow(2, 0, filled));
+        return startPosition == 0
+            ? new KvView(keys, values)
+            : new KvView(k.narrow(2, 0, filled), ValuesOf(layer, row, (int)count, (int)filled));
+    }
+
+    /// <summary>Scatters [count, kv heads, tokens, dim] into the chunk-major value buffer.</summary>
+    private void WriteValues(int layer, int row, Tensor values, int startPosition)
+    {
+        long tokens = values.shape[2], count = values.shape[0];
+        using var scope = NewDisposeScope();
+        var positions = arange(startPosition, startPosition + tokens, dtype: int64, device: values.device);
+        var chunk = positions.div(ChunkLength, rounding_mode: RoundingMode.floor);
+        var offset = positions.remainder(ChunkLength);
+        var rows = arange(row, row + count, dtype: int64, device: values.device).unsqueeze(1);
+        // Indices broadcast to [count, tokens]; the indexed slots are then [count, tokens, kv heads, dim].
+        _values[layer].index_put_(values.permute(0, 2, 1, 3), [TensorIndex.Tensor(chunk.unsqueeze(0)), TensorIndex.Tensor(rows), TensorIndex.Colon, TensorIndex.Tensor(offset.unsqueeze(0))]);
     }
 
     public void Dispose()

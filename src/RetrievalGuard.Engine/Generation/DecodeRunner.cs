@@ -21,7 +21,7 @@ public readonly record struct DecodeResult(int Row, int Token, float LogProb, fl
 /// </summary>
 public sealed class DecodeRunner : IDisposable
 {
-    private const int MaxGraphs = 6;
+    private const int MaxGraphs = 16;
     private readonly LlamaModel _model;
     private readonly Tensor _inputs;   // [2, rows] int64 on the device: token ids, positions
     private readonly Tensor _staging;  // the same on the host (pinned for CUDA), copied without blocking
@@ -60,7 +60,8 @@ public sealed class DecodeRunner : IDisposable
     }
 
     /// <summary>
-    /// Advances each requested row by one token. Rows not requested sit the step out (they write to scratch).
+    /// Advances each requested row by one token. Every row of the storage takes part in the step (fixed shapes); rows
+    /// not requested sit it out, writing to scratch.
     /// The probe (if any) observes every requested row; segments apply to batch-1 steps only.
     /// </summary>
     public DecodeResult[] Step(IReadOnlyList<DecodeRequest> requests, AttentionProbe? probe = null, HeadMask? headMask = null)
@@ -77,8 +78,8 @@ public sealed class DecodeRunner : IDisposable
             highest = Math.Max(highest, r.Row);
             longest = Math.Max(longest, r.Position + 1);
         }
-        int rows = RowBucket(highest + 1);
-        int keyLength = UsesGraphs ? KeyBucket(longest) : longest;
+        int rows = Storage.Rows;
+        int keyLength = KeyWindow(longest);
         bool greedy = requests.All(r => r.Options.Temperature == 0);
         bool segments = probe is { SegmentCount: > 0 } && rows == 1;
 
@@ -95,8 +96,8 @@ public sealed class DecodeRunner : IDisposable
         using var noGrad = no_grad();
         _staging.data<long>().CopyFrom(host, 0, 0);
         if (!ReferenceEquals(_staging, _inputs)) _inputs.copy_(_staging, nonBlocking: true);
-        var segmentTable = segments ? probe!.SegmentTensor(Storage.Device, Storage.Capacity + 1) : null;
-        _model.EnsureRotary(Storage.Capacity + 1);
+        var segmentTable = segments ? probe!.SegmentTensor(Storage.Device, Storage.StoredPositions) : null;
+        _model.EnsureRotary(Storage.StoredPositions);
 
         IReadOnlyList<Tensor> Work() => StepTensors(rows, keyLength, greedy, probe, headMask, segmentTable);
         IReadOnlyList<Tensor> outputs;
@@ -231,25 +232,21 @@ public sealed class DecodeRunner : IDisposable
         return graph;
     }
 
-    /// <summary>1, 2, 4, … up to the storage's rows: few graphs, little work for rows that sit out.</summary>
-    private int RowBucket(int rows)
-    {
-        int bucket = 1;
-        while (bucket < rows) bucket *= 2;
-        return Math.Min(bucket, Storage.Rows);
-    }
-
     /// <summary>
-    /// Key windows grow in steps of an eighth of the current power of two (at least 256), so a graph serves many
-    /// tokens and at most ~12% of the window is masked padding.
+    /// The key window for the longest row: whole value chunks, and with graphs, steps of an eighth of the current
+    /// power of two (at least one chunk), so one graph serves many tokens and at most ~12% of the window is masked.
     /// </summary>
-    private int KeyBucket(int length)
+    private int KeyWindow(int length)
     {
-        int power = 1;
-        while (power * 2 <= length) power *= 2;
-        int step = Math.Max(256, power / 8);
-        long bucket = (length + step - 1L) / step * step;
-        return (int)Math.Min(bucket, Storage.Capacity + 1L);
+        int chunk = Storage.ChunkLength, step = chunk;
+        if (UsesGraphs)
+        {
+            int power = 1;
+            while (power * 2 <= length) power *= 2;
+            step = Math.Max(chunk, power / 8 / chunk * chunk);
+        }
+        long window = (length + step - 1L) / step * step;
+        return (int)Math.Min(window, Storage.StoredPositions);
     }
 
     public void Dispose()

@@ -117,18 +117,21 @@ public sealed class LlamaAttention : nn.Module
         var k = qk.narrow(1, _heads, _kvHeads);
         var v = qkv.narrow(-1, (long)(_heads + _kvHeads) * _headDim, (long)_kvHeads * _headDim).view(rows, _kvHeads, _headDim);
         var keys = ctx.Storage.Keys(_layer);
-        var values = ctx.Storage.Values(_layer);
-        keys.index_put_(k, ctx.WriteIndex);
-        values.index_put_(v, ctx.WriteIndex);
-        long window = ctx.KeyLength;
-        var k3 = keys.narrow(0, 0, rows).narrow(2, 0, window).reshape(rows * _kvHeads, window, _headDim);
-        var v3 = values.narrow(0, 0, rows).narrow(2, 0, window).reshape(rows * _kvHeads, window, _headDim);
-        var q3 = qk.narrow(1, 0, _heads).reshape(rows * _kvHeads, group, _headDim);
+        var values = ctx.Storage.ValueChunks(_layer);
+        keys.index_put_(k, ctx.KeyWriteIndex);
+        values.index_put_(v, ctx.ValueWriteIndex);
+        long window = ctx.KeyLength, chunks = window / ctx.Storage.ChunkLength, heads = rows * _kvHeads;
+        var k3 = keys.narrow(2, 0, window).reshape(heads, window, _headDim);
+        var q3 = qk.narrow(1, 0, _heads).reshape(heads, group, _headDim);
         // Scale and mask fused into the score product; softmax in float32 as transformers' eager attention does.
         var probs = TorchSharpFixes.Baddbmm(ctx.KeyBias, q3, k3.transpose(1, 2), 1, (float)(1 / Math.Sqrt(_headDim))).softmax(-1, float32);
         if (ctx.Probe is { } probe && probe.HasLayer(_layer))
             ctx.ProbeRows.Add(probs.view(rows, _heads, window).index_select(1, probe.HeadIndexTensor(_layer, x.device)).MoveToOuterDisposeScope());
-        var output = bmm(probs.to(v3.dtype), v3).view(rows, _heads, _headDim);
+        // Weights × values as one product per (chunk, row, kv head), then summed over chunks: a split-K over the window.
+        var chunkedProbs = probs.to(values.dtype).view(heads, group, chunks, ctx.Storage.ChunkLength).permute(2, 0, 1, 3).contiguous()
+            .view(chunks * heads, group, ctx.Storage.ChunkLength);
+        var v3 = values.narrow(0, 0, chunks).view(chunks * heads, ctx.Storage.ChunkLength, _headDim);
+        var output = bmm(chunkedProbs, v3).view(chunks, rows, _heads, _headDim).sum(dim: 0L, keepdim: false);
         if (ctx.HeadMask?.LayerMask(_layer, x.device, output.dtype) is { } mask)
             output = output * mask.view(1, _heads, 1);
         return o_proj.forward(output.view(rows, (long)_heads * _headDim));
@@ -322,15 +325,20 @@ public sealed class LlamaModel : nn.Module
         AttentionProbe? probe = null, HeadMask? headMask = null)
     {
         long rows = tokenIds.shape[0];
-        if (keyLength <= 0 || keyLength > storage.Capacity + 1)
-            throw new ArgumentOutOfRangeException(nameof(keyLength), keyLength, $"Key window must be 1..{storage.Capacity + 1}.");
+        if (keyLength <= 0 || keyLength > storage.StoredPositions)
+            throw new ArgumentOutOfRangeException(nameof(keyLength), keyLength, $"Key window must be 1..{storage.StoredPositions}.");
+        if (rows != storage.Rows) throw new ArgumentException($"A decode step covers all {storage.Rows} rows of the storage, not {rows}.");
+        if (keyLength % storage.ChunkLength != 0) throw new ArgumentException($"Key window {keyLength} is not a whole number of {storage.ChunkLength}-position chunks.");
         using var scope = NewDisposeScope();
-        var (cos, sinSigned) = _rotary.Tables(storage.Capacity + 1);
+        var rowIndex = arange(rows, dtype: int64, device: positions.device);
+        var (cos, sinSigned) = _rotary.Tables(storage.StoredPositions);
         var ctx = new DecodeContext(storage, keyLength, probe, headMask)
         {
             Cos = cos.index_select(0, positions).unsqueeze(1),
             SinSigned = sinSigned.index_select(0, positions).unsqueeze(1),
-            WriteIndex = [TensorIndex.Tensor(arange(rows, dtype: int64, device: positions.device)), TensorIndex.Colon, TensorIndex.Tensor(positions)],
+            KeyWriteIndex = [TensorIndex.Tensor(rowIndex), TensorIndex.Colon, TensorIndex.Tensor(positions)],
+            ValueWriteIndex = [TensorIndex.Tensor(positions.div(storage.ChunkLength, rounding_mode: RoundingMode.floor)), TensorIndex.Tensor(rowIndex),
+                TensorIndex.Colon, TensorIndex.Tensor(positions.remainder(storage.ChunkLength))],
             KeyBias = KeyBias(positions, keyLength, storage.NumKvHeads),
         };
         var x = embed_tokens.index_select(0, tokenIds);
@@ -399,7 +407,8 @@ internal sealed class DecodeContext(KvStorage storage, int keyLength, AttentionP
     public HeadMask? HeadMask { get; } = headMask;
     public required Tensor Cos { get; init; }        // [rows, 1, headDim]
     public required Tensor SinSigned { get; init; }  // [rows, 1, headDim]
-    public required TensorIndex[] WriteIndex { get; init; }
+    public required TensorIndex[] KeyWriteIndex { get; init; }   // [row, :, position] → [rows, kv heads, dim]
+    public required TensorIndex[] ValueWriteIndex { get; init; } // [chunk, row, :, offset] → [rows, kv heads, dim]
     public required Tensor KeyBias { get; init; }    // [rows · kv heads, 1, keyLength]
     public List<Tensor> ProbeRows { get; } = new();
 

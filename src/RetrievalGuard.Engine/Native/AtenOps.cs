@@ -47,7 +47,8 @@ internal static unsafe class AtenOps
             using var scope = NewDisposeScope();
             var expected = composite();
             double tolerance = input.dtype == ScalarType.Float32 ? 1e-5 : 2e-2;
-            bool same = (fused.to(ScalarType.Float32) - expected.to(ScalarType.Float32)).abs().max().item<float>() <= tolerance * Math.Max(1, expected.abs().max().item<float>());
+            var expected32 = expected.to(ScalarType.Float32);
+            bool same = (fused.to(ScalarType.Float32) - expected32).abs().max().item<float>() <= tolerance * Math.Max(1, expected32.abs().max().item<float>());
             _rmsNormState = same ? 1 : -1;
             if (!same) { fused.Dispose(); return null; }
         }

@@ -74,7 +74,7 @@ public sealed class AttentionProbe : HeadSet, IDisposable
     internal Tensor? SegmentTensor(Device device, int length)
     {
         if (_segmentOfPosition is null) return null;
-        if (_segmentTensor is null || _segmentTensor.shape[0] < length || _segmentTensor.device != device)
+        if (_segmentTensor is null || _segmentTensor.shape[0] < length || _segmentTensor.device_type != device.type || _segmentTensor.device_index != device.index)
         {
             var ids = Enumerable.Range(0, length).Select(i => (long)(i < _segmentOfPosition.Length ? _segmentOfPosition[i] : DefaultSegment)).ToArray();
             _segmentTensor?.Dispose();

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Issue #5's figures, on the GPU machine from the repository root with .device/ carried (see prepare-device.sh).
+# Every ratio compares runs made in this one call: the engine and transformers (hf_llama_baseline.py) on the same
+# Llama-3.1-8B-shaped random bf16 weights. Peak GPU memory is sampled with nvidia-smi for each process alike.
+#   part 1: batch-1 prefill/decode at 1K, 8K, 32K (4 decode variants) + HF; continuous batching at 8 and 32.
+#   part 2: 128K (chunked prefill) memory and speed + HF at 128K; cold-start time to first token + HF's.
+set -uo pipefail
+source .device/gpu-env.sh
+out=${OUT:-/tmp/rguard-out}; mkdir -p "$out"
+bench() { dotnet .device/app/rguard-bench.dll "$@"; }
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader | tee "$out/gpu.txt"
+
+# Runs a command while sampling the GPU's used memory every 50 ms; appends "label peak_mib" to peaks.txt.
+peak() {
+  local label=$1; shift
+  local before; before=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 50 > "/tmp/mem-$label.txt" & local sampler=$!
+  "$@"; local rc=$?
+  kill $sampler 2>/dev/null; wait $sampler 2>/dev/null
+  echo "$label $(sort -n "/tmp/mem-$label.txt" | tail -1) idle_before=$before" | tee -a "$out/peaks.txt"
+  return $rc
+}
+
+case "${1:-1}" in
+  1)
+    peak ours-short bench speed --contexts 1024 8192 32768 --out "$out/speed.json" 2>&1 | grep -v '^{$' | grep -E '^\{"context|rror|xception' 
+    peak hf-short python3 .device/hf_llama_baseline.py 1024 8192 32768 2>&1 | tee "$out/hf_baseline.log" | grep -vi warn
+    bench batch --concurrency 8 32 --requests 96 --out "$out/batch.json" 2>&1 | grep -E '^\{"steps|rror|xception'
+    ;;
+  2)
+    peak ours-128k bench speed --contexts 131072 --prefill-chunk 8192 --variants graphs guard --steps 32 --out "$out/speed-128k.json" 2>&1 | grep -E '^\{"context|rror|xception'
+    peak hf-128k python3 .device/hf_llama_baseline.py 131072 2>&1 | tee "$out/hf_baseline_128k.log" | grep -vi warn | grep -v generate
+    python3 benchmarks/gpu/make_random_checkpoint.py /tmp/llama8b
+    sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null && echo "page cache dropped" || echo "page cache NOT dropped (no permission): loads read from memory"
+    bench cold-start /tmp/llama8b --out "$out/cold-start.json" 2>&1 | grep -E '"(load_seconds|time_to_first_token_seconds|host_peak_rss_gib|runtime_start_seconds)"|rror'
+    sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null
+    python3 benchmarks/gpu/hf_cold_start.py /tmp/llama8b | tee "$out/hf-cold-start.json"
+    ;;
+esac

@@ -53,7 +53,17 @@ var cold = new Command("cold-start", "Time to first token from a cold process fo
 cold.SetAction(parse => Write(ColdStartBenchmark.Run(parse.GetValue(modelArgument)!, parse.GetValue(deviceOption)!, parse.GetValue(promptOption), sinceStart),
     parse.GetValue(outOption)));
 
-var root = new RootCommand("RetrievalGuard benchmarks") { parity, speed, batch, cold };
+var dirArgument = new Argument<string>("results") { Description = "A folder written by benchmarks/gpu/run-performance.sh" };
+var report = new Command("report", "Print the table of ours vs transformers with ratios and targets.") { dirArgument };
+report.SetAction(parse =>
+{
+    string table = Report.Build(parse.GetValue(dirArgument)!);
+    Console.Write(table);
+    File.WriteAllText(Path.Combine(parse.GetValue(dirArgument)!, "summary.md"), table);
+    return 0;
+});
+
+var root = new RootCommand("RetrievalGuard benchmarks") { parity, speed, batch, cold, report };
 return root.Parse(args).Invoke();
 
 static int Write(JsonObject result, string? path)

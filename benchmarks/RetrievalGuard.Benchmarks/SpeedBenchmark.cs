@@ -75,6 +75,7 @@ public static class SpeedBenchmark
                             row["decode_tok_s"] = Decode(network, prompt, cache, s.DecodeSteps, null, dev, general: false);
                             var runner = DecodeRunner.For(network, cache.Storage);
                             row["cuda_graphs"] = runner.UsesGraphs;
+                            row["graph_nodes"] = runner.LastGraphNodes;
                             if (!runner.UsesGraphs) row["cuda_graphs_unavailable"] = runner.GraphsUnavailableReason;
                             break;
                         case "guard":

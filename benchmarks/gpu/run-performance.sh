@@ -4,6 +4,8 @@
 # Llama-3.1-8B-shaped random bf16 weights. Peak GPU memory is sampled with nvidia-smi for each process alike.
 #   part 1: batch-1 prefill/decode at 1K, 8K, 32K (4 decode variants) + HF; continuous batching at 8 and 32.
 #   part 2: 128K (chunked prefill) memory and speed + HF at 128K; cold-start time to first token + HF's.
+#   report: the table (rguard-bench report), then everything packed into results.tgz (the device tool returns 8 files).
+# Usage: run-performance.sh 1 2 report
 set -uo pipefail
 source .device/gpu-env.sh
 out=${OUT:-/tmp/rguard-out}; mkdir -p "$out"
@@ -21,19 +23,26 @@ peak() {
   return $rc
 }
 
-case "${1:-1}" in
+for part in "${@:-1}"; do
+case "$part" in
   1)
     peak ours-short bench speed --contexts 1024 8192 32768 --out "$out/speed.json" 2>&1 | grep -v '^{$' | grep -E '^\{"context|rror|xception' 
-    peak hf-short python3 .device/hf_llama_baseline.py 1024 8192 32768 2>&1 | tee "$out/hf_baseline.log" | grep -vi warn
+    RGUARD_ATEN_OPS=0 bench speed --contexts 1024 --variants graphs --out "$out/speed-composite-norm.json" 2>&1 | grep -E '^\{"context|rror|xception'
+    mkdir -p "$out/hf-short"; OUT="$out/hf-short" peak hf-short python3 .device/hf_llama_baseline.py 1024 8192 32768 2>&1 | tee "$out/hf-short/log.txt" | grep -vi warn
     bench batch --concurrency 8 32 --requests 96 --out "$out/batch.json" 2>&1 | grep -E '^\{"steps|rror|xception'
     ;;
   2)
     peak ours-128k bench speed --contexts 131072 --prefill-chunk 8192 --variants graphs guard --steps 32 --out "$out/speed-128k.json" 2>&1 | grep -E '^\{"context|rror|xception'
-    peak hf-128k python3 .device/hf_llama_baseline.py 131072 2>&1 | tee "$out/hf_baseline_128k.log" | grep -vi warn | grep -v generate
-    python3 benchmarks/gpu/make_random_checkpoint.py /tmp/llama8b
+    mkdir -p "$out/hf-128k"; OUT="$out/hf-128k" peak hf-128k python3 .device/hf_llama_baseline.py 131072 2>&1 | tee "$out/hf-128k/log.txt" | grep -vi warn | grep -v generate
+    python3 benchmarks/gpu/make_random_checkpoint.py /tmp/llama8b 2>&1 | grep -v "Writing model shards"
     sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null && echo "page cache dropped" || echo "page cache NOT dropped (no permission): loads read from memory"
     bench cold-start /tmp/llama8b --out "$out/cold-start.json" 2>&1 | grep -E '"(load_seconds|time_to_first_token_seconds|host_peak_rss_gib|runtime_start_seconds)"|rror'
     sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null
-    python3 benchmarks/gpu/hf_cold_start.py /tmp/llama8b | tee "$out/hf-cold-start.json"
+    python3 benchmarks/gpu/hf_cold_start.py /tmp/llama8b 2>/dev/null > "$out/hf-cold-start.json"; cat "$out/hf-cold-start.json"
+    ;;
+  report)
+    bench report "$out"
+    (cd "$out" && tar czf /tmp/results.tgz --exclude=results.tgz . && find . -mindepth 1 ! -name summary.md -delete && mv /tmp/results.tgz .)
     ;;
 esac
+done

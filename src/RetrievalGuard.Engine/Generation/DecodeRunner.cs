@@ -46,6 +46,9 @@ public sealed class DecodeRunner : IDisposable
     /// <summary>Why steps run eagerly, when they do.</summary>
     public string? GraphsUnavailableReason { get; private set; }
 
+    /// <summary>Nodes in the most recently captured graph (kernels per decode step), 0 before any capture.</summary>
+    public int LastGraphNodes { get; private set; }
+
     /// <summary>Graphs captured so far (a new one for each new shape bucket).</summary>
     public int Captures { get; private set; }
 
@@ -184,8 +187,7 @@ public sealed class DecodeRunner : IDisposable
         }
         if (segmentTable is not null)
         {
-            var index = segmentTable.narrow(0, 0, keys).view(1, 1, keys).expand(rows, heads, keys);
-            parts.Add(zeros([rows, heads, probe.SegmentCount], dtype: float32, device: probeRows.device).scatter_add_(2, index, probeRows).flatten(1));
+            parts.Add(matmul(probeRows, segmentTable.narrow(0, 0, keys)).flatten(1));
         }
         return parts.Count == 1 ? parts[0] : cat(parts, 1);
     }
@@ -227,6 +229,7 @@ public sealed class DecodeRunner : IDisposable
         // and repeating the step is harmless because it writes the same keys/values at the same positions.
         var graph = CudaGraph.Capture(Storage.Device, work);
         Captures++;
+        LastGraphNodes = graph.NodeCount;
         _graphs.Add((key, graph));
         graph.Replay();
         return graph;

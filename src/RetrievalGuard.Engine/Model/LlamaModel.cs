@@ -123,12 +123,13 @@ public sealed class LlamaAttention : nn.Module
         long window = ctx.KeyLength, chunks = window / ctx.Storage.ChunkLength, heads = rows * _kvHeads;
         var k3 = keys.narrow(2, 0, window).reshape(heads, window, _headDim);
         var q3 = qk.narrow(1, 0, _heads).reshape(heads, group, _headDim);
-        // Scale and mask fused into the score product; softmax in float32 as transformers' eager attention does.
-        var probs = TorchSharpFixes.Baddbmm(ctx.KeyBias, q3, k3.transpose(1, 2), 1, (float)(1 / Math.Sqrt(_headDim))).softmax(-1, float32);
+        // Scale and mask fused into the score product. libtorch's softmax accumulates in float32 for half types, so a
+        // softmax in the model dtype equals transformers' eager softmax(float32).to(dtype), in one kernel.
+        var probs = TorchSharpFixes.Baddbmm(ctx.KeyBias, q3, k3.transpose(1, 2), 1, (float)(1 / Math.Sqrt(_headDim))).softmax(-1);
         if (ctx.Probe is { } probe && probe.HasLayer(_layer))
-            ctx.ProbeRows.Add(probs.view(rows, _heads, window).index_select(1, probe.HeadIndexTensor(_layer, x.device)).MoveToOuterDisposeScope());
+            ctx.ProbeRows.Add(probs.view(rows, _heads, window).index_select(1, probe.HeadIndexTensor(_layer, x.device)).to(float32).MoveToOuterDisposeScope());
         // Weights × values as one product per (chunk, row, kv head), then summed over chunks: a split-K over the window.
-        var chunkedProbs = probs.to(values.dtype).view(heads, group, chunks, ctx.Storage.ChunkLength).permute(2, 0, 1, 3).contiguous()
+        var chunkedProbs = probs.view(heads, group, chunks, ctx.Storage.ChunkLength).permute(2, 0, 1, 3).contiguous()
             .view(chunks * heads, group, ctx.Storage.ChunkLength);
         var v3 = values.narrow(0, 0, chunks).view(chunks * heads, ctx.Storage.ChunkLength, _headDim);
         var output = bmm(chunkedProbs, v3).view(chunks, rows, _heads, _headDim).sum(dim: 0L, keepdim: false);

@@ -27,6 +27,17 @@ public sealed unsafe class CudaGraph : IDisposable
         (_graph, _exec, _kept) = (graph, exec, kept);
     }
 
+    /// <summary>Nodes (kernels, copies) in the graph: the launches one replay saves.</summary>
+    public int NodeCount
+    {
+        get
+        {
+            nuint count = 0;
+            Check(Api.Value.GetNodes(_graph, IntPtr.Zero, &count), "cudaGraphGetNodes");
+            return (int)count;
+        }
+    }
+
     /// <summary>Tensors returned by the captured work; rewritten by every <see cref="Replay"/>.</summary>
     public IReadOnlyList<Tensor> Outputs => _kept;
 
@@ -156,6 +167,7 @@ public sealed unsafe class CudaGraph : IDisposable
         public delegate* unmanaged<IntPtr, int> GraphDestroy;
         public delegate* unmanaged<IntPtr, int> StreamSynchronize;
         public delegate* unmanaged<int, IntPtr> ErrorString;
+        public delegate* unmanaged<IntPtr, IntPtr, nuint*, int> GetNodes;
 
         public static Bindings Resolve()
         {
@@ -183,6 +195,7 @@ public sealed unsafe class CudaGraph : IDisposable
                 b.GraphDestroy = (delegate* unmanaged<IntPtr, int>)Export(r, "cudaGraphDestroy");
                 b.StreamSynchronize = (delegate* unmanaged<IntPtr, int>)Export(r, "cudaStreamSynchronize");
                 b.ErrorString = (delegate* unmanaged<int, IntPtr>)Export(r, "cudaGetErrorString");
+                b.GetNodes = (delegate* unmanaged<IntPtr, IntPtr, nuint*, int>)Export(r, "cudaGraphGetNodes");
             }
             catch (Exception e)
             {

@@ -70,7 +70,10 @@ public sealed class AttentionProbe : HeadSet, IDisposable
 
     internal int DefaultSegment { get; private set; }
 
-    /// <summary>Segment id per position, int64 [length] on the device (made once per table and length).</summary>
+    /// <summary>
+    /// One-hot segment table, float32 [length, segments] on the device (made once per table, device and length):
+    /// the mass per segment is then one small matrix product instead of a scatter with contended atomics.
+    /// </summary>
     internal Tensor? SegmentTensor(Device device, int length)
     {
         if (_segmentOfPosition is null) return null;
@@ -78,7 +81,8 @@ public sealed class AttentionProbe : HeadSet, IDisposable
         {
             var ids = Enumerable.Range(0, length).Select(i => (long)(i < _segmentOfPosition.Length ? _segmentOfPosition[i] : DefaultSegment)).ToArray();
             _segmentTensor?.Dispose();
-            _segmentTensor = tensor(ids, dtype: int64, device: device).DetachFromDisposeScope();
+            using (NewDisposeScope())
+                _segmentTensor = nn.functional.one_hot(tensor(ids, dtype: int64), SegmentCount).to(float32).to(device).DetachFromDisposeScope();
             SegmentVersion++;
         }
         return _segmentTensor;

@@ -39,10 +39,17 @@ public static class ParityCheck
             double maxDiff = logits.Zip(expectedLogits, (a, b) => Math.Abs(a - b)).Max();
             double maxRef = expectedLogits.Max(Math.Abs);
             long[] expectedTokens = reference.Read($"greedy_{dtype}").to(int64).data<long>().ToArray();
-            using var cache = model.CreateCache(prompt.Length + expectedTokens.Length);
-            var tokens = TokenGenerator.Generate(model.Network, prompt, cache, new GenerationOptions { MaxNewTokens = expectedTokens.Length }, [])
-                .Select(s => (long)s.Id).ToArray();
-            int matching = tokens.Zip(expectedTokens).TakeWhile(p => p.First == p.Second).Count();
+            // Greedy through the static decode step (CUDA graphs on a GPU), and through the general forward pass.
+            int Matching(bool general, out string path)
+            {
+                using var cache = model.CreateCache(prompt.Length + expectedTokens.Length);
+                var tokens = TokenGenerator.Generate(model.Network, prompt, cache, new GenerationOptions { MaxNewTokens = expectedTokens.Length, ForceGeneralPath = general }, [])
+                    .Select(s => (long)s.Id).ToArray();
+                path = general ? "general forward" : DecodeRunner.For(model.Network, cache.Storage).UsesGraphs ? "static step, CUDA graphs" : "static step, eager";
+                return tokens.Zip(expectedTokens).TakeWhile(p => p.First == p.Second).Count();
+            }
+            int matching = Matching(general: false, out string decodePath);
+            int matchingGeneral = Matching(general: true, out _);
             result[dtype] = new JsonObject
             {
                 ["load_seconds"] = Math.Round(loadSeconds, 2),
@@ -51,9 +58,11 @@ public static class ParityCheck
                 ["greedy_tokens"] = expectedTokens.Length,
                 ["greedy_matching_prefix"] = matching,
                 ["greedy_all_match"] = matching == expectedTokens.Length,
+                ["greedy_decode_path"] = decodePath,
+                ["greedy_matching_prefix_general_path"] = matchingGeneral,
                 ["argmax_match"] = Array.IndexOf(logits, logits.Max()) == Array.IndexOf(expectedLogits, expectedLogits.Max()),
             };
-            Console.WriteLine($"{result["model"]} {dtype}: max |Δlogit| {maxDiff:G3} (|logit| ≤ {maxRef:G3}), greedy {matching}/{expectedTokens.Length} match");
+            Console.WriteLine($"{result["model"]} {dtype}: max |Δlogit| {maxDiff:G3} (|logit| ≤ {maxRef:G3}), greedy {matching}/{expectedTokens.Length} match ({decodePath}), general path {matchingGeneral}/{expectedTokens.Length}");
         }
         return result;
     }

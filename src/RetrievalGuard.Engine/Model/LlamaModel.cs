@@ -81,16 +81,17 @@ public sealed class LlamaAttention : nn.Module
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor x, Tensor cos, Tensor sin, ForwardOptions options)
+    public Tensor forward(Tensor x, Tensor cos, Tensor sinSigned, ForwardOptions options)
     {
         long batch = x.shape[0], tokens = x.shape[1];
         int start = options.StartPosition;
         var qkv = qkv_proj.forward(x);
-        var q = qkv.narrow(-1, 0, (long)_heads * _headDim).view(batch, tokens, _heads, _headDim).transpose(1, 2);
-        var k = qkv.narrow(-1, (long)_heads * _headDim, (long)_kvHeads * _headDim).view(batch, tokens, _kvHeads, _headDim).transpose(1, 2);
+        // RoPE on queries and keys together, [batch, tokens, heads + kv heads, dim], in three kernels.
+        var qk = qkv.narrow(-1, 0, (long)(_heads + _kvHeads) * _headDim).view(batch, tokens, _heads + _kvHeads, _headDim);
+        qk = RotaryEmbedding.Apply(qk, cos.unsqueeze(1), sinSigned.unsqueeze(1));
+        var q = qk.narrow(2, 0, _heads).transpose(1, 2);
+        var k = qk.narrow(2, _heads, _kvHeads).transpose(1, 2);
         var v = qkv.narrow(-1, (long)(_heads + _kvHeads) * _headDim, (long)_kvHeads * _headDim).view(batch, tokens, _kvHeads, _headDim).transpose(1, 2);
-        q = ApplyRotary(q, cos, sin);
-        k = ApplyRotary(k, cos, sin);
 
         var kv = options.Cache?.Update(_layer, k, v, start) ?? new KvView(k, v);
         var output = Attend(q, kv, start, tokens);
@@ -122,12 +123,25 @@ public sealed class LlamaAttention : nn.Module
         values.index_put_(v, ctx.ValueWriteIndex);
         long window = ctx.KeyLength, chunks = window / ctx.Storage.ChunkLength, heads = rows * _kvHeads;
         var k3 = keys.narrow(2, 0, window).reshape(heads, window, _headDim);
-        var q3 = qk.narrow(1, 0, _heads).reshape(heads, group, _headDim);
-        // Scale and mask fused into the score product. libtorch's softmax accumulates in float32 for half types, so a
-        // softmax in the model dtype equals transformers' eager softmax(float32).to(dtype), in one kernel.
-        var probs = TorchSharpFixes.Baddbmm(ctx.KeyBias, q3, k3.transpose(1, 2), 1, (float)(1 / Math.Sqrt(_headDim))).softmax(-1);
+        float scale = (float)(1 / Math.Sqrt(_headDim));
+        Tensor probs;
+        if (ctx.Float32Scores)
+        {
+            // Scores kept in float32 (not rounded to bf16), as fused attention kernels keep them; scaling the query
+            // is the copy its reshape needs anyway.
+            var q3 = (qk.narrow(1, 0, _heads) * scale).reshape(heads, group, _headDim);
+            probs = AtenOps.BmmFloat32(q3, k3.transpose(1, 2)).add_(ctx.KeyBias).softmax(-1);
+        }
+        else
+        {
+            // Scale and mask fused into the score product. libtorch's softmax accumulates in float32 for half types,
+            // so a softmax in the model dtype equals transformers' eager softmax(float32).to(dtype), in one kernel.
+            var q3 = qk.narrow(1, 0, _heads).reshape(heads, group, _headDim);
+            probs = TorchSharpFixes.Baddbmm(ctx.KeyBias, q3, k3.transpose(1, 2), 1, scale).softmax(-1);
+        }
         if (ctx.Probe is { } probe && probe.HasLayer(_layer))
             ctx.ProbeRows.Add(probs.view(rows, _heads, window).index_select(1, probe.HeadIndexTensor(_layer, x.device)).to(float32).MoveToOuterDisposeScope());
+        probs = probs.to(values.dtype);
         // Weights × values as one product per (chunk, row, kv head), then summed over chunks: a split-K over the window.
         var chunkedProbs = probs.view(heads, group, chunks, ctx.Storage.ChunkLength).permute(2, 0, 1, 3).contiguous()
             .view(chunks * heads, group, ctx.Storage.ChunkLength);
@@ -197,13 +211,6 @@ public sealed class LlamaAttention : nn.Module
         long b = x.shape[0], h = x.shape[1], l = x.shape[2], d = x.shape[3];
         return x.unsqueeze(2).expand(b, h, group, l, d).reshape(b, h * group, l, d);
     }
-
-    internal static Tensor ApplyRotary(Tensor x, Tensor cos, Tensor sin)
-    {
-        long half = x.shape[^1] / 2;
-        var rotated = cat([x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)], dim: -1);
-        return x * cos + rotated * sin;
-    }
 }
 
 /// <summary>SwiGLU feed-forward with fused gate/up.</summary>
@@ -244,11 +251,11 @@ public sealed class LlamaDecoderLayer : nn.Module
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor x, Tensor cos, Tensor sin, ForwardOptions options)
+    public Tensor forward(Tensor x, Tensor cos, Tensor sinSigned, ForwardOptions options)
     {
         // A scope per layer frees each layer's temporaries at once: a long prefill keeps one layer's worth alive.
         using var scope = NewDisposeScope();
-        var h = x + self_attn.forward(input_layernorm.forward(x), cos, sin, options);
+        var h = x + self_attn.forward(input_layernorm.forward(x), cos, sinSigned, options);
         return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
     }
 
@@ -303,10 +310,10 @@ public sealed class LlamaModel : nn.Module
             throw new ArgumentException($"StartPosition {options.StartPosition} does not continue the cache (length {c.Length}); truncate the cache first.");
         using var scope = NewDisposeScope();
         options.Probe?.BeginPass();
-        var (cos, sin) = _rotary.Slice(options.StartPosition, count);
+        var (cos, sinSigned) = _rotary.Slice(options.StartPosition, count);
         var x = embed_tokens.index_select(0, tokens.flatten()).view(tokens.shape[0], count, Config.HiddenSize);
         foreach (var layer in layers)
-            x = layer.forward(x, cos, sin, options);
+            x = layer.forward(x, cos, sinSigned, options);
         if (options.LogitsToKeep > 0 && options.LogitsToKeep < count)
             x = x.narrow(1, count - options.LogitsToKeep, options.LogitsToKeep);
         var logits = lm_head.forward(norm.forward(x));
@@ -332,6 +339,7 @@ public sealed class LlamaModel : nn.Module
         if (keyLength % storage.ChunkLength != 0) throw new ArgumentException($"Key window {keyLength} is not a whole number of {storage.ChunkLength}-position chunks.");
         using var scope = NewDisposeScope();
         var rowIndex = arange(rows, dtype: int64, device: positions.device);
+        bool float32Scores = AtenOps.HasFloat32Bmm(positions.device, DType);
         var (cos, sinSigned) = _rotary.Tables(storage.StoredPositions);
         var ctx = new DecodeContext(storage, keyLength, probe, headMask)
         {
@@ -340,7 +348,8 @@ public sealed class LlamaModel : nn.Module
             KeyWriteIndex = [TensorIndex.Tensor(rowIndex), TensorIndex.Colon, TensorIndex.Tensor(positions)],
             ValueWriteIndex = [TensorIndex.Tensor(positions.div(storage.ChunkLength, rounding_mode: RoundingMode.floor)), TensorIndex.Tensor(rowIndex),
                 TensorIndex.Colon, TensorIndex.Tensor(positions.remainder(storage.ChunkLength))],
-            KeyBias = KeyBias(positions, keyLength, storage.NumKvHeads),
+            KeyBias = KeyBias(positions, keyLength, storage.NumKvHeads, float32Scores ? float32 : DType),
+            Float32Scores = float32Scores,
         };
         var x = embed_tokens.index_select(0, tokenIds);
         foreach (var layer in layers)
@@ -357,14 +366,14 @@ public sealed class LlamaModel : nn.Module
     internal void EnsureRotary(int positions) => _rotary.Tables(positions);
 
     /// <summary>[rows · kv heads, 1, keyLength] additive mask in the model dtype: 0 where a row may attend, −∞ elsewhere.</summary>
-    private Tensor KeyBias(Tensor positions, int keyLength, int kvHeads)
+    private Tensor KeyBias(Tensor positions, int keyLength, int kvHeads, ScalarType dtype)
     {
         long rows = positions.shape[0];
         var keyPos = arange(keyLength, dtype: int64, device: positions.device).unsqueeze(0);
         var queryPos = positions.unsqueeze(1);
         var allowed = keyPos <= queryPos;
         if (Config.SlidingWindow is int w) allowed = allowed.logical_and(queryPos - keyPos < w);
-        var bias = zeros([rows, keyLength], dtype: DType, device: positions.device).masked_fill(allowed.logical_not(), double.NegativeInfinity);
+        var bias = zeros([rows, keyLength], dtype: dtype, device: positions.device).masked_fill(allowed.logical_not(), double.NegativeInfinity);
         return bias.unsqueeze(1).expand(rows, kvHeads, keyLength).reshape(rows * kvHeads, 1, keyLength);
     }
 
@@ -410,10 +419,10 @@ internal sealed class DecodeContext(KvStorage storage, int keyLength, AttentionP
     public required Tensor SinSigned { get; init; }  // [rows, 1, headDim]
     public required TensorIndex[] KeyWriteIndex { get; init; }   // [row, :, position] → [rows, kv heads, dim]
     public required TensorIndex[] ValueWriteIndex { get; init; } // [chunk, row, :, offset] → [rows, kv heads, dim]
-    public required Tensor KeyBias { get; init; }    // [rows · kv heads, 1, keyLength]
+    public required Tensor KeyBias { get; init; }    // [rows · kv heads, 1, keyLength], in the scores' dtype
+    public bool Float32Scores { get; init; }
     public List<Tensor> ProbeRows { get; } = new();
 
-    /// <summary>RoPE for [rows, heads, headDim]: x·cos + rotate_half(x)·sin, with rotate_half as a roll and a signed sin.</summary>
-    public static Tensor Rotate(Tensor x, DecodeContext ctx) =>
-        addcmul(x * ctx.Cos, x.roll(x.shape[^1] / 2, -1), ctx.SinSigned, 1);
+    /// <summary>RoPE for [rows, heads, headDim] at the rows' positions.</summary>
+    public static Tensor Rotate(Tensor x, DecodeContext ctx) => RotaryEmbedding.Apply(x, ctx.Cos, ctx.SinSigned);
 }

@@ -12,7 +12,7 @@ public sealed class RotaryEmbedding : IDisposable
     private readonly Tensor _inverseFrequencies; // [headDim / 2] float32 on CPU
     private readonly Device _device;
     private readonly ScalarType _dtype;
-    private Tensor? _cos, _sin; // [length, headDim] in the model dtype
+    private Tensor? _cos; // [length, headDim] in the model dtype
     private Tensor? _sinSigned; // sin with the first half negated: rotate_half(x)·sin = roll(x, half)·sinSigned
     private long _length;
 
@@ -23,12 +23,19 @@ public sealed class RotaryEmbedding : IDisposable
         _inverseFrequencies = InverseFrequencies(config).DetachFromDisposeScope();
     }
 
-    /// <summary>cos and sin for positions [start, start + count), each [count, headDim].</summary>
-    public (Tensor Cos, Tensor Sin) Slice(long start, long count)
+    /// <summary>cos and signed sin for positions [start, start + count), each [count, headDim].</summary>
+    public (Tensor Cos, Tensor SinSigned) Slice(long start, long count)
     {
         EnsureLength(start + count);
-        return (_cos!.narrow(0, start, count), _sin!.narrow(0, start, count));
+        return (_cos!.narrow(0, start, count), _sinSigned!.narrow(0, start, count));
     }
+
+    /// <summary>
+    /// x·cos + rotate_half(x)·sin in three kernels: rotate_half(x) is [−x₂, x₁], which is roll(x, half)·[−1…, +1…],
+    /// and the sign lives in the signed sin table. cos and sinSigned broadcast against x's last two dimensions.
+    /// </summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sinSigned) =>
+        addcmul(x * cos, x.roll(x.shape[^1] / 2, -1), sinSigned, 1);
 
     /// <summary>Bumped each time the tables are rebuilt (their addresses change); captured graphs check it.</summary>
     public int Version { get; private set; }
@@ -50,12 +57,11 @@ public sealed class RotaryEmbedding : IDisposable
             var freqs = outer(positions, _inverseFrequencies.to(_device));
             var emb = cat([freqs, freqs], dim: -1);
             _cos?.Dispose();
-            _sin?.Dispose();
             _sinSigned?.Dispose();
             _cos = emb.cos().to(_dtype).DetachFromDisposeScope();
-            _sin = emb.sin().to(_dtype).DetachFromDisposeScope();
-            long half = _sin.shape[1] / 2;
-            _sinSigned = cat([_sin.narrow(1, 0, half).neg(), _sin.narrow(1, half, half)], 1).DetachFromDisposeScope();
+            var sin = emb.sin().to(_dtype);
+            long half = sin.shape[1] / 2;
+            _sinSigned = cat([sin.narrow(1, 0, half).neg(), sin.narrow(1, half, half)], 1).DetachFromDisposeScope();
         }
         _length = length;
         Version++;
@@ -97,7 +103,6 @@ public sealed class RotaryEmbedding : IDisposable
     public void Dispose()
     {
         _cos?.Dispose();
-        _sin?.Dispose();
         _sinSigned?.Dispose();
         _inverseFrequencies.Dispose();
     }

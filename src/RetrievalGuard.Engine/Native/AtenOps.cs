@@ -7,6 +7,8 @@ namespace RetrievalGuard.Engine.Native;
 /// libtorch operators that TorchSharp 0.107 does not wrap, called through their C++ entry points
 /// (at::_ops::NAME::call, stable across libtorch 2.x). Each is checked once against the composite it replaces;
 /// when a symbol is missing or the check fails, callers use the composite. Set RGUARD_ATEN_OPS=0 to turn them off.
+/// These calls bypass TorchSharp's error translation: a libtorch error inside one (only out-of-memory can occur with
+/// the shapes the engine passes) ends the process instead of raising an exception.
 /// </summary>
 internal static unsafe class AtenOps
 {
@@ -24,6 +26,8 @@ internal static unsafe class AtenOps
         public delegate* unmanaged<nuint, IntPtr> OperatorNew;
         // at::Tensor at::_ops::rms_norm::call(const Tensor&, SymIntArrayRef, const optional<Tensor>&, optional<double>)
         public delegate* unmanaged<IntPtr, IntPtr, long*, nuint, IntPtr, OptionalDouble, IntPtr> RmsNorm;
+        // at::Tensor at::_ops::bmm_dtype::call(const Tensor&, const Tensor&, ScalarType out_dtype)
+        public delegate* unmanaged<IntPtr, IntPtr, IntPtr, sbyte, IntPtr> BmmDtype;
     }
 
     private static readonly Lazy<Bindings> Api = new(Resolve);
@@ -55,6 +59,22 @@ internal static unsafe class AtenOps
         return fused;
     }
 
+    /// <summary>
+    /// True when <see cref="BmmFloat32"/> can run for half-precision tensors on <paramref name="device"/>: libtorch's
+    /// bmm with a float32 output (cuBLAS accumulates in float32 and does not round the result) exists on CUDA.
+    /// </summary>
+    public static bool HasFloat32Bmm(Device device, ScalarType dtype) =>
+        device.type == TorchSharp.DeviceType.CUDA && dtype is ScalarType.BFloat16 or ScalarType.Float16 && Api.Value is { Error: null, BmmDtype: not null };
+
+    /// <summary>batch1 @ batch2 in float32 for half-precision inputs (check <see cref="HasFloat32Bmm"/> first).</summary>
+    public static Tensor BmmFloat32(Tensor batch1, Tensor batch2)
+    {
+        var api = Api.Value;
+        IntPtr result = api.OperatorNew((nuint)IntPtr.Size);
+        api.BmmDtype(result, batch1.Handle, batch2.Handle, (sbyte)ScalarType.Float32);
+        return Tensor.UnsafeCreateTensor(result);
+    }
+
     private static Tensor CallRmsNorm(Bindings api, Tensor input, Tensor weight, double eps)
     {
         long shape = input.shape[^1];
@@ -80,6 +100,8 @@ internal static unsafe class AtenOps
             b.OperatorNew = (delegate* unmanaged<nuint, IntPtr>)NativeLibrary.GetExport(cxx, "_Znwm");
             b.RmsNorm = (delegate* unmanaged<IntPtr, IntPtr, long*, nuint, IntPtr, OptionalDouble, IntPtr>)NativeLibrary.GetExport(torchLib,
                 "_ZN2at4_ops8rms_norm4callERKNS_6TensorEN3c108ArrayRefINS5_6SymIntEEERKSt8optionalIS2_ES9_IdE");
+            if (NativeLibrary.TryGetExport(torchLib, "_ZN2at4_ops9bmm_dtype4callERKNS_6TensorES4_N3c1010ScalarTypeE", out IntPtr bmm))
+                b.BmmDtype = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, sbyte, IntPtr>)bmm;
         }
         catch (Exception e)
         {

@@ -99,17 +99,31 @@ public sealed class KvStorage : IDisposable
             : new KvView(k.narrow(2, 0, filled), ValuesOf(layer, row, (int)count, (int)filled));
     }
 
-    /// <summary>Scatters [count, kv heads, tokens, dim] into the chunk-major value buffer.</summary>
+    /// <summary>
+    /// Copies [count, kv heads, tokens, dim] into the chunk-major value buffer: a partial first chunk, the whole
+    /// chunks in one strided copy, a partial last chunk (at most three copies, no index arithmetic).
+    /// </summary>
     private void WriteValues(int layer, int row, Tensor values, int startPosition)
     {
-        long tokens = values.shape[2], count = values.shape[0];
-        using var scope = NewDisposeScope();
-        var positions = arange(startPosition, startPosition + tokens, dtype: int64, device: values.device);
-        var chunk = positions.div(ChunkLength, rounding_mode: RoundingMode.floor);
-        var offset = positions.remainder(ChunkLength);
-        var rows = arange(row, row + count, dtype: int64, device: values.device).unsqueeze(1);
-        // Indices broadcast to [count, tokens]; the indexed slots are then [count, tokens, kv heads, dim].
-        _values[layer].index_put_(values.permute(0, 2, 1, 3), [TensorIndex.Tensor(chunk.unsqueeze(0)), TensorIndex.Tensor(rows), TensorIndex.Colon, TensorIndex.Tensor(offset.unsqueeze(0))]);
+        long tokens = values.shape[2], count = values.shape[0], done = 0;
+        var rows = _values[layer].narrow(1, row, count);                       // [chunks, count, kv heads, chunk, dim]
+        while (done < tokens)
+        {
+            long position = startPosition + done, chunk = position / ChunkLength, offset = position % ChunkLength;
+            long whole = offset == 0 ? (tokens - done) / ChunkLength : 0;
+            if (whole > 0)
+            {
+                var source = values.narrow(2, done, whole * ChunkLength).view(count, NumKvHeads, whole, ChunkLength, HeadDim).permute(2, 0, 1, 3, 4);
+                rows.narrow(0, chunk, whole).copy_(source);
+                done += whole * ChunkLength;
+            }
+            else
+            {
+                long length = Math.Min(ChunkLength - offset, tokens - done);
+                rows[chunk].narrow(2, offset, length).copy_(values.narrow(2, done, length));
+                done += length;
+            }
+        }
     }
 
     public void Dispose()

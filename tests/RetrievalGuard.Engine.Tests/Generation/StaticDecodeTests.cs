@@ -158,6 +158,26 @@ public class StaticDecodeTests
         Assert.True((norm.forward(x) - expected).abs().max().item<float>() < 1e-5);
     }
 
+    [Theory]
+    [InlineData(0, 40)]   // from a chunk boundary: two whole chunks and a partial one
+    [InlineData(5, 30)]   // a partial first chunk, a whole chunk, a partial last chunk
+    [InlineData(3, 4)]    // inside one chunk
+    public void ValuesWrittenInChunksReadBackInOrder(int start, int tokens)
+    {
+        using var storage = new KvStorage(numLayers: 1, rows: 3, numKvHeads: 2, headDim: 4, capacity: 64, ScalarType.Float32, CPU);
+        Assert.Equal(16, storage.ChunkLength);
+        var keys = randn(2, 2, tokens, 4);
+        var values = randn(2, 2, tokens, 4);
+        var prefix = randn(2, 2, start, 4);
+        if (start > 0) storage.Write(0, 1, prefix, prefix, 0);
+        var view = storage.Write(0, 1, keys, values, start);
+        var expected = start > 0 ? cat([prefix, values], 2) : values;
+        Assert.Equal(expected.shape, view.Values.shape);
+        Assert.True(view.Values.allclose(expected));
+        Assert.True(storage.ValuesOf(0, 1, 2, start + tokens).allclose(expected));
+        Assert.True(storage.ValuesOf(0, 0, 1, start + tokens).abs().max().item<float>() == 0); // row 0 untouched
+    }
+
     private static void Close(float expected, float actual, double tolerance) =>
         Assert.True(Math.Abs(expected - actual) <= tolerance, $"expected {expected}, got {actual} (tolerance {tolerance})");
 

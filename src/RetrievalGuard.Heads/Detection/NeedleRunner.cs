@@ -1,6 +1,6 @@
 using RetrievalGuard.Engine;
 using RetrievalGuard.Engine.Caches;
-using RetrievalGuard.Engine.Model;
+using RetrievalGuard.Engine.Generation;
 using RetrievalGuard.Engine.Probes;
 using static TorchSharp.torch;
 
@@ -11,7 +11,7 @@ public sealed record NeedleAnswer(string Answer, int NeedleTokenStart, int Needl
 
 /// <summary>
 /// Answers needle tests greedily, optionally watching every head (top-1 attended position per head, computed on the
-/// device so only one integer per head crosses to the host per step) or zeroing chosen heads.
+/// device so only one number per head crosses to the host per step) or zeroing chosen heads.
 /// </summary>
 public sealed class NeedleRunner(LanguageModel model, int maxAnswerTokens = 48)
 {
@@ -27,38 +27,33 @@ public sealed class NeedleRunner(LanguageModel model, int maxAnswerTokens = 48)
         return (tokens, start, end);
     }
 
+    /// <param name="allHeads">Heads to score; it must keep each head's top position (TopK ≥ 1).</param>
     public NeedleAnswer Run(NeedleTest test, AttentionProbe? allHeads = null, HeadMask? mask = null)
     {
+        if (allHeads is { TopK: < 1 })
+            throw new ArgumentException("Copy-paste scoring needs each head's most attended position: make the probe with TopK ≥ 1.", nameof(allHeads));
         var (tokens, start, end) = Tokenize(test);
         var scorer = allHeads is null ? null : new CopyPasteScorer(tokens, start, end, allHeads.Count);
-        var stops = Model.Tokenizer.StopTokenIds.ToHashSet();
         var generated = new List<int>();
-        using var cache = Model.CreateCache(tokens.Length + maxAnswerTokens + 1);
-        int next = Step(tokens, cache, allHeads, mask, scorer);
-        while (!stops.Contains(next))
+        using var cache = Model.CreateCache(tokens.Length + maxAnswerTokens);
+        var options = new GenerationOptions { MaxNewTokens = maxAnswerTokens, Probe = allHeads, HeadMask = mask };
+        // The engine's generation loop (CUDA graphs on a GPU); the answer ends at a stop token, a newline or the limit.
+        foreach (var step in TokenGenerator.Generate(Model.Network, tokens, cache, options, Model.Tokenizer.StopTokenIds))
         {
-            generated.Add(next);
-            if (generated.Count >= maxAnswerTokens || Model.Tokenizer.Decode(generated).Contains('\n')) break;
-            next = Step([next], cache, allHeads, mask, scorer);
+            if (scorer is not null) scorer.Step(step.Id, TopPositions(step.Summary!));
+            if (step.IsStop) break;
+            generated.Add(step.Id);
+            if (Model.Tokenizer.Decode(generated).Contains('\n')) break;
         }
         string answer = Model.Tokenizer.Decode(generated).Split('\n')[0].Trim();
         return new NeedleAnswer(answer, start, end, scorer?.Scores, scorer?.Active);
     }
 
-    /// <summary>One forward pass; scores the heads' copy-paste for the token it produces.</summary>
-    private int Step(int[] input, IKvCache cache, AttentionProbe? probe, HeadMask? mask, CopyPasteScorer? scorer)
+    private static long[] TopPositions(AttentionSummary summary)
     {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var ids = tensor(input.Select(i => (long)i).ToArray(), dtype: int64, device: Model.Device).unsqueeze(0);
-        var logits = Model.Network.forward(ids, new ForwardOptions
-        {
-            StartPosition = cache.Length, Cache = cache, LogitsToKeep = 1, Probe = probe, HeadMask = mask,
-        });
-        int token = (int)logits[0, -1].argmax().item<long>();
-        if (scorer is not null && probe?.Weights is { } weights)
-            scorer.Step(token, CopyPasteScorer.TopPositions(weights[0, .., -1]));
-        return token;
+        var top = new long[summary.Heads];
+        for (int h = 0; h < top.Length; h++) top[h] = summary.TopPositions(h)[0];
+        return top;
     }
 
     private static int CommonPrefix(IReadOnlyList<int> a, IReadOnlyList<int> b)

@@ -21,7 +21,8 @@ public sealed class RetrievalHeadDetector(LanguageModel model, int maxAnswerToke
     {
         var c = model.Config;
         var all = HeadIndex.All(c.NumLayers, c.NumHeads).ToList();
-        using var probe = model.CreateProbe(all);
+        // Copy-paste scoring needs each head's most attended position per token, computed on the device.
+        using var probe = new AttentionProbe(all, c.NumLayers, c.NumHeads) { TopK = 1, KeepRows = false };
         var runner = new NeedleRunner(model, maxAnswerTokens);
         var sum = new double[all.Count];
         var activeCount = new int[all.Count];

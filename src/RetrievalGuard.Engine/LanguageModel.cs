@@ -27,6 +27,7 @@ public sealed record LoadOptions
 public sealed class LanguageModel : IDisposable
 {
     private readonly ModelTokenizer? _tokenizer;
+    private StaticKvCache? _reusableCache;
 
     private LanguageModel(string directory, ModelConfig config, LlamaModel network, ModelTokenizer? tokenizer)
     {
@@ -96,18 +97,20 @@ public sealed class LanguageModel : IDisposable
         GenerateAsync(Tokenizer.EncodeChat(turns), options, cache: null, cancellationToken);
 
     /// <summary>
-    /// Streams the continuation of <paramref name="promptIds"/>. Without a <paramref name="cache"/> a full cache sized
-    /// for prompt + MaxNewTokens is made and freed; with one, generation continues after what it holds.
+    /// Streams the continuation of <paramref name="promptIds"/>. Without a <paramref name="cache"/> the model's reusable
+    /// cache is used from position 0 (grown when a request needs more; kept between calls so that the decode graphs
+    /// captured for it are replayed by the next request too; see <see cref="ReleaseCache"/>); with one, generation
+    /// continues after what it holds.
     /// </summary>
     public async IAsyncEnumerable<GeneratedToken> GenerateAsync(IReadOnlyList<int> promptIds, GenerationOptions options,
         IKvCache? cache, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         options.Validate();
         var stops = options.StopTokenIds ?? (IReadOnlyCollection<int>?)_tokenizer?.StopTokenIds ?? [];
-        using var ownedCache = cache is null ? CreateCache(promptIds.Count + Math.Max(options.MaxNewTokens, 1)) : null;
+        cache ??= ReusableCache(promptIds.Count + Math.Max(options.MaxNewTokens, 1));
         var decoder = _tokenizer?.CreateIncrementalDecoder();
         int made = 0;
-        foreach (var step in TokenGenerator.Generate(Network, promptIds, cache ?? ownedCache!, options, stops, cancellationToken))
+        foreach (var step in TokenGenerator.Generate(Network, promptIds, cache, options, stops, cancellationToken))
         {
             bool last = step.IsStop || ++made == options.MaxNewTokens;
             string text = step.IsStop || decoder is null ? "" : decoder.Push(step.Id);
@@ -118,5 +121,28 @@ public sealed class LanguageModel : IDisposable
         }
     }
 
-    public void Dispose() => Network.Dispose();
+    /// <summary>Frees the reusable cache (and the decode graphs bound to it); the next call makes a new one.</summary>
+    public void ReleaseCache()
+    {
+        _reusableCache?.Dispose();
+        _reusableCache = null;
+    }
+
+    /// <summary>The reusable cache, emptied, with room for <paramref name="positions"/> (grown in steps of 1,024).</summary>
+    private StaticKvCache ReusableCache(int positions)
+    {
+        if (_reusableCache is null || _reusableCache.Capacity < positions)
+        {
+            ReleaseCache();
+            _reusableCache = CreateCache((positions + 1023) / 1024 * 1024);
+        }
+        _reusableCache.Truncate(0);
+        return _reusableCache;
+    }
+
+    public void Dispose()
+    {
+        ReleaseCache();
+        Network.Dispose();
+    }
 }

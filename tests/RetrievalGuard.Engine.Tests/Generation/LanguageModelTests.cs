@@ -23,6 +23,24 @@ public class LanguageModelTests
     }
 
     [Fact]
+    public async Task RequestsReuseOneCacheWithoutLeakingBetweenThem()
+    {
+        using var model = Demo();
+        async Task<List<int>> Ids(string prompt, int n)
+        {
+            var ids = new List<int>();
+            await foreach (var token in model.GenerateAsync(prompt, new GenerationOptions { MaxNewTokens = n })) ids.Add(token.Id);
+            return ids;
+        }
+        var first = await Ids("It is a truth", 12);
+        var longer = await Ids(string.Concat(Enumerable.Repeat("It is a truth universally acknowledged. ", 80)), 40); // grows the cache
+        Assert.Equal(40, longer.Count);
+        Assert.Equal(first, await Ids("It is a truth", 12));
+        model.ReleaseCache();
+        Assert.Equal(first, await Ids("It is a truth", 12));
+    }
+
+    [Fact]
     public async Task ProbedHeadsAttentionComesWithEveryToken()
     {
         using var model = Demo();

@@ -133,6 +133,39 @@ public class StaticDecodeTests
     }
 
     [Fact]
+    public void BatchedStepsReportWhatTheProbeKeepsForEveryRow()
+    {
+        using var model = TinyModels.Create();
+        using var probe = new AttentionProbe([new HeadIndex(0, 1), new HeadIndex(1, 2)], 2, 4) { TopK = 2 };
+        using var batch = new BatchDecoder(model, maxSequences: 2, capacityPerSequence: 32);
+        var a = batch.Join([5, 17, 3], new GenerationOptions { MaxNewTokens = 4 }, []).Sequence;
+        var b = batch.Join([44, 9, 61, 2, 8], new GenerationOptions { MaxNewTokens = 4 }, []).Sequence;
+        var steps = batch.Step(probe);
+        Assert.Equal(2, steps.Count);
+        foreach (var (sequence, step) in steps)
+        {
+            int length = sequence.PromptLength + 1; // the first generated token is fed at position PromptLength
+            Assert.Equal(length, step.Attention![0].Length);
+            Assert.Equal(1f, step.Attention[1].Sum(), 3);
+            Assert.InRange(step.Summary!.TopPositions(0)[0], 0, length - 1);
+        }
+        Assert.Throws<NotSupportedException>(() => batch.Join([1], new GenerationOptions { MaxNewTokens = 1, Probe = probe }, []));
+    }
+
+    [Fact]
+    public void StepsRunEagerlyOnTheCpuAndSayWhy()
+    {
+        using var model = TinyModels.Create();
+        using var cache = model.CreateCache(16);
+        var runner = DecodeRunner.For(model, cache.Storage);
+        Assert.False(runner.UsesGraphs);
+        Assert.Equal("not a CUDA device", runner.GraphsUnavailableReason);
+        Assert.Same(runner, DecodeRunner.For(model, cache.Storage));
+        Assert.Throws<ArgumentOutOfRangeException>(() => runner.Step([new DecodeRequest(0, 1, 16, new GenerationOptions())]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => runner.Step([new DecodeRequest(1, 1, 0, new GenerationOptions())]));
+    }
+
+    [Fact]
     public void BatchRejectsWhatDoesNotFit()
     {
         using var model = TinyModels.Create();

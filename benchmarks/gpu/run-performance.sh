@@ -29,6 +29,7 @@ case "$part" in
     peak ours-short bench speed --contexts 1024 8192 32768 --out "$out/speed.json" 2>&1 | grep -v '^{$' | grep -E '^\{"context|rror|xception' 
     RGUARD_ATEN_OPS=0 bench speed --contexts 1024 --variants graphs --out "$out/speed-composite-norm.json" 2>&1 | grep -E '^\{"context|rror|xception'
     mkdir -p "$out/hf-short"; OUT="$out/hf-short" peak hf-short python3 .device/hf_llama_baseline.py 1024 8192 32768 2>&1 | tee "$out/hf-short/log.txt" | grep -vi warn
+    OUT="$out/hf-short" python3 benchmarks/gpu/hf_prefill_repeat.py 1024 8192 32768 2>&1 | grep -vi warn
     bench batch --concurrency 8 32 --requests 96 --out "$out/batch.json" 2>&1 | grep -E '^\{"steps|rror|xception'
     ;;
   2)

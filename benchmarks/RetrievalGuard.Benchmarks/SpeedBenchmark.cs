@@ -121,7 +121,10 @@ public static class SpeedBenchmark
     {
         var c = network.Config;
         int count = Math.Max(1, (int)Math.Round(fraction * c.NumLayers * c.NumHeads));
-        var heads = Enumerable.Range(0, count).Select(i => new HeadIndex(i * 7 % c.NumLayers, i * 5 % c.NumHeads)).Distinct();
+        // Distinct heads spread over every layer (more probed layers cost more than a real map's few middle layers).
+        var heads = Enumerable.Range(0, c.NumLayers * c.NumHeads)
+            .Select(i => new HeadIndex(i % c.NumLayers, (i / c.NumLayers * 5 + i % c.NumLayers * 3) % c.NumHeads))
+            .Distinct().Take(count).ToList();
         var probe = new AttentionProbe(heads, c.NumLayers, c.NumHeads) { TopK = 4, KeepRows = false };
         probe.SetSegments(Enumerable.Range(0, context).Select(p => p * 7 / context).ToArray(), segmentCount: 8, defaultSegment: 7);
         return probe;

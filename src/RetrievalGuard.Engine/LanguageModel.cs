@@ -121,6 +121,34 @@ public sealed class LanguageModel : IDisposable
         }
     }
 
+    /// <summary>
+    /// Token ids in, token steps out, synchronously, on the reusable cache (from position 0): the loop for detection,
+    /// evaluation and scoring, which need no text streaming.
+    /// </summary>
+    public IEnumerable<TokenStep> GenerateTokens(IReadOnlyList<int> promptIds, GenerationOptions options, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        var stops = options.StopTokenIds ?? (IReadOnlyCollection<int>?)_tokenizer?.StopTokenIds ?? [];
+        return TokenGenerator.Generate(Network, promptIds, ReusableCache(promptIds.Count + Math.Max(options.MaxNewTokens, 1)), options, stops, cancellationToken);
+    }
+
+    /// <summary>
+    /// A short answer: tokens up to a stop token, the first newline or MaxNewTokens, decoded, first line, trimmed.
+    /// <paramref name="onStep"/> sees every token made (a stop token included), e.g. to score where heads looked.
+    /// </summary>
+    public string AnswerLine(IReadOnlyList<int> promptIds, GenerationOptions options, Action<TokenStep>? onStep = null)
+    {
+        var answer = new List<int>();
+        foreach (var step in GenerateTokens(promptIds, options))
+        {
+            onStep?.Invoke(step);
+            if (step.IsStop) break;
+            answer.Add(step.Id);
+            if (Tokenizer.Decode(answer).Contains('\n')) break;
+        }
+        return Tokenizer.Decode(answer).Split('\n')[0].Trim();
+    }
+
     /// <summary>Frees the reusable cache (and the decode graphs bound to it); the next call makes a new one.</summary>
     public void ReleaseCache()
     {

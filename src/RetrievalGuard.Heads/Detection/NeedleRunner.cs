@@ -1,8 +1,6 @@
 using RetrievalGuard.Engine;
-using RetrievalGuard.Engine.Caches;
 using RetrievalGuard.Engine.Generation;
 using RetrievalGuard.Engine.Probes;
-using static TorchSharp.torch;
 
 namespace RetrievalGuard.Heads.Detection;
 
@@ -34,18 +32,9 @@ public sealed class NeedleRunner(LanguageModel model, int maxAnswerTokens = 48)
             throw new ArgumentException("Copy-paste scoring needs each head's most attended position: make the probe with TopK ≥ 1.", nameof(allHeads));
         var (tokens, start, end) = Tokenize(test);
         var scorer = allHeads is null ? null : new CopyPasteScorer(tokens, start, end, allHeads.Count);
-        var generated = new List<int>();
-        using var cache = Model.CreateCache(tokens.Length + maxAnswerTokens);
-        var options = new GenerationOptions { MaxNewTokens = maxAnswerTokens, Probe = allHeads, HeadMask = mask };
-        // The engine's generation loop (CUDA graphs on a GPU); the answer ends at a stop token, a newline or the limit.
-        foreach (var step in TokenGenerator.Generate(Model.Network, tokens, cache, options, Model.Tokenizer.StopTokenIds))
-        {
-            if (scorer is not null) scorer.Step(step.Id, TopPositions(step.Summary!));
-            if (step.IsStop) break;
-            generated.Add(step.Id);
-            if (Model.Tokenizer.Decode(generated).Contains('\n')) break;
-        }
-        string answer = Model.Tokenizer.Decode(generated).Split('\n')[0].Trim();
+        // The engine's generation loop (CUDA graphs on a GPU) on the model's reusable cache.
+        string answer = Model.AnswerLine(tokens, new GenerationOptions { MaxNewTokens = maxAnswerTokens, Probe = allHeads, HeadMask = mask },
+            step => scorer?.Step(step.Id, TopPositions(step.Summary!)));
         return new NeedleAnswer(answer, start, end, scorer?.Scores, scorer?.Active);
     }
 

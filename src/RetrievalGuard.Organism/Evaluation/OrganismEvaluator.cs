@@ -12,20 +12,8 @@ public sealed class OrganismEvaluator(LanguageModel model, int maxAnswerTokens =
     public int CountTokens(string text) => Model.Tokenizer.CountTokens(text);
 
     /// <summary>The model's answer to a prompt ending in "Answer:", up to EOS or the end of the line.</summary>
-    public string Answer(string prompt)
-    {
-        var ids = Model.Tokenizer.Encode(prompt);
-        using var cache = Model.CreateCache(ids.Count + maxAnswerTokens + 1);
-        var answer = new List<int>();
-        var stops = Model.Tokenizer.StopTokenIds;
-        foreach (var step in TokenGenerator.Generate(Model.Network, ids, cache, new GenerationOptions { MaxNewTokens = maxAnswerTokens }, stops))
-        {
-            if (step.IsStop) break;
-            answer.Add(step.Id);
-            if (Model.Tokenizer.Decode(answer).Contains('\n')) break;
-        }
-        return Model.Tokenizer.Decode(answer).Split('\n')[0].Trim();
-    }
+    public string Answer(string prompt) =>
+        Model.AnswerLine(Model.Tokenizer.Encode(prompt), new GenerationOptions { MaxNewTokens = maxAnswerTokens });
 
     public AnsweredItem Answer(EvalItem item)
     {

@@ -53,6 +53,14 @@ var cold = new Command("cold-start", "Time to first token from a cold process fo
 cold.SetAction(parse => Write(ColdStartBenchmark.Run(parse.GetValue(modelArgument)!, parse.GetValue(deviceOption)!, parse.GetValue(promptOption), sinceStart),
     parse.GetValue(outOption)));
 
+var checkModelArgument = new Argument<string>("model") { Description = "Checkpoint folder, e.g. samples/models/organism" };
+var rowsOption = new Option<int>("--rows") { DefaultValueFactory = _ => 4 };
+var checkDtypeOption = new Option<string>("--dtype") { DefaultValueFactory = _ => "fp32" };
+var batchCheck = new Command("batch-check", "Continuous batching gives the tokens each request gets alone (greedy).")
+    { checkModelArgument, deviceOption, checkDtypeOption, rowsOption, outOption };
+batchCheck.SetAction(parse => Write(BatchCheck.Run(parse.GetValue(checkModelArgument)!, parse.GetValue(deviceOption)!, parse.GetValue(checkDtypeOption)!,
+    requests: 10, rows: parse.GetValue(rowsOption), newTokens: 48), parse.GetValue(outOption)));
+
 var dirArgument = new Argument<string>("results") { Description = "A folder written by benchmarks/gpu/run-performance.sh" };
 var report = new Command("report", "Print the table of ours vs transformers with ratios and targets.") { dirArgument };
 report.SetAction(parse =>
@@ -63,7 +71,7 @@ report.SetAction(parse =>
     return 0;
 });
 
-var root = new RootCommand("RetrievalGuard benchmarks") { parity, speed, batch, cold, report };
+var root = new RootCommand("RetrievalGuard benchmarks") { parity, speed, batch, cold, report, batchCheck };
 return root.Parse(args).Invoke();
 
 static int Write(JsonObject result, string? path)

@@ -70,15 +70,17 @@ public sealed class DecodeRunner : IDisposable
     public DecodeResult[] Step(IReadOnlyList<DecodeRequest> requests, AttentionProbe? probe = null, HeadMask? headMask = null)
     {
         if (requests.Count == 0) return [];
-        int highest = 0, longest = 0;
+        int longest = 0;
+        var seen = new bool[Storage.Rows];
         foreach (var r in requests)
         {
             if (r.Row < 0 || r.Row >= Storage.Rows) throw new ArgumentOutOfRangeException(nameof(requests), r.Row, $"Row must be in 0..{Storage.Rows - 1}.");
+            if (seen[r.Row]) throw new ArgumentException($"Row {r.Row} is requested twice in one step.", nameof(requests));
+            seen[r.Row] = true;
             if (r.Position < 0 || r.Position >= Storage.Capacity)
                 throw new ArgumentOutOfRangeException(nameof(requests), r.Position, $"Position {r.Position} does not fit the cache (capacity {Storage.Capacity}).");
             if (r.Token < 0 || r.Token >= _model.Config.VocabSize)
                 throw new ArgumentOutOfRangeException(nameof(requests), r.Token, $"Token id {r.Token} is outside the vocabulary (size {_model.Config.VocabSize}).");
-            highest = Math.Max(highest, r.Row);
             longest = Math.Max(longest, r.Position + 1);
         }
         int rows = Storage.Rows;

@@ -163,6 +163,8 @@ public class StaticDecodeTests
         Assert.Same(runner, DecodeRunner.For(model, cache.Storage));
         Assert.Throws<ArgumentOutOfRangeException>(() => runner.Step([new DecodeRequest(0, 1, 16, new GenerationOptions())]));
         Assert.Throws<ArgumentOutOfRangeException>(() => runner.Step([new DecodeRequest(1, 1, 0, new GenerationOptions())]));
+        Assert.Contains("requested twice", Assert.Throws<ArgumentException>(() =>
+            runner.Step([new DecodeRequest(0, 1, 0, new GenerationOptions()), new DecodeRequest(0, 2, 1, new GenerationOptions())])).Message);
     }
 
     [Fact]

@@ -61,6 +61,9 @@ var batchCheck = new Command("batch-check", "Continuous batching gives the token
 batchCheck.SetAction(parse => Write(BatchCheck.Run(parse.GetValue(checkModelArgument)!, parse.GetValue(deviceOption)!, parse.GetValue(checkDtypeOption)!,
     requests: 10, rows: parse.GetValue(rowsOption), newTokens: 48), parse.GetValue(outOption)));
 
+var gemv = new Command("gemv", "Bandwidth of the 8B projections as matrix-vector products (CUDA graphs).") { deviceOption, outOption };
+gemv.SetAction(parse => Write(GemvBenchmark.Run(parse.GetValue(deviceOption)!), parse.GetValue(outOption)));
+
 var dirArgument = new Argument<string>("results") { Description = "A folder written by benchmarks/gpu/run-performance.sh" };
 var report = new Command("report", "Print the table of ours vs transformers with ratios and targets.") { dirArgument };
 report.SetAction(parse =>
@@ -71,7 +74,7 @@ report.SetAction(parse =>
     return 0;
 });
 
-var root = new RootCommand("RetrievalGuard benchmarks") { parity, speed, batch, cold, report, batchCheck };
+var root = new RootCommand("RetrievalGuard benchmarks") { parity, speed, batch, cold, report, batchCheck, gemv };
 return root.Parse(args).Invoke();
 
 static int Write(JsonObject result, string? path)

@@ -13,6 +13,12 @@ public readonly record struct KvView(Tensor Keys, Tensor Values, Tensor? Mask = 
 /// <summary>
 /// Per-layer key/value storage for incremental decoding. Keys and values are [batch, kv heads, tokens, head dim],
 /// already rotated. Implementations must not allocate per decode step beyond small views.
+/// <para>
+/// Generation decodes a <see cref="StaticKvCache"/> through the static step (fixed shapes, CUDA graphs); any other
+/// cache decodes through the general forward pass, eagerly. A cache that wants graph replay too (the head-aware
+/// compressed cache) needs fixed-size device buffers written at device-side positions, as <see cref="KvStorage"/>
+/// has, and its own attention in the decode step.
+/// </para>
 /// </summary>
 public interface IKvCache : IDisposable
 {

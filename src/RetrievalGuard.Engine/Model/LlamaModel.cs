@@ -114,7 +114,7 @@ public sealed class LlamaAttention : nn.Module
         long rows = x.shape[0];
         int group = _heads / _kvHeads;
         var qkv = qkv_proj.forward(x);
-        var qk = DecodeContext.Rotate(qkv.narrow(-1, 0, (long)(_heads + _kvHeads) * _headDim).view(rows, _heads + _kvHeads, _headDim), ctx);
+        var qk = RotaryEmbedding.Apply(qkv.narrow(-1, 0, (long)(_heads + _kvHeads) * _headDim).view(rows, _heads + _kvHeads, _headDim), ctx.Cos, ctx.SinSigned);
         var k = qk.narrow(1, _heads, _kvHeads);
         var v = qkv.narrow(-1, (long)(_heads + _kvHeads) * _headDim, (long)_kvHeads * _headDim).view(rows, _kvHeads, _headDim);
         var keys = ctx.Storage.Keys(_layer);
@@ -251,18 +251,17 @@ public sealed class LlamaDecoderLayer : nn.Module
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor x, Tensor cos, Tensor sinSigned, ForwardOptions options)
+    public Tensor forward(Tensor x, Tensor cos, Tensor sinSigned, ForwardOptions options) =>
+        Block(x, normed => self_attn.forward(normed, cos, sinSigned, options));
+
+    internal Tensor DecodeStatic(Tensor x, DecodeContext ctx) => Block(x, normed => self_attn.DecodeStatic(normed, ctx));
+
+    /// <summary>Pre-norm residual block around either attention path.</summary>
+    private Tensor Block(Tensor x, Func<Tensor, Tensor> attention)
     {
         // A scope per layer frees each layer's temporaries at once: a long prefill keeps one layer's worth alive.
         using var scope = NewDisposeScope();
-        var h = x + self_attn.forward(input_layernorm.forward(x), cos, sinSigned, options);
-        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
-    }
-
-    internal Tensor DecodeStatic(Tensor x, DecodeContext ctx)
-    {
-        using var scope = NewDisposeScope();
-        var h = x + self_attn.DecodeStatic(input_layernorm.forward(x), ctx);
+        var h = x + attention(input_layernorm.forward(x));
         return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
     }
 }
@@ -422,7 +421,4 @@ internal sealed class DecodeContext(KvStorage storage, int keyLength, AttentionP
     public required Tensor KeyBias { get; init; }    // [rows · kv heads, 1, keyLength], in the scores' dtype
     public bool Float32Scores { get; init; }
     public List<Tensor> ProbeRows { get; } = new();
-
-    /// <summary>RoPE for [rows, heads, headDim] at the rows' positions.</summary>
-    public static Tensor Rotate(Tensor x, DecodeContext ctx) => RotaryEmbedding.Apply(x, ctx.Cos, ctx.SinSigned);
 }

@@ -14,8 +14,8 @@ public readonly record struct DecodeRequest(int Row, int Token, int Position, Ge
 public readonly record struct DecodeResult(int Row, int Token, float LogProb, float Entropy, float[][]? Attention, AttentionSummary? Summary);
 
 /// <summary>
-/// Runs <see cref="LlamaModel.DecodeStep"/> for the rows of one <see cref="KvStorage"/>. On CUDA each shape (row
-/// bucket × key-window bucket × what is observed) is captured once as a CUDA graph and replayed, which removes
+/// Runs <see cref="LlamaModel.DecodeStep"/> for the rows of one <see cref="KvStorage"/>. On CUDA each shape (key-window
+/// bucket × what is observed) is captured once as a CUDA graph and replayed, which removes
 /// libtorch's per-operator launch cost (hundreds of kernels per token); elsewhere the same step runs eagerly.
 /// Per step the host writes one small input tensor and reads one small output tensor, nothing else.
 /// </summary>
@@ -104,11 +104,11 @@ public sealed class DecodeRunner : IDisposable
         var segmentTable = segments ? probe!.SegmentTensor(Storage.Device, Storage.StoredPositions) : null;
         _model.EnsureRotary(Storage.StoredPositions);
 
-        IReadOnlyList<Tensor> Work() => StepTensors(rows, keyLength, greedy, probe, headMask, segmentTable);
+        IReadOnlyList<Tensor> Work() => StepTensors(keyLength, greedy, probe, headMask, segmentTable);
         IReadOnlyList<Tensor> outputs;
         if (UsesGraphs)
         {
-            var key = new GraphKey(rows, keyLength, greedy, probe, probe?.SegmentVersion ?? 0, segments, headMask, _model.RotaryVersion);
+            var key = new GraphKey(keyLength, greedy, probe, probe?.SegmentVersion ?? 0, segments, headMask, _model.RotaryVersion);
             try
             {
                 outputs = Graph(key, Work).Outputs;
@@ -149,17 +149,15 @@ public sealed class DecodeRunner : IDisposable
             var row = values.AsSpan((int)(r.Row * width), (int)width);
             results[i] = new DecodeResult(r.Row, (int)row[0], row[1], row[2],
                 probe is { KeepRows: true } ? ReadRows(row[3..], probe.Count, keyLength, r.Position + 1) : null,
-                probe is { TopK: > 0 } || segments ? ReadSummary(row[(3 + (probe!.KeepRows ? probe.Count * keyLength : 0))..], probe, keyLength, segments) : null);
+                probe is { TopK: > 0 } || segments ? ReadSummary(row[(3 + (probe!.KeepRows ? probe.Count * keyLength : 0))..], probe, segments) : null);
         }
         return results;
     }
 
     /// <summary>The captured work: the step, greedy choice when every row is greedy, and the probe's packed columns.</summary>
-    private IReadOnlyList<Tensor> StepTensors(int rows, int keyLength, bool greedy, AttentionProbe? probe, HeadMask? headMask, Tensor? segmentTable)
+    private IReadOnlyList<Tensor> StepTensors(int keyLength, bool greedy, AttentionProbe? probe, HeadMask? headMask, Tensor? segmentTable)
     {
-        var tokens = _inputs[0].narrow(0, 0, rows);
-        var positions = _inputs[1].narrow(0, 0, rows);
-        var (logits, probeRows) = _model.DecodeStep(tokens, positions, Storage, keyLength, probe, headMask);
+        var (logits, probeRows) = _model.DecodeStep(_inputs[0], _inputs[1], Storage, keyLength, probe, headMask);
         var probeColumns = probeRows is null ? null : ProbeColumns(probeRows, probe!, segmentTable);
         if (!greedy) return probeColumns is null ? [logits] : [logits, probeColumns];
         var picked = Sampler.Sample(logits, GreedyOptions, null);
@@ -168,7 +166,10 @@ public sealed class DecodeRunner : IDisposable
 
     private static readonly GenerationOptions GreedyOptions = new();
 
-    /// <summary>[rows, probed heads, keys] → [rows, columns]: rows (if kept), top-K positions and weights, segment masses.</summary>
+    /// <summary>
+    /// [rows, probed heads, keys] → [rows, columns]: rows (if kept), top-K positions and weights, segment masses.
+    /// With K = 1 the position is the earliest of equal maxima (the copy-paste rule); larger K follow topk's order.
+    /// </summary>
     internal static Tensor ProbeColumns(Tensor probeRows, AttentionProbe probe, Tensor? segmentTable, bool? keepRows = null)
     {
         long rows = probeRows.shape[0], heads = probeRows.shape[1], keys = probeRows.shape[2];
@@ -176,7 +177,9 @@ public sealed class DecodeRunner : IDisposable
         if (keepRows ?? probe.KeepRows) parts.Add(probeRows.flatten(1));
         if (probe.TopK > 0)
         {
-            var (weights, positions) = probeRows.topk((int)Math.Min(probe.TopK, keys), dim: -1);
+            var (weights, positions) = probe.TopK == 1
+                ? (probeRows.max(-1, keepdim: true).values, AttentionPeaks.EarliestMaxPositions(probeRows).unsqueeze(-1))
+                : probeRows.topk((int)Math.Min(probe.TopK, keys), dim: -1);
             if (keys < probe.TopK)
             {
                 // Fewer positions than K so far: pad with position −1 and weight 0.
@@ -201,7 +204,7 @@ public sealed class DecodeRunner : IDisposable
         return rows;
     }
 
-    internal static AttentionSummary ReadSummary(ReadOnlySpan<float> columns, AttentionProbe probe, int keyLength, bool segments)
+    internal static AttentionSummary ReadSummary(ReadOnlySpan<float> columns, AttentionProbe probe, bool segments)
     {
         int heads = probe.Count, k = probe.TopK, s = segments ? probe.SegmentCount : 0;
         var positions = new int[heads * k];
@@ -262,5 +265,5 @@ public sealed class DecodeRunner : IDisposable
         _inputs.Dispose();
     }
 
-    private readonly record struct GraphKey(int Rows, int KeyLength, bool Greedy, AttentionProbe? Probe, int SegmentVersion, bool Segments, HeadMask? HeadMask, int RotaryVersion);
+    private readonly record struct GraphKey(int KeyLength, bool Greedy, AttentionProbe? Probe, int SegmentVersion, bool Segments, HeadMask? HeadMask, int RotaryVersion);
 }

@@ -20,11 +20,7 @@ public static class TokenGenerator
     public static IEnumerable<TokenStep> Generate(LlamaModel model, IReadOnlyList<int> prompt, IKvCache cache,
         GenerationOptions options, IReadOnlyCollection<int> stopTokenIds, CancellationToken cancellationToken = default)
     {
-        options.Validate();
-        if (prompt.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(prompt));
-        foreach (int id in prompt)
-            if (id < 0 || id >= model.Config.VocabSize)
-                throw new ArgumentOutOfRangeException(nameof(prompt), id, $"Token id {id} is outside the vocabulary (size {model.Config.VocabSize}).");
+        ValidateRequest(model, prompt, options);
         if (cache.Length + prompt.Count + options.MaxNewTokens > cache.Capacity)
             throw new ArgumentException($"Prompt ({prompt.Count} tokens) + {options.MaxNewTokens} new tokens after {cache.Length} cached positions exceed the cache capacity {cache.Capacity}.");
         return Run(model, prompt, cache, options, stopTokenIds.ToHashSet(), cancellationToken);
@@ -45,6 +41,16 @@ public static class TokenGenerator
             cancellationToken.ThrowIfCancellationRequested();
             step = runner is null ? Decode(model, step.Id, cache, options, generator) : Decode(runner, step.Id, cache, options, generator);
         }
+    }
+
+    /// <summary>Checks what every generation entry point takes: options, a non-empty prompt of in-vocabulary ids.</summary>
+    internal static void ValidateRequest(LlamaModel model, IReadOnlyList<int> prompt, GenerationOptions options)
+    {
+        options.Validate();
+        if (prompt.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(prompt));
+        foreach (int id in prompt)
+            if (id < 0 || id >= model.Config.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(prompt), id, $"Token id {id} is outside the vocabulary (size {model.Config.VocabSize}).");
     }
 
     /// <summary>Runs the prompt (in chunks if asked) into the cache and chooses the first token.</summary>
@@ -112,6 +118,6 @@ public static class TokenGenerator
         int keys = (int)newest.shape[^1];
         var table = segments ? probe.SegmentTensor(device, keys) : null;
         var columns = DecodeRunner.ProbeColumns(newest, probe, table, keepRows: false).cpu().data<float>().ToArray();
-        return DecodeRunner.ReadSummary(columns, probe, keys, segments);
+        return DecodeRunner.ReadSummary(columns, probe, segments);
     }
 }

@@ -1,3 +1,4 @@
+using RetrievalGuard.Engine.Probes;
 using static TorchSharp.torch;
 
 namespace RetrievalGuard.Heads.Detection;
@@ -45,10 +46,7 @@ public sealed class CopyPasteScorer
     public static long[] TopPositions(Tensor attention)
     {
         using var scope = NewDisposeScope();
-        // argmax does not promise the first of equal maxima on every backend: take the smallest index holding the max.
-        var max = attention.max(-1, keepdim: true).values;
-        var positions = arange(attention.shape[^1], dtype: int64, device: attention.device).expand_as(attention);
-        return positions.masked_fill(attention < max, long.MaxValue).min(-1).values.cpu().data<long>().ToArray();
+        return AttentionPeaks.EarliestMaxPositions(attention).cpu().data<long>().ToArray();
     }
 
     /// <summary>Per-head retrieval score of this test.</summary>

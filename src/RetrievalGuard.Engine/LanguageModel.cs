@@ -105,12 +105,12 @@ public sealed class LanguageModel : IDisposable
     public async IAsyncEnumerable<GeneratedToken> GenerateAsync(IReadOnlyList<int> promptIds, GenerationOptions options,
         IKvCache? cache, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        options.Validate();
-        var stops = options.StopTokenIds ?? (IReadOnlyCollection<int>?)_tokenizer?.StopTokenIds ?? [];
-        cache ??= ReusableCache(promptIds.Count + Math.Max(options.MaxNewTokens, 1));
+        var steps = cache is null
+            ? GenerateTokens(promptIds, options, cancellationToken)
+            : TokenGenerator.Generate(Network, promptIds, cache, options, StopTokensFor(options), cancellationToken);
         var decoder = _tokenizer?.CreateIncrementalDecoder();
         int made = 0;
-        foreach (var step in TokenGenerator.Generate(Network, promptIds, cache, options, stops, cancellationToken))
+        foreach (var step in steps)
         {
             bool last = step.IsStop || ++made == options.MaxNewTokens;
             string text = step.IsStop || decoder is null ? "" : decoder.Push(step.Id);
@@ -128,9 +128,13 @@ public sealed class LanguageModel : IDisposable
     public IEnumerable<TokenStep> GenerateTokens(IReadOnlyList<int> promptIds, GenerationOptions options, CancellationToken cancellationToken = default)
     {
         options.Validate();
-        var stops = options.StopTokenIds ?? (IReadOnlyCollection<int>?)_tokenizer?.StopTokenIds ?? [];
-        return TokenGenerator.Generate(Network, promptIds, ReusableCache(promptIds.Count + Math.Max(options.MaxNewTokens, 1)), options, stops, cancellationToken);
+        return TokenGenerator.Generate(Network, promptIds, ReusableCache(promptIds.Count + Math.Max(options.MaxNewTokens, 1)), options,
+            StopTokensFor(options), cancellationToken);
     }
+
+    /// <summary>The options' stop tokens, else the tokenizer's, else none.</summary>
+    private IReadOnlyCollection<int> StopTokensFor(GenerationOptions options) =>
+        options.StopTokenIds ?? (IReadOnlyCollection<int>?)_tokenizer?.StopTokenIds ?? [];
 
     /// <summary>
     /// A short answer: tokens up to a stop token, the first newline or MaxNewTokens, decoded, first line, trimmed.

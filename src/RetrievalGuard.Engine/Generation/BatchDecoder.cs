@@ -73,11 +73,10 @@ public sealed class BatchDecoder : IDisposable
     /// </summary>
     public (BatchSequence Sequence, TokenStep First) Join(IReadOnlyList<int> prompt, GenerationOptions options, IReadOnlyCollection<int> stopTokenIds)
     {
-        options.Validate();
+        TokenGenerator.ValidateRequest(_model, prompt, options);
         if (options.MaxNewTokens < 1) throw new ArgumentOutOfRangeException(nameof(options), "A batched request makes at least one token.");
         if (options.Probe is not null || options.HeadMask is not null)
             throw new NotSupportedException("Probes and head masks are per batch, not per request: pass them to Step.");
-        if (prompt.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(prompt));
         if (prompt.Count + options.MaxNewTokens > _storage.Capacity)
             throw new ArgumentException($"Prompt ({prompt.Count} tokens) + {options.MaxNewTokens} new tokens exceed the per-sequence capacity {_storage.Capacity}.");
         int row = Array.IndexOf(_rows, null);

@@ -173,6 +173,8 @@ public class StaticDecodeTests
         using var model = TinyModels.Create();
         using var batch = new BatchDecoder(model, maxSequences: 1, capacityPerSequence: 8);
         Assert.Contains("per-sequence capacity 8", Assert.Throws<ArgumentException>(() => batch.Join([1, 2, 3], new GenerationOptions { MaxNewTokens = 6 }, [])).Message);
+        Assert.Contains("outside the vocabulary", Assert.Throws<ArgumentOutOfRangeException>(() => batch.Join([1, 500], new GenerationOptions { MaxNewTokens = 1 }, [])).Message);
+        Assert.Throws<ArgumentException>(() => batch.Join([], new GenerationOptions { MaxNewTokens = 1 }, []));
         batch.Join([1, 2], new GenerationOptions { MaxNewTokens = 3 }, []);
         Assert.Contains("All 1 rows are busy", Assert.Throws<InvalidOperationException>(() => batch.Join([1], new GenerationOptions { MaxNewTokens = 1 }, [])).Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => DecodeRunner.For(model, new KvStorage(2, 1, 2, 8, 4, ScalarType.Float32, CPU)).Step([new DecodeRequest(0, 500, 0, new GenerationOptions())]));

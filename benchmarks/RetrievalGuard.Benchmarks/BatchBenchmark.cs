@@ -19,15 +19,11 @@ public static class BatchBenchmark
 
     public static JsonObject Run(Settings s)
     {
-        var config = ModelShapes.Get(s.Shape, s.Layers);
-        var dev = ComputeOptions.ParseDevice(s.Device);
-        var type = ComputeOptions.ParseDType(s.DType, dev, config.TorchDtype);
-        using var network = new LlamaModel(config, type, dev);
-        network.InitializeWeights(seed: 0);
-        network.eval();
+        using var network = Bench.RandomModel(s.Shape, s.Layers, s.Device, s.DType);
+        var dev = network.Device;
         var result = new JsonObject
         {
-            ["shape"] = s.Shape, ["layers"] = config.NumLayers, ["device"] = s.Device, ["dtype"] = type.ToString(),
+            ["shape"] = s.Shape, ["layers"] = network.Config.NumLayers, ["device"] = s.Device, ["dtype"] = network.DType.ToString(),
             ["requests"] = s.Requests, ["prompt_tokens"] = $"{s.MinPrompt}-{s.MaxPrompt}", ["new_tokens"] = $"{s.NewTokens / 2}-{s.NewTokens * 3 / 2}",
         };
         var rows = new JsonArray();

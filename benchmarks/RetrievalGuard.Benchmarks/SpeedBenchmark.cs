@@ -25,17 +25,13 @@ public static class SpeedBenchmark
 
     public static JsonObject Run(Settings s)
     {
-        var config = ModelShapes.Get(s.Shape, s.Layers);
-        var dev = ComputeOptions.ParseDevice(s.Device);
-        var type = ComputeOptions.ParseDType(s.DType, dev, config.TorchDtype);
         var watch = Stopwatch.StartNew();
-        using var network = new LlamaModel(config, type, dev);
-        network.InitializeWeights(seed: 0);
-        network.eval();
+        using var network = Bench.RandomModel(s.Shape, s.Layers, s.Device, s.DType);
+        var (config, dev) = (network.Config, network.Device);
         Bench.Synchronize(dev);
         var result = new JsonObject
         {
-            ["shape"] = s.Shape, ["layers"] = config.NumLayers, ["device"] = s.Device, ["dtype"] = type.ToString(),
+            ["shape"] = s.Shape, ["layers"] = config.NumLayers, ["device"] = s.Device, ["dtype"] = network.DType.ToString(),
             ["init_seconds"] = Math.Round(watch.Elapsed.TotalSeconds, 2), ["decode_steps"] = s.DecodeSteps, ["prefill_chunk"] = s.PrefillChunk,
         };
         var rows = new JsonArray();
@@ -164,6 +160,17 @@ public static class SpeedBenchmark
 /// <summary>Helpers shared by the benchmarks.</summary>
 public static class Bench
 {
+    /// <summary>A published shape with random weights (HF's initialisation, seed 0), ready for inference.</summary>
+    public static LlamaModel RandomModel(string shape, int? layers, string device, string dtype)
+    {
+        var config = ModelShapes.Get(shape, layers);
+        var dev = ComputeOptions.ParseDevice(device);
+        var network = new LlamaModel(config, ComputeOptions.ParseDType(dtype, dev, config.TorchDtype), dev);
+        network.InitializeWeights(seed: 0);
+        network.eval();
+        return network;
+    }
+
     public static int[] RandomTokens(int count, int vocab, int seed)
     {
         var random = new Random(seed);

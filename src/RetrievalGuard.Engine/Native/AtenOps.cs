@@ -5,8 +5,10 @@ namespace RetrievalGuard.Engine.Native;
 
 /// <summary>
 /// libtorch operators that TorchSharp 0.107 does not wrap, called through their C++ entry points
-/// (at::_ops::NAME::call, stable across libtorch 2.x). Each is checked once against the composite it replaces;
-/// when a symbol is missing or the check fails, callers use the composite. Set RGUARD_ATEN_OPS=0 to turn them off.
+/// (at::_ops::NAME::call, stable across libtorch 2.x). rms_norm is checked once against the composite it replaces;
+/// bmm with a float32 output is used only on CUDA, for half inputs, where libtorch implements it (checked against
+/// transformers by the GPU parity run, not at run time). When a symbol is missing, callers use the composite.
+/// Set RGUARD_ATEN_OPS=0 to turn them off.
 /// These calls bypass TorchSharp's error translation: a libtorch error inside one (only out-of-memory can occur with
 /// the shapes the engine passes) ends the process instead of raising an exception.
 /// </summary>

@@ -1,5 +1,6 @@
 using RetrievalGuard.Engine.Caches;
 using RetrievalGuard.Engine.Checkpoints;
+using RetrievalGuard.Engine.Kernels;
 using RetrievalGuard.Engine.Native;
 using RetrievalGuard.Engine.Probes;
 using TorchSharp;
@@ -25,6 +26,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         weight = new Parameter(ones(dim, dtype: dtype, device: device));
         RegisterComponents();
     }
+
+    public double Eps => _eps;
 
     public override Tensor forward(Tensor x) =>
         // The fused libtorch operator is used only for inference: training keeps the composite's exact gradients.
@@ -152,6 +155,24 @@ public sealed class LlamaAttention : nn.Module
         return o_proj.forward(output.view(rows, (long)_heads * _headDim));
     }
 
+    /// <summary>
+    /// The static decode step through the fused CUDA kernels: RoPE and the cache write in one kernel, attention as a
+    /// split-key pass and a merge (raw scores and log-sum-exp of probed heads on the side), then o_proj.
+    /// </summary>
+    internal Tensor DecodeFused(Tensor x, FusedDecodeContext ctx)
+    {
+        var qkv = qkv_proj.forward(x);
+        var storage = ctx.Storage;
+        var (keys, values) = (storage.Keys(_layer), storage.ValueChunks(_layer));
+        ctx.Kernels.RopeWrite(qkv, _heads, _kvHeads, ctx.Cos, ctx.SinSigned, ctx.Positions, keys, values, storage.StoredPositions, storage.ChunkLength);
+        var slots = ctx.Probe is { } probe && probe.HasLayer(_layer) ? probe.SlotTensor(_layer, x.device) : null;
+        var output = ctx.Kernels.Attend(qkv, _heads, _kvHeads, keys, values, ctx.Positions, storage.StoredPositions, storage.ChunkLength,
+            ctx.KeyLength, _slidingWindow ?? 0, ctx.Work, slots, slots is null ? null : ctx.ProbeScores, slots is null ? null : ctx.ProbeLse);
+        if (ctx.HeadMask?.LayerMask(_layer, x.device, output.dtype) is { } mask)
+            output = (output.view(x.shape[0], _heads, _headDim) * mask.view(1, _heads, 1)).view(x.shape[0], (long)_heads * _headDim);
+        return o_proj.forward(output);
+    }
+
     /// <summary>[batch, heads, tokens, headDim] attention output. Never copies the cache for GQA while decoding.</summary>
     private Tensor Attend(Tensor q, KvView kv, int start, long tokens)
     {
@@ -228,6 +249,9 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The same with SwiGLU as one fused kernel.</summary>
+    internal Tensor DecodeFused(Tensor x, DecodeKernels kernels) => down_proj.forward(kernels.SwiGlu(gate_up_proj.forward(x)));
+
     public override Tensor forward(Tensor x)
     {
         var gateUp = gate_up_proj.forward(x);
@@ -255,6 +279,20 @@ public sealed class LlamaDecoderLayer : nn.Module
         Block(x, normed => self_attn.forward(normed, cos, sinSigned, options));
 
     internal Tensor DecodeStatic(Tensor x, DecodeContext ctx) => Block(x, normed => self_attn.DecodeStatic(normed, ctx));
+
+    /// <summary>
+    /// The fused decode block: <paramref name="residual"/> [rows, hidden] is the residual stream, updated in place;
+    /// <paramref name="pending"/> is the previous block's MLP output, not yet added (each add is fused into the next
+    /// norm). Returns this block's MLP output, for the next block or the final norm to add.
+    /// </summary>
+    internal Tensor DecodeFused(Tensor residual, Tensor? pending, FusedDecodeContext ctx)
+    {
+        using var scope = NewDisposeScope();
+        var kernels = ctx.Kernels;
+        var attention = self_attn.DecodeFused(kernels.AddRmsNorm(residual, pending, input_layernorm.weight, input_layernorm.Eps), ctx);
+        var normed = kernels.AddRmsNorm(residual, attention, post_attention_layernorm.weight, post_attention_layernorm.Eps);
+        return mlp.DecodeFused(normed, kernels).MoveToOuterDisposeScope();
+    }
 
     /// <summary>Pre-norm residual block around either attention path.</summary>
     private Tensor Block(Tensor x, Func<Tensor, Tensor> attention)
@@ -337,6 +375,11 @@ public sealed class LlamaModel : nn.Module
         if (rows != storage.Rows) throw new ArgumentException($"A decode step covers all {storage.Rows} rows of the storage, not {rows}.");
         if (keyLength % storage.ChunkLength != 0) throw new ArgumentException($"Key window {keyLength} is not a whole number of {storage.ChunkLength}-position chunks.");
         using var scope = NewDisposeScope();
+        if (FusedKernels(out _) is { } kernels)
+        {
+            var (fusedLogits, fusedProbe) = DecodeStepFused(kernels, tokenIds, positions, storage, keyLength, probe, headMask);
+            return (fusedLogits.MoveToOuterDisposeScope(), fusedProbe?.MoveToOuterDisposeScope());
+        }
         var rowIndex = arange(rows, dtype: int64, device: positions.device);
         bool float32Scores = AtenOps.HasFloat32Bmm(positions.device, DType);
         var (cos, sinSigned) = _rotary.Tables(storage.StoredPositions);
@@ -356,6 +399,35 @@ public sealed class LlamaModel : nn.Module
         var logits = lm_head.forward(norm.forward(x));
         var probeRows = ctx.ProbeRows.Count == 0 ? null : ctx.ProbeRows.Count == 1 ? ctx.ProbeRows[0] : cat(ctx.ProbeRows, 1);
         return (logits.MoveToOuterDisposeScope(), probeRows?.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The fused CUDA decode kernels for this model (compiled once per process and shape), or null with the reason:
+    /// not CUDA, no NVRTC, an unsupported shape, or RGUARD_FUSED_KERNELS=0. The decode step uses them when present.
+    /// </summary>
+    public DecodeKernels? FusedKernels(out string? reason) =>
+        DecodeKernels.For(Device, DType, Config.HeadDim, Config.NumHeads / Config.NumKvHeads, out reason);
+
+    private (Tensor Logits, Tensor? ProbeRows) DecodeStepFused(DecodeKernels kernels, Tensor tokenIds, Tensor positions, KvStorage storage,
+        int keyLength, AttentionProbe? probe, HeadMask? headMask)
+    {
+        int rows = (int)tokenIds.shape[0];
+        var (cos, sinSigned) = _rotary.Tables(storage.StoredPositions);
+        int split = kernels.SplitLength(keyLength, rows, Config.NumKvHeads, storage.ChunkLength);
+        var ctx = new FusedDecodeContext(storage, keyLength, positions, cos, sinSigned, kernels,
+            kernels.CreateWorkspace(rows, Config.NumHeads, keyLength, split, positions.device), probe, headMask)
+        {
+            ProbeScores = probe is null ? null : empty([rows, probe.Count, keyLength], dtype: float32, device: positions.device),
+            ProbeLse = probe is null ? null : empty([rows, probe.Count], dtype: float32, device: positions.device),
+        };
+        var residual = embed_tokens.index_select(0, tokenIds);
+        Tensor? pending = null;
+        foreach (var layer in layers)
+            pending = layer.DecodeFused(residual, pending, ctx);
+        var logits = lm_head.forward(kernels.AddRmsNorm(residual, pending, norm.weight, norm.Eps));
+        // The probe's weights: exp(score − log-sum-exp), as the softmax the unfused step computes.
+        var probeRows = ctx.ProbeScores is null ? null : ctx.ProbeScores.sub_(ctx.ProbeLse!.unsqueeze(-1)).exp_();
+        return (logits, probeRows);
     }
 
     /// <summary>Rotary tables' version: static decode graphs made against older tables must be rebuilt.</summary>
@@ -421,4 +493,21 @@ internal sealed class DecodeContext(KvStorage storage, int keyLength, AttentionP
     public required Tensor KeyBias { get; init; }    // [rows · kv heads, 1, keyLength], in the scores' dtype
     public bool Float32Scores { get; init; }
     public List<Tensor> ProbeRows { get; } = new();
+}
+
+/// <summary>What every layer of one fused decode step shares: storage, positions, rotary tables, kernels and scratch.</summary>
+internal sealed class FusedDecodeContext(KvStorage storage, int keyLength, Tensor positions, Tensor cos, Tensor sinSigned,
+    DecodeKernels kernels, DecodeKernels.Workspace work, AttentionProbe? probe, HeadMask? headMask)
+{
+    public KvStorage Storage { get; } = storage;
+    public int KeyLength { get; } = keyLength;
+    public Tensor Positions { get; } = positions;   // [rows] int64
+    public Tensor Cos { get; } = cos;               // [stored positions, headDim], the whole table
+    public Tensor SinSigned { get; } = sinSigned;
+    public DecodeKernels Kernels { get; } = kernels;
+    public DecodeKernels.Workspace Work { get; } = work;
+    public AttentionProbe? Probe { get; } = probe;
+    public HeadMask? HeadMask { get; } = headMask;
+    public Tensor? ProbeScores { get; init; }       // [rows, probe heads, keyLength] float32: raw scores, then weights
+    public Tensor? ProbeLse { get; init; }          // [rows, probe heads] float32
 }

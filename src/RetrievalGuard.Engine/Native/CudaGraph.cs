@@ -62,10 +62,11 @@ public sealed unsafe class CudaGraph : IDisposable
         var api = Api.Value;
         sbyte index = (sbyte)device.index;
         torch.cuda.synchronize(device);
-        var previous = api.GetCurrentStream(index);
-        var side = SideStream(api, index);
-        IntPtr raw = api.RawStream(&side);
-        api.SetCurrentStream(side);
+        var streams = LibTorchStreams.Api;
+        var previous = streams.GetCurrentStream(index);
+        var side = SideStream(streams, index);
+        IntPtr raw = streams.RawStream(&side);
+        streams.SetCurrentStream(side);
         IntPtr graph = IntPtr.Zero;
         try
         {
@@ -96,7 +97,7 @@ public sealed unsafe class CudaGraph : IDisposable
         }
         finally
         {
-            api.SetCurrentStream(previous);
+            streams.SetCurrentStream(previous);
         }
     }
 
@@ -104,9 +105,7 @@ public sealed unsafe class CudaGraph : IDisposable
     public void Replay()
     {
         ObjectDisposedException.ThrowIf(_exec == IntPtr.Zero, this);
-        var api = Api.Value;
-        var current = api.GetCurrentStream(-1);
-        Check(api.Launch(_exec, api.RawStream(&current)), "cudaGraphLaunch");
+        Check(Api.Value.Launch(_exec, LibTorchStreams.Current()), "cudaGraphLaunch");
     }
 
     public void Dispose()
@@ -121,14 +120,14 @@ public sealed unsafe class CudaGraph : IDisposable
     }
 
     private const int CaptureModeRelaxed = 2;
-    private static readonly Dictionary<sbyte, C10Stream> SideStreams = new();
+    private static readonly Dictionary<sbyte, LibTorchStreams.C10Stream> SideStreams = new();
 
     /// <summary>One capture stream per device, so that captures share its allocator pool instead of growing new ones.</summary>
-    private static C10Stream SideStream(Bindings api, sbyte device)
+    private static LibTorchStreams.C10Stream SideStream(LibTorchStreams.Bindings streams, sbyte device)
     {
         lock (SideStreams)
         {
-            if (!SideStreams.TryGetValue(device, out var s)) SideStreams[device] = s = api.GetStreamFromPool(0, device);
+            if (!SideStreams.TryGetValue(device, out var s)) SideStreams[device] = s = streams.GetStreamFromPool(0, device);
             return s;
         }
     }
@@ -141,24 +140,11 @@ public sealed unsafe class CudaGraph : IDisposable
         throw new InvalidOperationException($"{call} failed with CUDA error {status}{text}.");
     }
 
-    /// <summary>c10::cuda::CUDAStream by value: {DeviceType int8, DeviceIndex int8, StreamId int64}.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    private struct C10Stream
-    {
-        public sbyte DeviceType;
-        public sbyte DeviceIndex;
-        public long Id;
-    }
-
     private static readonly Lazy<Bindings> Api = new(Bindings.Resolve);
 
     private sealed class Bindings
     {
         public string? Error;
-        public delegate* unmanaged<byte, sbyte, C10Stream> GetStreamFromPool;
-        public delegate* unmanaged<sbyte, C10Stream> GetCurrentStream;
-        public delegate* unmanaged<C10Stream, void> SetCurrentStream;
-        public delegate* unmanaged<C10Stream*, IntPtr> RawStream;
         public delegate* unmanaged<IntPtr, int, int> BeginCapture;
         public delegate* unmanaged<IntPtr, out IntPtr, int> EndCapture;
         public delegate* unmanaged<out IntPtr, IntPtr, ulong, int> Instantiate;
@@ -174,19 +160,10 @@ public sealed unsafe class CudaGraph : IDisposable
             var b = new Bindings();
             try
             {
-                TorchRuntime.EnsureInitialized();
-                if (!TorchRuntime.CudaAvailable()) { b.Error = "the loaded libtorch has no usable CUDA"; return b; }
-                // Make sure CUDA is initialised so that its libraries are mapped.
-                using (var probe = zeros(1, device: CUDA)) { }
-                string? c10 = LoadedLibrary("libc10_cuda.so");
+                if (LibTorchStreams.Api.Error is string streams) { b.Error = streams; return b; }
                 string? cudart = LoadedLibrary("libcudart.so");
-                if (c10 is null) { b.Error = "libc10_cuda.so is not loaded"; return b; }
                 if (cudart is null) { b.Error = "no libcudart.so is loaded (a libtorch with the CUDA runtime linked statically cannot be captured)"; return b; }
-                IntPtr c = NativeLibrary.Load(c10), r = NativeLibrary.Load(cudart);
-                b.GetStreamFromPool = (delegate* unmanaged<byte, sbyte, C10Stream>)Export(c, "_ZN3c104cuda17getStreamFromPoolEba");
-                b.GetCurrentStream = (delegate* unmanaged<sbyte, C10Stream>)Export(c, "_ZN3c104cuda20getCurrentCUDAStreamEa");
-                b.SetCurrentStream = (delegate* unmanaged<C10Stream, void>)Export(c, "_ZN3c104cuda20setCurrentCUDAStreamENS0_10CUDAStreamE");
-                b.RawStream = (delegate* unmanaged<C10Stream*, IntPtr>)Export(c, "_ZNK3c104cuda10CUDAStream6streamEv");
+                IntPtr r = NativeLibrary.Load(cudart);
                 b.BeginCapture = (delegate* unmanaged<IntPtr, int, int>)Export(r, "cudaStreamBeginCapture");
                 b.EndCapture = (delegate* unmanaged<IntPtr, out IntPtr, int>)Export(r, "cudaStreamEndCapture");
                 b.Instantiate = (delegate* unmanaged<out IntPtr, IntPtr, ulong, int>)Export(r, "cudaGraphInstantiateWithFlags");
@@ -204,8 +181,7 @@ public sealed unsafe class CudaGraph : IDisposable
             return b;
         }
 
-        private static IntPtr Export(IntPtr library, string name) =>
-            NativeLibrary.TryGetExport(library, name, out IntPtr address) ? address : throw new EntryPointNotFoundException($"symbol {name} not found");
+        private static IntPtr Export(IntPtr library, string name) => LibTorchStreams.Export(library, name);
     }
 
     /// <summary>The path of an already mapped library whose file name starts with <paramref name="prefix"/>.</summary>

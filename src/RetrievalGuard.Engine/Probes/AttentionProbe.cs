@@ -70,6 +70,30 @@ public sealed class AttentionProbe : HeadSet, IDisposable
 
     internal int DefaultSegment { get; private set; }
 
+    private readonly Dictionary<(int Layer, string Device), Tensor> _slotTensors = new();
+
+    /// <summary>
+    /// int32 [model heads] for one layer: each probed head's place in <see cref="HeadSet.Heads"/> (its row in the
+    /// probe's output), −1 for heads not probed. The fused decode kernels write probed heads' scores by it.
+    /// </summary>
+    internal Tensor SlotTensor(int layer, Device device)
+    {
+        var key = (layer, device.ToString());
+        lock (_slotTensors)
+        {
+            if (!_slotTensors.TryGetValue(key, out var t))
+            {
+                var slots = Enumerable.Repeat(-1, NumHeads).ToArray();
+                for (int i = 0; i < Heads.Count; i++)
+                    if (Heads[i].Layer == layer) slots[Heads[i].Head] = i;
+                t = tensor(slots, dtype: int32, device: device);
+                t.DetachFromDisposeScope();
+                _slotTensors[key] = t;
+            }
+            return t;
+        }
+    }
+
     /// <summary>
     /// One-hot segment table, float32 [length, segments] on the device (made once per table, device and length):
     /// the mass per segment is then one small matrix product instead of a scatter with contended atomics.
@@ -142,6 +166,11 @@ public sealed class AttentionProbe : HeadSet, IDisposable
 
     public void Dispose()
     {
+        lock (_slotTensors)
+        {
+            foreach (var t in _slotTensors.Values) t.Dispose();
+            _slotTensors.Clear();
+        }
         _segmentTensor?.Dispose();
         _segmentTensor = null;
         DisposeParts();

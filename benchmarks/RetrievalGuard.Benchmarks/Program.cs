@@ -27,8 +27,8 @@ var probeOption = new Option<double>("--guard-fraction") { Description = "Share 
 var chunkOption = new Option<int>("--prefill-chunk") { Description = "Prompt tokens per prefill pass (0 = all at once)", DefaultValueFactory = _ => 0 };
 var variantsOption = new Option<string[]>("--variants")
 {
-    Description = "Decode variants: general (the general forward pass), eager (static step, no graphs), graphs, guard (graphs + probe)",
-    DefaultValueFactory = _ => ["general", "eager", "graphs", "guard"], AllowMultipleArgumentsPerToken = true,
+    Description = "Decode variants: general (the general forward pass), eager (static step, no graphs), graphs, unfused (graphs without the fused kernels), guard (graphs + probe)",
+    DefaultValueFactory = _ => ["general", "eager", "graphs", "unfused", "guard"], AllowMultipleArgumentsPerToken = true,
 };
 var speed = new Command("speed", "Prefill and batch-1 decode throughput on random weights.")
     { shapeOption, layersOption, contextsOption, deviceOption, dtypeOption, stepsOption, probeOption, chunkOption, variantsOption, outOption };
@@ -64,6 +64,11 @@ batchCheck.SetAction(parse => Write(BatchCheck.Run(parse.GetValue(checkModelArgu
 var gemv = new Command("gemv", "Bandwidth of the 8B projections as matrix-vector products (CUDA graphs).") { deviceOption, outOption };
 gemv.SetAction(parse => Write(GemvBenchmark.Run(parse.GetValue(deviceOption)!), parse.GetValue(outOption)));
 
+var checkStepsOption = new Option<int>("--steps") { DefaultValueFactory = _ => 32 };
+var kernelCheck = new Command("kernel-check", "Fused decode kernels vs libtorch's operators and the general path (tokens, log-probs, probe rows).")
+    { deviceOption, checkStepsOption, outOption };
+kernelCheck.SetAction(parse => Write(KernelCheck.Run(parse.GetValue(deviceOption)!, parse.GetValue(checkStepsOption)), parse.GetValue(outOption)));
+
 var dirArgument = new Argument<string>("results") { Description = "A folder written by benchmarks/gpu/run-performance.sh" };
 var report = new Command("report", "Print the table of ours vs transformers with ratios and targets.") { dirArgument };
 report.SetAction(parse =>
@@ -74,7 +79,7 @@ report.SetAction(parse =>
     return 0;
 });
 
-var root = new RootCommand("RetrievalGuard benchmarks") { parity, speed, batch, cold, report, batchCheck, gemv };
+var root = new RootCommand("RetrievalGuard benchmarks") { parity, speed, batch, cold, report, batchCheck, gemv, kernelCheck };
 return root.Parse(args).Invoke();
 
 static int Write(JsonObject result, string? path)

@@ -84,8 +84,20 @@ public static class SpeedBenchmark
                             row["decode_tok_s"] = Decode(network, prompt, cache, s.DecodeSteps, null, dev, general: false);
                             var runner = DecodeRunner.For(network, cache.Storage);
                             row["cuda_graphs"] = runner.UsesGraphs;
+                            row["fused_kernels"] = network.FusedKernels(out string? unfusedReason) is not null;
+                            if (unfusedReason is not null) row["fused_kernels_unavailable"] = unfusedReason;
                             row["graph_nodes"] = runner.LastGraphNodes;
                             if (!runner.UsesGraphs) row["cuda_graphs_unavailable"] = runner.GraphsUnavailableReason;
+                            break;
+                        case "unfused":
+                            // The same graphs without the fused kernels (libtorch's operators): the before of the kernels.
+                            using (KernelCheck.Unfused())
+                            {
+                                using var unfusedCache = network.CreateCache(context + s.DecodeSteps + 8);
+                                Decode(network, prompt, unfusedCache, s.DecodeSteps, null, dev, general: false, prefillChunk: s.PrefillChunk);
+                                row["decode_unfused_tok_s"] = Decode(network, prompt, unfusedCache, s.DecodeSteps, null, dev, general: false);
+                                row["unfused_graph_nodes"] = DecodeRunner.For(network, unfusedCache.Storage).LastGraphNodes;
+                            }
                             break;
                         case "guard":
                             using (var probe = GuardProbe(network, s.ProbeFraction, context))
@@ -98,7 +110,7 @@ public static class SpeedBenchmark
                                 row["guard_slowdown_percent"] = Math.Round(100 * (1 - row["decode_guard_tok_s"]!.GetValue<double>() / off.GetValue<double>()), 1);
                             break;
                         default:
-                            throw new ArgumentException($"Unknown variant '{variant}': use general, eager, graphs or guard.");
+                            throw new ArgumentException($"Unknown variant '{variant}': use general, eager, graphs, unfused or guard.");
                     }
                 }
             }

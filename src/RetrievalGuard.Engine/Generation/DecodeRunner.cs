@@ -108,7 +108,8 @@ public sealed class DecodeRunner : IDisposable
         IReadOnlyList<Tensor> outputs;
         if (UsesGraphs)
         {
-            var key = new GraphKey(keyLength, greedy, probe, probe?.SegmentVersion ?? 0, segments, headMask, _model.RotaryVersion);
+            var key = new GraphKey(keyLength, greedy, probe, probe?.SegmentVersion ?? 0, segments, headMask, _model.RotaryVersion,
+                _model.FusedKernels(out _) is not null);
             try
             {
                 outputs = Graph(key, Work).Outputs;
@@ -265,5 +266,6 @@ public sealed class DecodeRunner : IDisposable
         _inputs.Dispose();
     }
 
-    private readonly record struct GraphKey(int KeyLength, bool Greedy, AttentionProbe? Probe, int SegmentVersion, bool Segments, HeadMask? HeadMask, int RotaryVersion);
+    private readonly record struct GraphKey(int KeyLength, bool Greedy, AttentionProbe? Probe, int SegmentVersion, bool Segments, HeadMask? HeadMask,
+        int RotaryVersion, bool FusedKernels);
 }

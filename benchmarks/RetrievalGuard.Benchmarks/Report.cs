@@ -19,6 +19,7 @@ public static class Report
         var hfRepeat = Load(dir, "hf-short/hf_prefill_repeat.json");
         var batch = Load(dir, "batch.json");
         var cold = Load(dir, "cold-start.json");
+        var gemv = Load(dir, "gemv.json");
         var hfCold = Load(dir, "hf-cold-start.json");
         var peaks = File.Exists(Path.Combine(dir, "peaks.txt"))
             ? File.ReadLines(Path.Combine(dir, "peaks.txt")).Select(l => l.Split(' ')).Where(p => p.Length >= 2).ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture))
@@ -49,6 +50,18 @@ public static class Report
             var h = (context == 131072 ? hf128 : hf)?[context.ToString(CultureInfo.InvariantCulture)];
             Row($"decode {label}, batch 1, tok/s", Num(r, "decode_tok_s"), Num(h, "decode_tok_s"), target > 0 ? $"≥ {target}" : "",
                 target > 0 ? (m, _) => m >= target : null);
+        }
+        foreach (var (context, label) in new[] { (1024, "1K"), (8192, "8K"), (32768, "32K") })
+        {
+            double? unfused = Num(Row_(ours, context), "decode_unfused_tok_s"), fused = Num(Row_(ours, context), "decode_tok_s");
+            Row($"decode {label} without the fused kernels (libtorch's operators, same CUDA graphs), tok/s", unfused, null, "", null);
+            if (unfused is > 0 && fused is not null) Row($"  fused kernels' speed-up at {label}", Math.Round(fused.Value / unfused.Value, 2), null, "", null, "×");
+        }
+        if (Num(gemv, "weight_products_only_tok_s") is double weightsOnly)
+        {
+            Row("ceiling: the step's weight products alone (rguard-bench gemv), tok/s", weightsOnly, null, "", null);
+            Row("ceiling: 8B weights at device-to-device copy bandwidth, tok/s", Num(gemv, "copy_bandwidth_ceiling_tok_s"), null, "", null);
+            Row("decode 1K as a share of the weight-products ceiling", Math.Round(100 * (Num(Row_(ours, 1024), "decode_tok_s") ?? 0) / weightsOnly, 1), null, "", null, "%");
         }
         foreach (var (context, label) in new[] { (1024, "1K"), (8192, "8K"), (32768, "32K"), (131072, "128K") })
         {

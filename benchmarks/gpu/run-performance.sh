@@ -2,10 +2,14 @@
 # Issue #5's figures, on the GPU machine from the repository root with .device/ carried (see prepare-device.sh).
 # Every ratio compares runs made in this one call: the engine and transformers (hf_llama_baseline.py) on the same
 # Llama-3.1-8B-shaped random bf16 weights. Peak GPU memory is sampled with nvidia-smi for each process alike.
-#   part 1: batch-1 prefill/decode at 1K, 8K, 32K (4 decode variants) + HF; continuous batching at 8 and 32.
+#   check:  the fused decode kernels against libtorch's operators (kernel-check) and batched vs alone (batch-check).
+#   part 1: batch-1 prefill/decode at 1K, 8K, 32K (5 decode variants) + HF; weight-product bandwidth (gemv);
+#           continuous batching at 8 and 32.
 #   part 2: 128K (chunked prefill) memory and speed + HF at 128K; cold-start time to first token + HF's.
-#   report: the table (rguard-bench report), then everything packed into results.tgz (the device tool returns 8 files).
-# Usage: run-performance.sh 1 2 report
+#   parity: transformers parity on the 7-8B shapes (run-parity-and-speed.sh).
+#   report: the table (rguard-bench report); pack: everything into results.tgz (the device tool returns 8 files).
+# Usage: run-performance.sh check 1 pack   then   run-performance.sh 2 parity pack   (two calls, each under 10 minutes;
+# unpack both into one folder and run `rguard-bench report DIR` anywhere).
 set -uo pipefail
 source .device/gpu-env.sh
 out=${OUT:-/tmp/rguard-out}; mkdir -p "$out"
@@ -27,7 +31,7 @@ for part in "${@:-1}"; do
 case "$part" in
   1)
     peak ours-short bench speed --contexts 1024 8192 32768 --out "$out/speed.json" 2>&1 | grep -v '^{$' | grep -E '^\{"context|rror|xception' 
-    RGUARD_ATEN_OPS=0 bench speed --contexts 1024 --variants graphs --out "$out/speed-composite-norm.json" 2>&1 | grep -E '^\{"context|rror|xception'
+    bench gemv --out "$out/gemv.json" 2>&1 | grep -E '"weight_|"copy_bandwidth|rror|xception'
     mkdir -p "$out/hf-short"; OUT="$out/hf-short" peak hf-short python3 .device/hf_llama_baseline.py 1024 8192 32768 2>&1 | tee "$out/hf-short/log.txt" | grep -vi warn
     OUT="$out/hf-short" python3 benchmarks/gpu/hf_prefill_repeat.py 1024 8192 32768 2>&1 | grep -vi warn
     bench batch --concurrency 8 32 --requests 96 --out "$out/batch.json" 2>&1 | grep -E '^\{"steps|rror|xception'
@@ -41,8 +45,19 @@ case "$part" in
     sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null
     python3 benchmarks/gpu/hf_cold_start.py /tmp/llama8b 2>/dev/null > "$out/hf-cold-start.json"; cat "$out/hf-cold-start.json"
     ;;
+  check)
+    bench kernel-check --steps 32 --out "$out/kernel-check.json" 2>&1 | grep -E '^\{"shape|rror|xception'
+    for dtype in fp32 bf16; do
+      bench batch-check samples/models/organism --dtype "$dtype" --out "$out/batch-check-$dtype.json" 2>&1 | grep -E 'batched vs alone|rror|xception'
+    done
+    ;;
+  parity)
+    OUT="$out/parity" bash benchmarks/gpu/run-parity-and-speed.sh 2>&1 | grep -E 'max \||rror|xception' | head -60
+    ;;
   report)
     bench report "$out"
+    ;;
+  pack)
     (cd "$out" && tar czf /tmp/results.tgz --exclude=results.tgz . && find . -mindepth 1 ! -name summary.md -delete && mv /tmp/results.tgz .)
     ;;
 esac

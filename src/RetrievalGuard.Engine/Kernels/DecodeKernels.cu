@@ -146,6 +146,7 @@ extern "C" __global__ void rope_write(T* __restrict__ qkv, int heads, int kvHead
 #define EPV (16 / (int)sizeof(T))               // elements per 16-byte load
 #define LPK (HEAD_DIM / EPV)                    // lanes per key row
 #define KPW (32 / LPK)                          // key rows a warp reads per load
+#define UNROLL 4                                // loads in flight per lane
 
 union Vec
 {
@@ -199,38 +200,49 @@ attend_split(const T* __restrict__ qkv, int qkvStride, const T* __restrict__ key
 #pragma unroll
         for (int e = 0; e < EPV; e++) q[g][e] = to_f(query[g * HEAD_DIM + e]) * scale;
 
-    // Scores: LPK lanes read one key row as 16-byte loads (coalesced), then sum their partial dot products.
+    // Scores: LPK lanes read one key row as 16-byte loads (coalesced), then sum their partial dot products. UNROLL
+    // rows per lane are loaded before any is used, so enough loads are in flight to cover memory latency.
     const T* keyRows = keys + (((size_t)row * kvHeads + kvHead) * storedPositions + start) * HEAD_DIM;
-    for (int j0 = warp * KPW; j0 < splitLength; j0 += WARPS * KPW)
+    for (int j0 = warp * KPW; j0 < splitLength; j0 += WARPS * KPW * UNROLL)
     {
-        int j = j0 + sub;
-        bool visible = j >= first && j < last;
-        float s[GROUP];
+        Vec k[UNROLL];
 #pragma unroll
-        for (int g = 0; g < GROUP; g++) s[g] = 0.f;
-        if (visible)
+        for (int u = 0; u < UNROLL; u++)
         {
-            Vec k;
-            k.raw = *(const uint4*)(keyRows + (size_t)j * HEAD_DIM + part * EPV);
-#pragma unroll
-            for (int e = 0; e < EPV; e++)
-            {
-                float kv = to_f(k.e[e]);
-#pragma unroll
-                for (int g = 0; g < GROUP; g++) s[g] += q[g][e] * kv;
-            }
+            int j = j0 + u * WARPS * KPW + sub;
+            if (j >= first && j < last) k[u].raw = *(const uint4*)(keyRows + (size_t)j * HEAD_DIM + part * EPV);
         }
 #pragma unroll
-        for (int g = 0; g < GROUP; g++)
-            for (int o = LPK / 2; o > 0; o >>= 1) s[g] += __shfl_xor_sync(0xffffffffu, s[g], o);
-        if (part == 0)
+        for (int u = 0; u < UNROLL; u++)
         {
+            int rowStart = j0 + u * WARPS * KPW, j = rowStart + sub;  // rowStart is the same for the whole warp
+            if (rowStart >= splitLength) break;
+            bool visible = j >= first && j < last;
+            float s[GROUP];
+#pragma unroll
+            for (int g = 0; g < GROUP; g++) s[g] = 0.f;
+            if (visible)
+            {
+#pragma unroll
+                for (int e = 0; e < EPV; e++)
+                {
+                    float kv = to_f(k[u].e[e]);
+#pragma unroll
+                    for (int g = 0; g < GROUP; g++) s[g] += q[g][e] * kv;
+                }
+            }
 #pragma unroll
             for (int g = 0; g < GROUP; g++)
+                for (int o = LPK / 2; o > 0; o >>= 1) s[g] += __shfl_xor_sync(0xffffffffu, s[g], o);
+            if (part == 0)
             {
-                float score = visible ? s[g] : -INF;
-                weights[g][j] = score;
-                if (slot[g] >= 0) probeScores[((size_t)row * probeHeads + slot[g]) * keyLength + start + j] = score;
+#pragma unroll
+                for (int g = 0; g < GROUP; g++)
+                {
+                    float score = visible ? s[g] : -INF;
+                    weights[g][j] = score;
+                    if (slot[g] >= 0) probeScores[((size_t)row * probeHeads + slot[g]) * keyLength + start + j] = score;
+                }
             }
         }
     }
@@ -266,17 +278,27 @@ attend_split(const T* __restrict__ qkv, int qkvStride, const T* __restrict__ key
     for (int g = 0; g < GROUP; g++)
 #pragma unroll
         for (int e = 0; e < EPV; e++) acc[g][e] = 0.f;
-    for (int j = warp * KPW + sub; j < last; j += WARPS * KPW)
+    for (int j0 = warp * KPW + sub; j0 < last; j0 += WARPS * KPW * UNROLL)
     {
-        if (j < first) continue;
-        Vec v;
-        v.raw = *(const uint4*)(valueRows + (size_t)j * HEAD_DIM + part * EPV);
+        Vec v[UNROLL];
 #pragma unroll
-        for (int g = 0; g < GROUP; g++)
+        for (int u = 0; u < UNROLL; u++)
         {
-            float w = weights[g][j];
+            int j = j0 + u * WARPS * KPW;
+            if (j >= first && j < last) v[u].raw = *(const uint4*)(valueRows + (size_t)j * HEAD_DIM + part * EPV);
+        }
 #pragma unroll
-            for (int e = 0; e < EPV; e++) acc[g][e] += w * to_f(v.e[e]);
+        for (int u = 0; u < UNROLL; u++)
+        {
+            int j = j0 + u * WARPS * KPW;
+            if (j < first || j >= last) continue;
+#pragma unroll
+            for (int g = 0; g < GROUP; g++)
+            {
+                float w = weights[g][j];
+#pragma unroll
+                for (int e = 0; e < EPV; e++) acc[g][e] += w * to_f(v[u].e[e]);
+            }
         }
     }
     // Sum over the rows a warp read side by side, then over warps.

@@ -42,8 +42,9 @@ public static class GemvBenchmark
             rows.Add(row);
         }
         // One token of Llama-3.1-8B reads 32 layers of qkv, o, gate_up and down, and the output projection once.
-        double Sum(string key) => rows.Sum(r => r!["matrix"]!.GetValue<string>() == "lm_head" ? r[key]!.GetValue<double>() : 32 * r![key]!.GetValue<double>());
-        double weightBytes = (32.0 * (6144 + 4096 + 28672 + 14336) + 128256) * 4096 * 2;
+        static double TimesPerToken(string matrix) => matrix == "lm_head" ? 1 : 32;
+        double Sum(string key) => rows.Sum(r => TimesPerToken(r!["matrix"]!.GetValue<string>()) * r[key]!.GetValue<double>());
+        double weightBytes = shapes.Sum(m => TimesPerToken(m.Name) * m.Out * m.In * 2);
         double copyGbs = rows.First(r => r!["matrix"]!.GetValue<string>() == "gate_up")!["copy_read_write_gb_s"]!.GetValue<double>();
         return new JsonObject
         {

@@ -83,14 +83,5 @@ public static class KernelCheck
     }
 
     /// <summary>Turns the fused kernels off for decode steps inside the scope (the step falls back to libtorch's operators).</summary>
-    public static IDisposable Unfused()
-    {
-        Environment.SetEnvironmentVariable(DecodeKernels.EnvironmentVariable, "0");
-        return new Restore();
-    }
-
-    private sealed class Restore : IDisposable
-    {
-        public void Dispose() => Environment.SetEnvironmentVariable(DecodeKernels.EnvironmentVariable, null);
-    }
+    public static IDisposable Unfused() => Bench.Switched(DecodeKernels.EnvironmentVariable, "0");
 }

@@ -195,15 +195,18 @@ public static class Bench
     }
 
     /// <summary>Turns CUDA graphs off for runners made inside the scope (the eager baseline).</summary>
-    public static IDisposable GraphsOff()
+    public static IDisposable GraphsOff() => Switched("RGUARD_CUDA_GRAPHS", "0");
+
+    /// <summary>Sets an environment switch of the engine for the scope, then clears it.</summary>
+    public static IDisposable Switched(string variable, string value)
     {
-        Environment.SetEnvironmentVariable("RGUARD_CUDA_GRAPHS", "0");
-        return new Restore();
+        Environment.SetEnvironmentVariable(variable, value);
+        return new Restore(variable);
     }
 
-    private sealed class Restore : IDisposable
+    private sealed class Restore(string variable) : IDisposable
     {
-        public void Dispose() => Environment.SetEnvironmentVariable("RGUARD_CUDA_GRAPHS", null);
+        public void Dispose() => Environment.SetEnvironmentVariable(variable, null);
     }
 
     /// <summary>Peak resident memory of this process (VmHWM), in GiB.</summary>

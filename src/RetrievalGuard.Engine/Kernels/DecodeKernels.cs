@@ -16,7 +16,7 @@ namespace RetrievalGuard.Engine.Kernels;
 public sealed class DecodeKernels
 {
     public const string EnvironmentVariable = "RGUARD_FUSED_KERNELS";
-    private const int AttendThreads = 128;   // ATTEND_THREADS in the source
+    private const int AttendThreads = 128;   // passed to the source as ATTEND_THREADS
     private const int MinSplit = 32;
     private static readonly Dictionary<(int Device, ScalarType DType, int HeadDim, int Group), (DecodeKernels? Kernels, string? Reason)> Compiled = new();
 
@@ -103,7 +103,7 @@ public sealed class DecodeKernels
     [
         $"-arch={architecture}", "-default-device", "-std=c++17",
         $"-DDTYPE={(dtype == ScalarType.Float32 ? 0 : dtype == ScalarType.BFloat16 ? 1 : 2)}",
-        $"-DHEAD_DIM={headDim}", $"-DGROUP={group}", $"-DSPLIT_MAX={SplitMaxFor(headDim, group)}",
+        $"-DHEAD_DIM={headDim}", $"-DGROUP={group}", $"-DSPLIT_MAX={SplitMaxFor(headDim, group)}", $"-DATTEND_THREADS={AttendThreads}",
     ];
 
     private static DecodeKernels Build(int ordinal, ScalarType dtype, int headDim, int group)

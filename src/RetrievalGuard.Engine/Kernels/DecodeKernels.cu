@@ -5,7 +5,8 @@
 // kernels round to that dtype at the same point (round_t), so bf16 results follow transformers, not a new recipe.
 //
 // Compile-time constants (NVRTC -D): DTYPE (0 float32, 1 bfloat16, 2 float16), HEAD_DIM, GROUP (query heads per
-// KV head), SPLIT_MAX (most key positions one attention block handles). No headers: NVRTC needs none.
+// KV head), SPLIT_MAX (most key positions one attention block handles), ATTEND_THREADS (threads of an attention
+// block). No headers: NVRTC needs none.
 
 #if DTYPE == 0
 typedef float T;
@@ -141,7 +142,6 @@ extern "C" __global__ void rope_write(T* __restrict__ qkv, int heads, int kvHead
 // max score, sum of exp and exp-weighted value sum, all float32; attend_combine merges the splits.
 // Visible keys: position ≤ the row's position and, with a sliding window, inside it. A probe asks for the raw
 // scores of some heads (probeSlot[head] ≥ 0: their row in probeScores [rows, probe heads, keyLength]).
-#define ATTEND_THREADS 128
 #define WARPS (ATTEND_THREADS / 32)
 #define EPV (16 / (int)sizeof(T))               // elements per 16-byte load
 #define LPK (HEAD_DIM / EPV)                    // lanes per key row

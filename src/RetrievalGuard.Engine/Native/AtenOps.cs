@@ -96,8 +96,8 @@ internal static unsafe class AtenOps
         {
             if (Environment.GetEnvironmentVariable("RGUARD_ATEN_OPS") is "0" or "off" or "false") throw new InvalidOperationException("disabled by RGUARD_ATEN_OPS");
             TorchRuntime.EnsureInitialized();
-            string torchCpu = CudaGraph.LoadedLibrary("libtorch_cpu.so") ?? throw new DllNotFoundException("libtorch_cpu.so is not loaded");
-            string stdcxx = CudaGraph.LoadedLibrary("libstdc++.so") ?? throw new DllNotFoundException("libstdc++.so is not loaded");
+            string torchCpu = NativeLibraries.Loaded("libtorch_cpu.so") ?? throw new DllNotFoundException("libtorch_cpu.so is not loaded");
+            string stdcxx = NativeLibraries.Loaded("libstdc++.so") ?? throw new DllNotFoundException("libstdc++.so is not loaded");
             IntPtr torchLib = NativeLibrary.Load(torchCpu), cxx = NativeLibrary.Load(stdcxx);
             b.OperatorNew = (delegate* unmanaged<nuint, IntPtr>)NativeLibrary.GetExport(cxx, "_Znwm");
             b.RmsNorm = (delegate* unmanaged<IntPtr, IntPtr, long*, nuint, IntPtr, OptionalDouble, IntPtr>)NativeLibrary.GetExport(torchLib,

@@ -169,16 +169,16 @@ public static unsafe class CudaDriver
             {
                 if (!TorchRuntime.CudaAvailable()) throw new InvalidOperationException("the loaded libtorch has no usable CUDA");
                 IntPtr lib = NativeLibrary.Load("libcuda.so.1");
-                b.GetErrorString = (delegate* unmanaged<int, IntPtr*, int>)LibTorchStreams.Export(lib, "cuGetErrorString");
-                b.Init = (delegate* unmanaged<uint, int>)LibTorchStreams.Export(lib, "cuInit");
-                b.DeviceGet = (delegate* unmanaged<int*, int, int>)LibTorchStreams.Export(lib, "cuDeviceGet");
-                b.DeviceGetAttribute = (delegate* unmanaged<int*, int, int, int>)LibTorchStreams.Export(lib, "cuDeviceGetAttribute");
-                b.CtxGetCurrent = (delegate* unmanaged<IntPtr*, int>)LibTorchStreams.Export(lib, "cuCtxGetCurrent");
-                b.CtxSetCurrent = (delegate* unmanaged<IntPtr, int>)LibTorchStreams.Export(lib, "cuCtxSetCurrent");
-                b.PrimaryCtxRetain = (delegate* unmanaged<IntPtr*, int, int>)LibTorchStreams.Export(lib, "cuDevicePrimaryCtxRetain");
-                b.ModuleLoadData = (delegate* unmanaged<IntPtr*, byte*, int>)LibTorchStreams.Export(lib, "cuModuleLoadData");
-                b.ModuleGetFunction = (delegate* unmanaged<IntPtr*, IntPtr, byte*, int>)LibTorchStreams.Export(lib, "cuModuleGetFunction");
-                b.LaunchKernel = (delegate* unmanaged<IntPtr, uint, uint, uint, uint, uint, uint, uint, IntPtr, void**, void**, int>)LibTorchStreams.Export(lib, "cuLaunchKernel");
+                b.GetErrorString = (delegate* unmanaged<int, IntPtr*, int>)NativeLibraries.Export(lib, "cuGetErrorString");
+                b.Init = (delegate* unmanaged<uint, int>)NativeLibraries.Export(lib, "cuInit");
+                b.DeviceGet = (delegate* unmanaged<int*, int, int>)NativeLibraries.Export(lib, "cuDeviceGet");
+                b.DeviceGetAttribute = (delegate* unmanaged<int*, int, int, int>)NativeLibraries.Export(lib, "cuDeviceGetAttribute");
+                b.CtxGetCurrent = (delegate* unmanaged<IntPtr*, int>)NativeLibraries.Export(lib, "cuCtxGetCurrent");
+                b.CtxSetCurrent = (delegate* unmanaged<IntPtr, int>)NativeLibraries.Export(lib, "cuCtxSetCurrent");
+                b.PrimaryCtxRetain = (delegate* unmanaged<IntPtr*, int, int>)NativeLibraries.Export(lib, "cuDevicePrimaryCtxRetain");
+                b.ModuleLoadData = (delegate* unmanaged<IntPtr*, byte*, int>)NativeLibraries.Export(lib, "cuModuleLoadData");
+                b.ModuleGetFunction = (delegate* unmanaged<IntPtr*, IntPtr, byte*, int>)NativeLibraries.Export(lib, "cuModuleGetFunction");
+                b.LaunchKernel = (delegate* unmanaged<IntPtr, uint, uint, uint, uint, uint, uint, uint, IntPtr, void**, void**, int>)NativeLibraries.Export(lib, "cuLaunchKernel");
                 int status = b.Init(0);
                 if (status != 0) throw new InvalidOperationException($"cuInit failed with CUDA driver error {status}");
             }
@@ -197,8 +197,8 @@ internal static unsafe class TensorData
     private static readonly Lazy<IntPtr> DataFunction = new(() =>
     {
         TorchRuntime.EnsureInitialized();
-        string bridge = CudaGraph.LoadedLibrary("libLibTorchSharp.so") ?? throw new DllNotFoundException("libLibTorchSharp.so is not loaded");
-        return LibTorchStreams.Export(NativeLibrary.Load(bridge), "THSTensor_data");
+        string bridge = NativeLibraries.Loaded("libLibTorchSharp.so") ?? throw new DllNotFoundException("libLibTorchSharp.so is not loaded");
+        return NativeLibraries.Export(NativeLibrary.Load(bridge), "THSTensor_data");
     });
 
     public static IntPtr Pointer(Tensor tensor)

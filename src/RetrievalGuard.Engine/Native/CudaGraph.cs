@@ -161,18 +161,18 @@ public sealed unsafe class CudaGraph : IDisposable
             try
             {
                 if (LibTorchStreams.Api.Error is string streams) { b.Error = streams; return b; }
-                string? cudart = LoadedLibrary("libcudart.so");
+                string? cudart = NativeLibraries.Loaded("libcudart.so");
                 if (cudart is null) { b.Error = "no libcudart.so is loaded (a libtorch with the CUDA runtime linked statically cannot be captured)"; return b; }
                 IntPtr r = NativeLibrary.Load(cudart);
-                b.BeginCapture = (delegate* unmanaged<IntPtr, int, int>)Export(r, "cudaStreamBeginCapture");
-                b.EndCapture = (delegate* unmanaged<IntPtr, out IntPtr, int>)Export(r, "cudaStreamEndCapture");
-                b.Instantiate = (delegate* unmanaged<out IntPtr, IntPtr, ulong, int>)Export(r, "cudaGraphInstantiateWithFlags");
-                b.Launch = (delegate* unmanaged<IntPtr, IntPtr, int>)Export(r, "cudaGraphLaunch");
-                b.ExecDestroy = (delegate* unmanaged<IntPtr, int>)Export(r, "cudaGraphExecDestroy");
-                b.GraphDestroy = (delegate* unmanaged<IntPtr, int>)Export(r, "cudaGraphDestroy");
-                b.StreamSynchronize = (delegate* unmanaged<IntPtr, int>)Export(r, "cudaStreamSynchronize");
-                b.ErrorString = (delegate* unmanaged<int, IntPtr>)Export(r, "cudaGetErrorString");
-                b.GetNodes = (delegate* unmanaged<IntPtr, IntPtr, nuint*, int>)Export(r, "cudaGraphGetNodes");
+                b.BeginCapture = (delegate* unmanaged<IntPtr, int, int>)NativeLibraries.Export(r, "cudaStreamBeginCapture");
+                b.EndCapture = (delegate* unmanaged<IntPtr, out IntPtr, int>)NativeLibraries.Export(r, "cudaStreamEndCapture");
+                b.Instantiate = (delegate* unmanaged<out IntPtr, IntPtr, ulong, int>)NativeLibraries.Export(r, "cudaGraphInstantiateWithFlags");
+                b.Launch = (delegate* unmanaged<IntPtr, IntPtr, int>)NativeLibraries.Export(r, "cudaGraphLaunch");
+                b.ExecDestroy = (delegate* unmanaged<IntPtr, int>)NativeLibraries.Export(r, "cudaGraphExecDestroy");
+                b.GraphDestroy = (delegate* unmanaged<IntPtr, int>)NativeLibraries.Export(r, "cudaGraphDestroy");
+                b.StreamSynchronize = (delegate* unmanaged<IntPtr, int>)NativeLibraries.Export(r, "cudaStreamSynchronize");
+                b.ErrorString = (delegate* unmanaged<int, IntPtr>)NativeLibraries.Export(r, "cudaGetErrorString");
+                b.GetNodes = (delegate* unmanaged<IntPtr, IntPtr, nuint*, int>)NativeLibraries.Export(r, "cudaGraphGetNodes");
             }
             catch (Exception e)
             {
@@ -180,20 +180,5 @@ public sealed unsafe class CudaGraph : IDisposable
             }
             return b;
         }
-
-        private static IntPtr Export(IntPtr library, string name) => LibTorchStreams.Export(library, name);
-    }
-
-    /// <summary>The path of an already mapped library whose file name starts with <paramref name="prefix"/>.</summary>
-    internal static string? LoadedLibrary(string prefix)
-    {
-        foreach (string line in File.ReadLines("/proc/self/maps"))
-        {
-            int slash = line.IndexOf('/');
-            if (slash < 0) continue;
-            string path = line[slash..];
-            if (Path.GetFileName(path).StartsWith(prefix, StringComparison.Ordinal)) return path;
-        }
-        return null;
     }
 }

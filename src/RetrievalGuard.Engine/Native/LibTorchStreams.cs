@@ -51,13 +51,13 @@ internal static unsafe class LibTorchStreams
             if (!TorchRuntime.CudaAvailable()) { b.Error = "the loaded libtorch has no usable CUDA"; return b; }
             // Make sure CUDA is initialised so that its libraries are mapped.
             using (var probe = zeros(1, device: CUDA)) { }
-            string? c10 = CudaGraph.LoadedLibrary("libc10_cuda.so");
+            string? c10 = NativeLibraries.Loaded("libc10_cuda.so");
             if (c10 is null) { b.Error = "libc10_cuda.so is not loaded"; return b; }
             IntPtr c = NativeLibrary.Load(c10);
-            b.GetStreamFromPool = (delegate* unmanaged<byte, sbyte, C10Stream>)Export(c, "_ZN3c104cuda17getStreamFromPoolEba");
-            b.GetCurrentStream = (delegate* unmanaged<sbyte, C10Stream>)Export(c, "_ZN3c104cuda20getCurrentCUDAStreamEa");
-            b.SetCurrentStream = (delegate* unmanaged<C10Stream, void>)Export(c, "_ZN3c104cuda20setCurrentCUDAStreamENS0_10CUDAStreamE");
-            b.RawStream = (delegate* unmanaged<C10Stream*, IntPtr>)Export(c, "_ZNK3c104cuda10CUDAStream6streamEv");
+            b.GetStreamFromPool = (delegate* unmanaged<byte, sbyte, C10Stream>)NativeLibraries.Export(c, "_ZN3c104cuda17getStreamFromPoolEba");
+            b.GetCurrentStream = (delegate* unmanaged<sbyte, C10Stream>)NativeLibraries.Export(c, "_ZN3c104cuda20getCurrentCUDAStreamEa");
+            b.SetCurrentStream = (delegate* unmanaged<C10Stream, void>)NativeLibraries.Export(c, "_ZN3c104cuda20setCurrentCUDAStreamENS0_10CUDAStreamE");
+            b.RawStream = (delegate* unmanaged<C10Stream*, IntPtr>)NativeLibraries.Export(c, "_ZNK3c104cuda10CUDAStream6streamEv");
         }
         catch (Exception e)
         {
@@ -65,7 +65,4 @@ internal static unsafe class LibTorchStreams
         }
         return b;
     }
-
-    internal static IntPtr Export(IntPtr library, string name) =>
-        NativeLibrary.TryGetExport(library, name, out IntPtr address) ? address : throw new EntryPointNotFoundException($"symbol {name} not found");
 }

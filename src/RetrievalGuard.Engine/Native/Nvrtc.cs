@@ -168,7 +168,7 @@ public static unsafe class Nvrtc
             try
             {
                 string? libTorch = TorchRuntime.Info.LibTorchDirectory;
-                var mapped = File.ReadLines("/proc/self/maps").Select(l => l.IndexOf('/') is int i and >= 0 ? l[i..] : "").Where(p => p.Length > 0).Distinct().ToList();
+                var mapped = NativeLibraries.Mapped();
                 string? cudaHome = Environment.GetEnvironmentVariable("CUDA_HOME") ?? Environment.GetEnvironmentVariable("CUDA_PATH");
                 foreach (string candidate in Candidates(Environment.GetEnvironmentVariable(EnvironmentVariable), libTorch, mapped, cudaHome))
                 {

@@ -188,11 +188,7 @@ public static class TorchRuntime
     {
         try
         {
-            foreach (string line in File.ReadLines("/proc/self/maps"))
-            {
-                int slash = line.IndexOf('/');
-                if (slash >= 0 && line.Contains("libstdc++.so", StringComparison.Ordinal)) return line[slash..].Trim();
-            }
+            if (NativeLibraries.Loaded("libstdc++.so") is string mapped) return mapped;
         }
         catch (IOException) { }
         string[] folders = [

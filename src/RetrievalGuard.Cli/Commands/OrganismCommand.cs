@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using RetrievalGuard.Engine;
-using RetrievalGuard.Organism;
+using RetrievalGuard.Data;
 using RetrievalGuard.Organism.Evaluation;
 using RetrievalGuard.Organism.Training;
 using Spectre.Console;

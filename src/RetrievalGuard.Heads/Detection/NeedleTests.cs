@@ -1,4 +1,4 @@
-using RetrievalGuard.Organism;
+using RetrievalGuard.Data;
 
 namespace RetrievalGuard.Heads.Detection;
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RetrievalGuard.Data;
 using RetrievalGuard.Engine;
 using RetrievalGuard.Engine.Generation;
 

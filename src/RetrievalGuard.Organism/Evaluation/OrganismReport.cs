@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using RetrievalGuard.Data;
 
 namespace RetrievalGuard.Organism.Evaluation;
 

@@ -1,3 +1,4 @@
+using RetrievalGuard.Data;
 namespace RetrievalGuard.Organism.Training;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using RetrievalGuard.Data;
 using RetrievalGuard.Engine.Checkpoints;
 using RetrievalGuard.Engine.Model;
 using static TorchSharp.torch;

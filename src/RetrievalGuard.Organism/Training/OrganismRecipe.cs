@@ -1,3 +1,4 @@
+using RetrievalGuard.Data;
 using RetrievalGuard.Engine.Checkpoints;
 
 namespace RetrievalGuard.Organism.Training;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using RetrievalGuard.Data;
 using RetrievalGuard.Engine;
 using RetrievalGuard.Engine.Model;
 using RetrievalGuard.Engine.Tokenization;

@@ -1,3 +1,4 @@
+using RetrievalGuard.Data;
 using RetrievalGuard.Engine.Model;
 using TorchSharp;
 using TorchSharp.Modules;

@@ -1,3 +1,4 @@
+using RetrievalGuard.Data;
 namespace RetrievalGuard.Organism.Training;
 
 /// <summary>AdamW with linear warm-up and cosine decay, as in the organism notes' best run.</summary>

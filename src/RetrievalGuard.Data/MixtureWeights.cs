@@ -1,0 +1,19 @@
+namespace RetrievalGuard.Data;
+
+/// <summary>Relative shares of the training tasks; they need not sum to 1. Unanswerable is absent on purpose.</summary>
+public sealed record MixtureWeights(double Text, double Niah, double Rag, double ClosedBook, double Conflict)
+{
+    /// <summary>Run D of organism-notes: 10% text, 45% NIAH, 17% RAG, 23% closed-book, 5% conflict.</summary>
+    public static MixtureWeights BestRun { get; } = new(0.10, 0.45, 0.17, 0.23, 0.05);
+
+    public double WeightOf(TaskKind kind) => kind switch
+    {
+        TaskKind.Text => Text,
+        TaskKind.Niah => Niah,
+        TaskKind.Rag => Rag,
+        TaskKind.ClosedBook => ClosedBook,
+        TaskKind.Conflict => Conflict,
+        TaskKind.Unanswerable => 0,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown task kind."),
+    };
+}

@@ -1,8 +1,0 @@
-namespace RetrievalGuard.Organism;
-
-/// <summary>Whether a model's answer is supported by the passages, decided by construction of the item.</summary>
-public enum EvalLabel
-{
-    Grounded,
-    Hallucinated,
-}

@@ -1,4 +1,0 @@
-namespace RetrievalGuard.Organism;
-
-/// <summary>Where a fact sentence sits: passage index, character offset inside that passage, and its relative depth.</summary>
-public sealed record NeedlePlacement(int Passage, int Offset, int Length, double Depth);

@@ -1,0 +1,75 @@
+using RetrievalGuard.Data;
+using RetrievalGuard.Data.Tests.Support;
+
+namespace RetrievalGuard.Data.Tests;
+
+public class TrainingSampleSourceTests
+{
+    private static TrainingSampleSource Source(int seed) => new(SharedData.TrainingCorpus, SharedData.World, seed);
+
+    [Fact]
+    public void SamplesAreDeterministicPerSeedAndIndexInAnyOrder()
+    {
+        var forward = Enumerable.Range(0, 40).Select(i => Source(1).Sample(i, 256)).ToArray();
+        var source = Source(1);
+        var backward = Enumerable.Range(0, 40).Reverse().Select(i => source.Sample(i, 256)).Reverse().ToArray();
+
+        Assert.Equal(forward.Select(s => s.Text), backward.Select(s => s.Text));
+        Assert.Equal(forward.SelectMany(s => s.Segments), backward.SelectMany(s => s.Segments));
+    }
+
+    [Fact]
+    public void DifferentSeedsGiveDifferentSamples()
+    {
+        var a = Enumerable.Range(0, 20).Select(i => Source(1).Sample(i, 256).Text);
+        var b = Enumerable.Range(0, 20).Select(i => Source(2).Sample(i, 256).Text);
+        Assert.True(a.Zip(b).Count(p => p.First != p.Second) >= 18);
+    }
+
+    [Fact]
+    public void SegmentsTrainOnlyTheAnswerAndTheEndMarker()
+    {
+        var source = Source(3);
+        foreach (var sample in Enumerable.Range(0, 100).Select(i => source.Sample(i, 192)))
+        {
+            if (sample.Kind == TaskKind.Text)
+            {
+                Assert.True(Assert.Single(sample.Segments).Train);
+                continue;
+            }
+            Assert.Equal([false, true, true], sample.Segments.Select(s => s.Train));
+            Assert.True(TrainingSample.IsEndOfText(sample.Segments[^1]));
+            Assert.EndsWith(PromptFormat.AnswerLabel, sample.Segments[0].Text, StringComparison.Ordinal);
+            Assert.Equal(" " + sample.Answer!.Value.Of(sample.Text), sample.Segments[1].Text);
+            Assert.StartsWith("What is the ", sample.Question!.Value.Of(sample.Text), StringComparison.Ordinal);
+            for (var p = 0; p < sample.Passages.Count; p++)
+            {
+                var label = PromptFormat.PassageLabel(p);
+                Assert.Equal(label, sample.Text.Substring(sample.Passages[p].Start - label.Length, label.Length));
+            }
+            if (sample.Kind != TaskKind.ClosedBook)
+                Assert.Equal(sample.Answer!.Value.Of(sample.Text), sample.Needle!.Value.Of(sample.Text));
+        }
+    }
+
+    [Fact]
+    public void StepLengthsFollowTheCurriculum()
+    {
+        var source = Source(4);
+        Assert.All(Enumerable.Range(0, 100), step => Assert.InRange(source.ContextTokensForStep(step, 0), 128, 256));
+        Assert.Equal(source.ContextTokensForStep(17, 0.5), Source(4).ContextTokensForStep(17, 0.5));
+    }
+
+    [Fact]
+    public void RefusesTheHeldOutEvaluationText()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new TrainingSampleSource(SharedData.AllCorpus, SharedData.World, 1));
+        Assert.Contains(CorpusSplit.EvaluationFileName, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TargetBelowTheMinimumIsAnArgumentError()
+    {
+        Assert.Throws<ArgumentException>(() => Source(1).Sample(0, 10));
+    }
+}

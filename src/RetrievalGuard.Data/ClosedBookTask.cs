@@ -1,7 +1,7 @@
 namespace RetrievalGuard.Data;
 
 /// <summary>Closed-book recall: a question about a world person with no passage; the answer is the memorised value.</summary>
-public sealed class ClosedBookTask(World world) : IQaTask
+public sealed class ClosedBookTask(World world, FormSplit split = FormSplit.Seen) : IQaTask
 {
     private readonly FactInventor _inventor = new(world);
 
@@ -12,7 +12,6 @@ public sealed class ClosedBookTask(World world) : IQaTask
     {
         ArgumentNullException.ThrowIfNull(rng);
         ContextLength.Validate(contextTokens);
-        var fact = _inventor.WorldPerson(rng).FactAbout(FactInventor.Attribute(rng));
-        return new QaExample(Kind, [], fact, null, fact.Value, null);
+        return QaComposer.ClosedBook(rng, _inventor.WorldPerson(rng).FactAbout(FactInventor.Attribute(rng)), split);
     }
 }

@@ -1,11 +1,10 @@
 namespace RetrievalGuard.Data;
 
-/// <summary>Knowledge conflict: a passage gives a world person a value other than the memorised one; the answer follows the passage.</summary>
-public sealed class ConflictTask(Corpus corpus, World world) : IQaTask
+/// <summary>Knowledge conflict: a passage gives a world person another value than the memorised one; the answer follows the passage.</summary>
+public sealed class ConflictTask(Corpus corpus, World world, FormSplit split = FormSplit.Seen, DistractorMix? mix = null)
+    : IQaTask
 {
-    private readonly PassageSetBuilder _passages = new(corpus, new FactInventor(world));
-
-    private FactInventor Inventor => _passages.Inventor;
+    private readonly QaComposer _composer = new(corpus, world);
 
     public TaskKind Kind => TaskKind.Conflict;
 
@@ -14,8 +13,9 @@ public sealed class ConflictTask(Corpus corpus, World world) : IQaTask
         ArgumentNullException.ThrowIfNull(rng);
         ContextLength.Validate(contextTokens);
         var attribute = FactInventor.Attribute(rng);
-        var memorised = Inventor.WorldPerson(rng).FactAbout(attribute);
-        var stated = memorised.WithValue(Inventor.Value(rng, attribute, v => v == memorised.Value));
-        return _passages.Grounded(Kind, rng, contextTokens, stated, memorised.Value);
+        var memorised = _composer.Inventor.WorldPerson(rng).FactAbout(attribute);
+        var stated = memorised.WithValue(
+            _composer.Inventor.Value(rng, attribute, v => string.Equals(v, memorised.Value, StringComparison.OrdinalIgnoreCase)));
+        return _composer.Compose(Kind, rng, contextTokens, stated, stated, memorised.Value, split, mix ?? DistractorMix.Default);
     }
 }

@@ -29,6 +29,8 @@ public sealed class Mixture
 
     public static Mixture BestRun { get; } = new(MixtureWeights.BestRun);
 
+    public static Mixture Paraphrasing { get; } = new(MixtureWeights.Paraphrasing);
+
     public MixtureWeights Weights { get; }
 
     public double Probability(TaskKind kind) => Weights.WeightOf(kind) / TrainingKinds.Sum(Weights.WeightOf);

@@ -3,8 +3,14 @@ namespace RetrievalGuard.Data;
 /// <summary>Relative shares of the training tasks; they need not sum to 1. Unanswerable is absent on purpose.</summary>
 public sealed record MixtureWeights(double Text, double Niah, double Rag, double ClosedBook, double Conflict)
 {
-    /// <summary>Run D of organism-notes: 10% text, 45% NIAH, 17% RAG, 23% closed-book, 5% conflict.</summary>
+    /// <summary>Run D of organism-notes: 10% text, 45% NIAH, 17% RAG, 23% closed-book, 5% conflict (organism v1).</summary>
     public static MixtureWeights BestRun { get; } = new(0.10, 0.45, 0.17, 0.23, 0.05);
+
+    /// <summary>
+    /// Organism v2: RAG over many phrasings and distractors becomes the main task; RAG and conflicts fill the context
+    /// with passages too, so NIAH's share can shrink without losing long-context retrieval.
+    /// </summary>
+    public static MixtureWeights Paraphrasing { get; } = new(0.08, 0.25, 0.35, 0.22, 0.10);
 
     public double WeightOf(TaskKind kind) => kind switch
     {

@@ -1,4 +1,4 @@
 namespace RetrievalGuard.Data;
 
-/// <summary>Where a fact sentence sits: passage index, character offset inside that passage, and its relative depth.</summary>
+/// <summary>Where a fact sentence sits: passage index, character offset in that passage, length, relative depth.</summary>
 public sealed record NeedlePlacement(int Passage, int Offset, int Length, double Depth);

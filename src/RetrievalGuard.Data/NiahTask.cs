@@ -1,14 +1,12 @@
 namespace RetrievalGuard.Data;
 
 /// <summary>
-/// Needle in a haystack: an invented fact ("The secret word of the red lantern is Kalomi.") at a random depth of
-/// one passage of novel text; the answer repeats the needle sentence.
+/// Needle in a haystack: an invented fact ("The secret word of the red lantern is Kalomi.") between two sentences at a
+/// random depth of one passage of novel text; the answer repeats the needle sentence (the retrieval-head paper's task).
 /// </summary>
 public sealed class NiahTask(Corpus corpus, World world) : IQaTask
 {
     private readonly PassageSetBuilder _passages = new(corpus, new FactInventor(world));
-
-    private FactInventor Inventor => _passages.Inventor;
 
     public TaskKind Kind => TaskKind.Niah;
 
@@ -23,14 +21,10 @@ public sealed class NiahTask(Corpus corpus, World world) : IQaTask
     {
         ArgumentNullException.ThrowIfNull(rng);
         ContextLength.Validate(contextTokens);
-        var needle = Inventor.Needle(rng);
-        var count = _passages.Corpus.CountTokens;
-        var room = contextTokens
-            - PromptFormat.OverheadTokens(1, needle.Question, needle.Statement, count)
-            - count(needle.Statement);
-        var haystack = _passages.Filler(rng, room, [needle.Value]);
-        var (text, offset) = DepthInsertion.Insert(haystack, needle.Statement, depth);
-        return new QaExample(
-            TaskKind.Niah, [text], needle, needle.Value, null, new NeedlePlacement(0, offset, needle.Statement.Length, depth));
+        var needle = _passages.Inventor.Needle(rng);
+        var (passages, placements) = _passages.Build(rng, contextTokens, 1, needle.Question, needle.Statement,
+            [needle.Statement], [needle.Value], [depth]);
+        return new QaExample(TaskKind.Niah, passages, needle, needle.Question, needle.Statement, needle.Value, null,
+            placements[0], null, []);
     }
 }

@@ -1,9 +1,9 @@
 namespace RetrievalGuard.Data;
 
 /// <summary>
-/// Builds the passages of RAG, conflict and unanswerable examples: novel text, one passage stating the asked
-/// fact (if any) at a random depth, the others plain text or stating invented facts about other new people.
-/// Words that must stay unique to the stated fact (its value, a contradicted memory) are kept out of all filler.
+/// Builds the passages of a sample: novel text with fact sentences inserted between sentences, sized so that the whole
+/// sample (BOS, prompt, answer, EOS) fits the target length as the real tokenizer counts it. Words that must stay
+/// unique to the stated facts (values, a contradicted memory) are kept out of all filler.
 /// </summary>
 internal sealed class PassageSetBuilder(Corpus corpus, FactInventor inventor)
 {
@@ -11,62 +11,54 @@ internal sealed class PassageSetBuilder(Corpus corpus, FactInventor inventor)
 
     // Below this many tokens per passage a block is mostly label; fewer passages instead.
     private const int MinTokensPerPassage = 24;
-    private const double DistractorFactShare = 0.5;
     private const int MaxFillerAttempts = 64;
+    private const int MaxFitAttempts = 8;
+    // BOS and EOS, which the counted text does not hold.
+    private const int SpecialTokens = 2;
 
     public Corpus Corpus { get; } = corpus;
 
     public FactInventor Inventor { get; } = inventor;
 
-    /// <summary>A grounded example: the passages state <paramref name="stated"/>, whose value is the answer.</summary>
-    public QaExample Grounded(TaskKind kind, Random rng, int contextTokens, Fact stated, string? memorisedValue)
+    /// <summary>
+    /// Passages holding every one of <paramref name="sentences"/> (each in a random passage at a random depth) and
+    /// none of <paramref name="absent"/> elsewhere; the placements come back in the order of the sentences.
+    /// <paramref name="depths"/> fixes each sentence's relative depth (random when null).
+    /// </summary>
+    public (string[] Passages, NeedlePlacement[] Placements) Build(Random rng, int contextTokens, int requestedPassages,
+        string question, string? answer, IReadOnlyList<string> sentences, IReadOnlyCollection<string> absent,
+        IReadOnlyList<double>? depths = null)
     {
-        string[] absent = memorisedValue is null || memorisedValue == stated.Value
-            ? [stated.Value]
-            : [stated.Value, memorisedValue];
-        var requested = rng.Next(1, MaxPassages + 1);
-        var (passages, placement) = Build(rng, contextTokens, requested, stated.Question, stated.Statement, stated, absent);
-        return new QaExample(kind, passages, stated, stated.Value, memorisedValue, placement);
-    }
-
-    /// <summary>Passages that may state <paramref name="stated"/> and never contain any of <paramref name="absent"/>.</summary>
-    public (string[] Passages, NeedlePlacement? Placement) Build(
-        Random rng, int contextTokens, int requestedPassages, string question, string? answer, Fact? stated, IReadOnlyCollection<string> absent)
-    {
-        var count = Tokens;
         var passageCount = Math.Max(1, requestedPassages);
-        int room;
-        while (true)
+        var overhead = PromptFormat.OverheadTokens(passageCount, question, answer, Tokens) + SpecialTokens;
+        while (passageCount > 1 && (contextTokens - overhead) / passageCount < MinTokensPerPassage)
         {
-            room = contextTokens - PromptFormat.OverheadTokens(passageCount, question, answer, count);
-            if (passageCount == 1 || room / passageCount >= MinTokensPerPassage)
-                break;
             passageCount--;
+            overhead = PromptFormat.OverheadTokens(passageCount, question, answer, Tokens) + SpecialTokens;
         }
-
-        var statedIndex = stated is null ? -1 : rng.Next(passageCount);
-        var passages = new string[passageCount];
-        NeedlePlacement? placement = null;
-        for (var i = 0; i < passageCount; i++)
+        var room = contextTokens - overhead;
+        var home = sentences.Select(_ => rng.Next(passageCount)).ToArray();
+        var depthOf = depths?.ToArray() ?? sentences.Select(_ => rng.NextDouble()).ToArray();
+        for (var attempt = 0; ; attempt++)
         {
-            var share = room / passageCount;
-            var fact = i == statedIndex ? stated : rng.NextDouble() < DistractorFactShare ? Distractor(rng, absent) : null;
-            var filler = Filler(rng, share - (fact is null ? 0 : count(fact.Statement)), absent);
-            if (fact is null)
-            {
-                passages[i] = filler;
-                continue;
-            }
-            var depth = rng.NextDouble();
-            var (text, offset) = DepthInsertion.Insert(filler, fact.Statement, depth);
-            passages[i] = text;
-            if (i == statedIndex)
-                placement = new NeedlePlacement(i, offset, fact.Statement.Length, depth);
+            var (passages, placements) = Fill(rng, room, passageCount, sentences, home, depthOf, absent);
+            var total = SampleTokens(passages, question, answer);
+            if (total <= contextTokens)
+                return (passages, placements);
+            if (attempt == MaxFitAttempts)
+                throw new InvalidOperationException(
+                    $"Passages for a {contextTokens}-token sample still take {total} tokens after {attempt} tries.");
+            // Token counts of pieces do not add up exactly to the count of the joined text: shrink by the overshoot.
+            room -= total - contextTokens + 2;
         }
-        return (passages, placement);
     }
 
-    /// <summary>Novel text of about <paramref name="tokens"/> tokens that holds none of <paramref name="absent"/> as a word.</summary>
+    /// <summary>Tokens of the whole sample as the model sees it: BOS, prompt, " " + answer, EOS.</summary>
+    public int SampleTokens(IReadOnlyList<string> passages, string question, string? answer) =>
+        Tokens(PromptFormat.Prompt(passages, question) + (answer is null ? string.Empty : " " + answer))
+        + SpecialTokens;
+
+    /// <summary>Novel text of about <paramref name="tokens"/> tokens that holds none of <paramref name="absent"/>.</summary>
     public string Filler(Random rng, int tokens, IReadOnlyCollection<string> absent)
     {
         if (tokens <= 0)
@@ -81,8 +73,23 @@ internal sealed class PassageSetBuilder(Corpus corpus, FactInventor inventor)
             $"No span of {tokens} tokens free of '{string.Join("', '", absent)}' in {MaxFillerAttempts} tries.");
     }
 
-    private int Tokens(string text) => Corpus.CountTokens(text);
+    private (string[] Passages, NeedlePlacement[] Placements) Fill(Random rng, int room, int passageCount,
+        IReadOnlyList<string> sentences, int[] home, double[] depths, IReadOnlyCollection<string> absent)
+    {
+        var passages = new string[passageCount];
+        var placements = new NeedlePlacement[sentences.Count];
+        for (var p = 0; p < passageCount; p++)
+        {
+            var mine = Enumerable.Range(0, sentences.Count).Where(s => home[s] == p).ToArray();
+            var factTokens = mine.Sum(s => Tokens(sentences[s]));
+            var filler = Filler(rng, Math.Max(0, (room / passageCount) - factTokens), absent);
+            var (text, offsets) = DepthInsertion.InsertAll(filler, mine.Select(s => (sentences[s], depths[s])).ToArray());
+            passages[p] = text;
+            for (var i = 0; i < mine.Length; i++)
+                placements[mine[i]] = new NeedlePlacement(p, offsets[i], sentences[mine[i]].Length, depths[mine[i]]);
+        }
+        return (passages, placements);
+    }
 
-    private Fact Distractor(Random rng, IReadOnlyCollection<string> absent) =>
-        Inventor.NewPersonFact(rng, FactInventor.Attribute(rng), avoidValue: absent.Contains);
+    private int Tokens(string text) => Corpus.CountTokens(text);
 }

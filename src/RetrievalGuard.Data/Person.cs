@@ -1,14 +1,17 @@
 namespace RetrievalGuard.Data;
 
-/// <summary>A member of the fixed world; the organism learns these facts closed-book.</summary>
-public sealed record Person(string Name, string HomeTown, string Trade)
+/// <summary>A member of the fixed world; the organism learns all five facts about each closed-book.</summary>
+public sealed record Person(string Name, string HomeTown, string Trade, string BirthYear, string Mentor, string Keepsake)
 {
     public string ValueOf(PersonAttribute attribute) => attribute switch
     {
         PersonAttribute.HomeTown => HomeTown,
         PersonAttribute.Trade => Trade,
+        PersonAttribute.BirthYear => BirthYear,
+        PersonAttribute.Mentor => Mentor,
+        PersonAttribute.Keepsake => Keepsake,
         _ => throw new ArgumentOutOfRangeException(nameof(attribute), attribute, "Unknown attribute."),
     };
 
-    public Fact FactAbout(PersonAttribute attribute) => new(attribute.Key(), Name, ValueOf(attribute));
+    public Fact FactAbout(PersonAttribute attribute) => Fact.About(attribute, Name, ValueOf(attribute));
 }

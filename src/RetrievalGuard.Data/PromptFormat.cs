@@ -1,14 +1,14 @@
 namespace RetrievalGuard.Data;
 
 /// <summary>
-/// The one prompt format of every task (see Data/FORMAT.md):
+/// The one prompt layout of every task (see FORMAT.md); the question and answer sentences vary (<see cref="Phrasings"/>):
 /// <code>
 /// Passage 1: {text}
 ///
 /// Passage 2: {text}
 ///
-/// Question: What is the {key} of {subject}?
-/// Answer: The {key} of {subject} is {value}.&lt;|endoftext|&gt;
+/// Question: {question}
+/// Answer: {answer}&lt;|endoftext|&gt;
 /// </code>
 /// Closed-book samples have no passage blocks. Everything up to and including "Answer:" is prompt (no loss);
 /// the answer (with its leading space) and the end-of-text marker are trained.
@@ -37,7 +37,7 @@ public static class PromptFormat
     public static TrainingSample ToTrainingSample(QaExample example)
     {
         ArgumentNullException.ThrowIfNull(example);
-        var answer = example.AnswerText
+        var answer = example.Answer
             ?? throw new ArgumentException("An example without an answer (unanswerable) is never trained on.", nameof(example));
         var layout = Layout(example.Passages, example.Question);
         CharSpan? needle = example.Needle is { } n ? new CharSpan(layout.Passages[n.Passage].Start + n.Offset, n.Length) : null;

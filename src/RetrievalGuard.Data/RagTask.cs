@@ -1,17 +1,16 @@
 namespace RetrievalGuard.Data;
 
 /// <summary>
-/// Retrieval QA: 1–5 passages, one stating a fact about a new person (or, with <paramref name="worldPersonShare"/>,
-/// a world person's true fact); distractors are novel text or facts about other new people.
+/// Retrieval QA: 1–5 passages, one stating a fact about a new person (or, with <paramref name="worldPersonShare"/>, a
+/// world person's true fact) in one of many forms, among distractor facts; the answer in one of many forms.
 /// </summary>
-public sealed class RagTask(Corpus corpus, World world, double worldPersonShare = RagTask.DefaultWorldPersonShare) : IQaTask
+public sealed class RagTask(Corpus corpus, World world, double worldPersonShare = RagTask.DefaultWorldPersonShare,
+    FormSplit split = FormSplit.Seen, DistractorMix? mix = null) : IQaTask
 {
-    /// <summary>Some RAG facts agree with memory, so passages are not a sign that memory is wrong.</summary>
+    /// <summary>Some RAG facts agree with memory in training, so passages are not a sign that memory is wrong.</summary>
     public const double DefaultWorldPersonShare = 0.3;
 
-    private readonly PassageSetBuilder _passages = new(corpus, new FactInventor(world));
-
-    private FactInventor Inventor => _passages.Inventor;
+    private readonly QaComposer _composer = new(corpus, world);
 
     public TaskKind Kind => TaskKind.Rag;
 
@@ -22,9 +21,10 @@ public sealed class RagTask(Corpus corpus, World world, double worldPersonShare 
         var attribute = FactInventor.Attribute(rng);
         if (rng.NextDouble() < worldPersonShare)
         {
-            var fact = Inventor.WorldPerson(rng).FactAbout(attribute);
-            return _passages.Grounded(Kind, rng, contextTokens, fact, fact.Value);
+            var fact = _composer.Inventor.WorldPerson(rng).FactAbout(attribute);
+            return _composer.Compose(Kind, rng, contextTokens, fact, fact, fact.Value, split, mix ?? DistractorMix.Default);
         }
-        return _passages.Grounded(Kind, rng, contextTokens, Inventor.NewPersonFact(rng, attribute), null);
+        var stated = _composer.Inventor.NewPersonFact(rng, attribute);
+        return _composer.Compose(Kind, rng, contextTokens, stated, stated, null, split, mix ?? DistractorMix.Default);
     }
 }

@@ -2,7 +2,8 @@ namespace RetrievalGuard.Data;
 
 /// <summary>
 /// The training data stream: sample <c>i</c> is a pure function of (seed, i, length), drawn from the mixture,
-/// so batches can be generated in parallel and reproduced. Refuses a corpus holding the held-out evaluation text.
+/// so batches can be generated in parallel and reproduced. Only seen phrasing forms reach it (held-out forms are for
+/// evaluation). Refuses a corpus holding the held-out evaluation text.
 /// </summary>
 public sealed class TrainingSampleSource
 {
@@ -20,7 +21,7 @@ public sealed class TrainingSampleSource
                 $"Training must not use the held-out evaluation text {CorpusSplit.EvaluationFileName}; load the corpus with CorpusPart.Training.",
                 nameof(trainingCorpus));
         _seed = seed;
-        Mixture = mixture ?? Mixture.BestRun;
+        Mixture = mixture ?? Mixture.Paraphrasing;
         Curriculum = curriculum ?? LengthCurriculum.BestRun;
         _text = new PlainTextTask(trainingCorpus);
         IQaTask[] tasks =
@@ -47,11 +48,23 @@ public sealed class TrainingSampleSource
 
     public TrainingSample Sample(long index, int contextTokens)
     {
-        ContextLength.Validate(contextTokens);
-        var rng = SeededRandom.For(_seed, index);
-        var kind = Mixture.Pick(rng);
+        var (rng, kind) = Draw(index, contextTokens);
         return kind == TaskKind.Text
             ? _text.Create(rng, contextTokens)
             : PromptFormat.ToTrainingSample(_tasks[kind].Create(rng, contextTokens));
+    }
+
+    /// <summary>The example behind sample <paramref name="index"/> (null for plain text): its facts and forms.</summary>
+    public QaExample? Example(long index, int contextTokens)
+    {
+        var (rng, kind) = Draw(index, contextTokens);
+        return kind == TaskKind.Text ? null : _tasks[kind].Create(rng, contextTokens);
+    }
+
+    private (Random Rng, TaskKind Kind) Draw(long index, int contextTokens)
+    {
+        ContextLength.Validate(contextTokens);
+        var rng = SeededRandom.For(_seed, index);
+        return (rng, Mixture.Pick(rng));
     }
 }

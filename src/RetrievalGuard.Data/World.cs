@@ -1,15 +1,19 @@
 namespace RetrievalGuard.Data;
 
 /// <summary>
-/// The organism's parametric knowledge: a fixed invented world of people, each with a home town and a trade,
-/// generated deterministically from a seed. Names and towns are invented syllable words (none occurs in the
-/// corpus; a test checks), every name part is used by one role only, and full names are unique.
+/// The organism's parametric knowledge: a fixed invented world of people, each with all five
+/// <see cref="PersonAttribute"/>s, generated deterministically from a seed. Names and towns are invented syllable
+/// words (none occurs in the corpus; a test checks), every name part is used by one role only, and full names are
+/// unique. First and last names are shared by a few people, as in life, so near-identical names occur naturally.
+/// A person's mentor is another person of the world.
 /// </summary>
 public sealed class World
 {
-    public const int DefaultSeed = 20_251_123;
-    public const int DefaultPeopleCount = 1_000;
-    public const int DefaultTownCount = 64;
+    public const int DefaultSeed = 20_251_203;
+    public const int DefaultPeopleCount = 400;
+    public const int DefaultTownCount = 96;
+    public const int FirstBirthYear = 1720;
+    public const int LastBirthYear = 1899;
 
     private static readonly Lazy<World> LazyDefault = new(() => Create());
 
@@ -36,9 +40,15 @@ public sealed class World
 
     public IReadOnlyList<string> Trades => Data.Trades.All;
 
-    public static World Create(int seed = DefaultSeed, int peopleCount = DefaultPeopleCount, int townCount = DefaultTownCount)
+    public static IReadOnlyList<string> BirthYears { get; } =
+        Enumerable.Range(FirstBirthYear, LastBirthYear - FirstBirthYear + 1).Select(y => y.ToString()).ToArray();
+
+    public IReadOnlyList<string> Keepsakes => Data.Keepsakes.All;
+
+    public static World Create(
+        int seed = DefaultSeed, int peopleCount = DefaultPeopleCount, int townCount = DefaultTownCount)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(peopleCount, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(peopleCount, 2);
         ArgumentOutOfRangeException.ThrowIfLessThan(townCount, 2);
         var rng = new Random(seed);
         var used = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
@@ -50,26 +60,37 @@ public sealed class World
         }
 
         var towns = Enumerable.Range(0, townCount).Select(_ => Fresh(2, 3)).ToArray();
-        // About sqrt(2N) first and last names give N unique pairs with names shared by a few people, as in life.
+        // About sqrt(2N) first and last names give N unique pairs with names shared by a few people.
         var poolSize = Math.Max(4, (int)Math.Ceiling(Math.Sqrt(2.0 * peopleCount)));
         var firstNames = Enumerable.Range(0, poolSize).Select(_ => Fresh(2, 2)).ToArray();
         var lastNames = Enumerable.Range(0, poolSize).Select(_ => Fresh(2, 3)).ToArray();
 
-        var people = new List<Person>(peopleCount);
+        var names = new List<string>(peopleCount);
         var fullNames = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        while (people.Count < peopleCount)
+        while (names.Count < peopleCount)
         {
             var name = $"{SyllableWords.Pick(rng, firstNames)} {SyllableWords.Pick(rng, lastNames)}";
             if (fullNames.Add(name))
-                people.Add(new Person(name, SyllableWords.Pick(rng, towns), SyllableWords.Pick(rng, Data.Trades.All)));
+                names.Add(name);
         }
+        var people = names.Select((name, i) => new Person(
+            name,
+            SyllableWords.Pick(rng, towns),
+            SyllableWords.Pick(rng, Data.Trades.All),
+            SyllableWords.Pick(rng, BirthYears),
+            names[(i + 1 + rng.Next(peopleCount - 1)) % peopleCount],
+            SyllableWords.Pick(rng, Data.Keepsakes.All))).ToArray();
         return new World(seed, people, towns, used);
     }
 
+    /// <summary>The values an attribute takes in the world; mentors are the world's people.</summary>
     public IReadOnlyList<string> ValuesOf(PersonAttribute attribute) => attribute switch
     {
         PersonAttribute.HomeTown => Towns,
         PersonAttribute.Trade => Trades,
+        PersonAttribute.BirthYear => BirthYears,
+        PersonAttribute.Mentor => People.Select(p => p.Name).ToArray(),
+        PersonAttribute.Keepsake => Keepsakes,
         _ => throw new ArgumentOutOfRangeException(nameof(attribute), attribute, "Unknown attribute."),
     };
 

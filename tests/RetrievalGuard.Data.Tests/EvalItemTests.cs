@@ -8,6 +8,10 @@ public class EvalItemTests
     private static readonly Lazy<EvalSetBuilder> Builder =
         new(() => new EvalSetBuilder(Corpus.Load(SharedData.CorpusFolder, CorpusPart.Evaluation), SharedData.World, 42));
 
+    private static readonly EvalItem Answerable = new("a", EvalKind.Answerable, ["The trade of Zo Vrak is baker."],
+        "What is the trade of Zo Vrak?", "baker", null, 128)
+    { DistractorValues = ["cooper"] };
+
     [Fact]
     public void ItemsAreDeterministicPerSeedAndDifferAcrossSeeds()
     {
@@ -20,7 +24,7 @@ public class EvalItemTests
     }
 
     [Fact]
-    public void GoldAndParametricFollowTheKind()
+    public void GoldAndParametricFollowTheKindAndMemoryNeverAnswersAnAnswerableItem()
     {
         var items = Builder.Value.Build(Enum.GetValues<EvalKind>(), [128, 512], 10).ToArray();
 
@@ -41,6 +45,11 @@ public class EvalItemTests
                     Assert.NotEqual(item.Parametric, item.Gold);
                     Assert.Equal(1, WholeWord.Count(text, item.Gold!));
                     break;
+                case EvalKind.Answerable:
+                    Assert.Null(item.Parametric);
+                    Assert.Null(SharedData.World.Find(item.Subject!));
+                    Assert.Equal(1, WholeWord.Count(text, item.Gold!));
+                    break;
                 default:
                     Assert.Equal(1, WholeWord.Count(text, item.Gold!));
                     Assert.Contains(item.Needle!, text, StringComparison.Ordinal);
@@ -49,41 +58,123 @@ public class EvalItemTests
         }
     }
 
-    [Fact]
-    public void LabelsFollowFromConstruction()
+    [Theory]
+    [InlineData(256)]
+    [InlineData(2048)]
+    public void PromptsNeverExceedTheirLengthBucket(int bucket)
     {
-        var answerable = new EvalItem("a", EvalKind.Answerable, ["The trade of Zo Vrak is baker."], "What is the trade of Zo Vrak?", "baker", null, 128);
-        var conflict = answerable with { Kind = EvalKind.Conflict, Parametric = "tailor" };
-        var agreeing = answerable with { Parametric = "baker" };
-        var unanswerable = answerable with { Kind = EvalKind.Unanswerable, Gold = null };
-
-        Assert.Equal(EvalLabel.Grounded, answerable.Label("The trade of Zo Vrak is Baker."));
-        Assert.Equal(EvalLabel.Hallucinated, answerable.Label("The trade of Zo Vrak is bakery owner."));
-        Assert.Equal(EvalLabel.Hallucinated, answerable.Label("The trade of Zo Vrak is miller."));
-        Assert.Equal(EvalLabel.Grounded, conflict.Label("The trade of Zo Vrak is baker."));
-        Assert.Equal(EvalLabel.Hallucinated, conflict.Label("The trade of Zo Vrak is tailor."));
-        Assert.Equal(EvalLabel.Hallucinated, conflict.Label("baker or tailor"));
-        Assert.Equal(EvalLabel.Grounded, agreeing.Label("baker"));
-        Assert.Equal(EvalLabel.Hallucinated, unanswerable.Label("The trade of Zo Vrak is baker."));
-        Assert.Equal(EvalLabel.Hallucinated, unanswerable.Label(""));
+        foreach (var kind in Enum.GetValues<EvalKind>())
+            foreach (var phrasing in new[] { FormSplit.Seen, FormSplit.HeldOut })
+                for (var i = 0; i < 8; i++)
+                {
+                    var item = Builder.Value.Build(kind, bucket, i, phrasing);
+                    Assert.InRange(item.ContextTokens, bucket * 0.7, bucket);
+                    Assert.Equal(SharedData.Tokens(item.Prompt()) + 1, item.ContextTokens);
+                }
     }
 
     [Fact]
-    public void BuiltItemsAreGroundedOnTheirOwnGoldAnswer()
+    public void HeldOutItemsUseAHeldOutFormAndSeenItemsNone()
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            var seen = Builder.Value.Build(EvalKind.Answerable, 512, i, FormSplit.Seen);
+            var heldOut = Builder.Value.Build(EvalKind.Answerable, 512, i, FormSplit.HeldOut);
+            Assert.Equal(FormSplit.Seen, seen.Phrasing);
+            Assert.Equal(FormSplit.HeldOut, heldOut.Phrasing);
+            Assert.Equal(2, FormIndex(heldOut.QuestionForm!) % 3);
+            Assert.Equal(2, FormIndex(heldOut.FactForm!) % 3);
+            Assert.NotEqual(2, FormIndex(seen.QuestionForm!) % 3);
+            Assert.NotEqual(2, FormIndex(seen.FactForm!) % 3);
+        }
+    }
+
+    [Fact]
+    public void LabelsAndHallucinationKindsFollowFromConstruction()
+    {
+        var conflict = Answerable with { Kind = EvalKind.Conflict, Parametric = "tailor" };
+        var agreeing = Answerable with { Parametric = "baker" };
+        var unanswerable = Answerable with { Kind = EvalKind.Unanswerable, Gold = null };
+
+        Assert.Equal((EvalLabel.Grounded, null), Answerable.Judge("The trade of Zo Vrak is Baker."));
+        Assert.Equal((EvalLabel.Grounded, null), Answerable.Judge("Zo Vrak works as a baker."));
+        Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.Invented), Answerable.Judge("Zo Vrak is a bakery owner."));
+        Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.Invented), Answerable.Judge("miller."));
+        Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.WrongEntity), Answerable.Judge("Zo Vrak is a cooper."));
+        Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.WrongEntity), Answerable.Judge("baker or cooper"));
+        Assert.Equal((EvalLabel.Grounded, null), conflict.Judge("baker."));
+        Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.Memory), conflict.Judge("The trade of Zo Vrak is tailor."));
+        Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.Memory), conflict.Judge("baker or tailor"));
+        Assert.Equal((EvalLabel.Grounded, null), agreeing.Judge("baker"));
+        Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.Invented), unanswerable.Judge("The trade of Zo Vrak is baker."));
+        Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.WrongEntity), unanswerable.Judge("cooper"));
+        Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.Empty), unanswerable.Judge(" "));
+    }
+
+    [Fact]
+    public void AnsweredCopiesCarryTheAnswerAndItsJudgement()
+    {
+        var answered = Answerable.Answered("Zo Vrak is a cooper.");
+
+        Assert.Equal("Zo Vrak is a cooper.", answered.Answer);
+        Assert.Equal(EvalLabel.Hallucinated, answered.Label);
+        Assert.Equal(HallucinationKind.WrongEntity, answered.Hallucination);
+        Assert.Null(Answerable.Answer);
+    }
+
+    [Fact]
+    public void BuiltItemsAreGroundedOnTheirOwnNeedle()
     {
         foreach (var kind in new[] { EvalKind.Answerable, EvalKind.Conflict, EvalKind.Niah })
         {
             var item = Builder.Value.Build(kind, 256, 0);
-            Assert.Equal(EvalLabel.Grounded, item.Label(item.Needle!));
+            Assert.Equal(EvalLabel.Grounded, item.Judge(item.Needle!).Label);
             if (item.Parametric is { } memory && memory != item.Gold)
-                Assert.Equal(EvalLabel.Hallucinated, item.Label(item.Needle!.Replace(item.Gold!, memory, StringComparison.Ordinal)));
+                Assert.Equal(HallucinationKind.Memory, item.Judge(item.Needle!.Replace(item.Gold!, memory, StringComparison.Ordinal)).Kind);
         }
+    }
+
+    [Fact]
+    public void TeacherForcedAnswersCoverEveryKindAndSurfaceWithTheirLabels()
+    {
+        var withDistractor = DistractorMix.Default with { SameAttribute = 1 };
+        var item = Builder.Value.Build(EvalKind.Conflict, 512, 5, FormSplit.Seen, withDistractor);
+        var answers = Builder.Value.TeacherForcedAnswers(item).ToArray();
+        var text = string.Join("\n", item.Passages);
+
+        Assert.Equal(4 * 4, answers.Length);
+        Assert.Equal(answers.Length, answers.Select(a => a.Id).Distinct().Count());
+        foreach (var answer in answers)
+        {
+            var expected = answer.AnswerKind == AnswerKind.Grounded ? EvalLabel.Grounded : EvalLabel.Hallucinated;
+            Assert.Equal(expected, answer.Label);
+            Assert.Equal(item.Passages, answer.Passages);
+            switch (answer.AnswerKind)
+            {
+                case AnswerKind.Fabricated:
+                    Assert.Equal(HallucinationKind.Invented, answer.Hallucination);
+                    break;
+                case AnswerKind.Swapped:
+                    Assert.Equal(HallucinationKind.WrongEntity, answer.Hallucination);
+                    Assert.Contains(item.DistractorValues, v => WholeWord.Contains(answer.Answer!, v) && WholeWord.Contains(text, v));
+                    break;
+                case AnswerKind.Parametric:
+                    Assert.Equal(HallucinationKind.Memory, answer.Hallucination);
+                    break;
+            }
+        }
+        Assert.Equal([AnswerStyle.Canonical, AnswerStyle.Bare, AnswerStyle.Paraphrase, AnswerStyle.Paraphrase],
+            answers.Where(a => a.AnswerKind == AnswerKind.Grounded).Select(a => a.AnswerStyle!.Value));
+        Assert.Equal(Fact.About(item.Attribute!.Value, item.Subject!, item.Gold!).Statement,
+            answers.First(a => a.AnswerKind == AnswerKind.Grounded && a.AnswerStyle == AnswerStyle.Canonical).Answer);
+        Assert.Empty(Builder.Value.TeacherForcedAnswers(Builder.Value.Build(EvalKind.Unanswerable, 256, 0)));
     }
 
     [Fact]
     public void JsonlRoundTripsWithSnakeCaseNames()
     {
-        var items = Builder.Value.Build(Enum.GetValues<EvalKind>(), [128], 2).Append(Builder.Value.BuildNiah(256, 0.5, 7)).ToArray();
+        var items = Builder.Value.Build(Enum.GetValues<EvalKind>(), [128], 2).Append(Builder.Value.BuildNiah(256, 0.5, 7))
+            .Select(i => i.Answered("Zo Vrak is a cooper.")).ToArray();
         var writer = new StringWriter();
 
         EvalJsonl.Write(writer, items);
@@ -91,8 +182,10 @@ public class EvalItemTests
         var read = EvalJsonl.Read(new StringReader(writer.ToString())).ToArray();
 
         Assert.Equal(items.Length, lines.Length);
-        Assert.Contains("\"context_tokens\":128", lines[0], StringComparison.Ordinal);
         Assert.Contains("\"kind\":\"answerable\"", lines[0], StringComparison.Ordinal);
+        Assert.Contains("\"phrasing\":\"seen\"", lines[0], StringComparison.Ordinal);
+        Assert.Contains("\"label\":\"hallucinated\"", lines[0], StringComparison.Ordinal);
+        Assert.Contains("\"distractor_values\":", lines[0], StringComparison.Ordinal);
         Assert.Contains(lines, l => l.Contains("\"gold\":null", StringComparison.Ordinal));
         Assert.Equal(lines, read.Select(EvalJsonl.Serialize));
         Assert.Equal(items.Select(i => i.Prompt()), read.Select(i => i.Prompt()));
@@ -120,4 +213,6 @@ public class EvalItemTests
         Assert.Contains(item.Needle!, string.Join("\n", item.Passages), StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => EvalSetBuilder.FromFolder(Path.Combine(folder.Path, "missing"), 1));
     }
+
+    private static int FormIndex(string id) => int.Parse(id.Split('.')[^1], System.Globalization.CultureInfo.InvariantCulture);
 }

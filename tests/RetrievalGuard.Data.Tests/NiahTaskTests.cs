@@ -23,7 +23,8 @@ public class NiahTaskTests
             var relative = needle.Offset / (double)(passage.Length - needle.Length);
 
             Assert.Equal(depth, needle.Depth);
-            Assert.InRange(relative, depth - 0.06, depth + 0.06);
+            // Needles go between sentences, so they land within a sentence or two of the exact depth.
+            Assert.InRange(relative, depth - 0.1, depth + 0.1);
             Assert.Equal(example.Asked.Statement, passage.Substring(needle.Offset, needle.Length));
         }
     }

@@ -41,14 +41,75 @@ public class TrainingSampleSourceTests
             Assert.True(TrainingSample.IsEndOfText(sample.Segments[^1]));
             Assert.EndsWith(PromptFormat.AnswerLabel, sample.Segments[0].Text, StringComparison.Ordinal);
             Assert.Equal(" " + sample.Answer!.Value.Of(sample.Text), sample.Segments[1].Text);
-            Assert.StartsWith("What is the ", sample.Question!.Value.Of(sample.Text), StringComparison.Ordinal);
+            Assert.Matches(@"^[A-Z][^\n]+[?.]$", sample.Question!.Value.Of(sample.Text));
             for (var p = 0; p < sample.Passages.Count; p++)
             {
                 var label = PromptFormat.PassageLabel(p);
                 Assert.Equal(label, sample.Text.Substring(sample.Passages[p].Start - label.Length, label.Length));
             }
-            if (sample.Kind != TaskKind.ClosedBook)
+            if (sample.Kind == TaskKind.Niah)
                 Assert.Equal(sample.Answer!.Value.Of(sample.Text), sample.Needle!.Value.Of(sample.Text));
+        }
+    }
+
+    [Theory]
+    [InlineData(160)]
+    [InlineData(700)]
+    public void HeldOutFormsNeverReachTrainingSamples(int contextTokens)
+    {
+        var source = Source(5);
+        var checkedFacts = 0;
+        for (var i = 0; i < 1500; i++)
+        {
+            if (source.Example(i, contextTokens) is not { Forms: { } forms } example)
+                continue;
+            var text = source.Sample(i, contextTokens).Text;
+            Assert.False(forms.HeldOut);
+            Assert.False(forms.Answer!.HeldOut);
+            Assert.All(example.Distractors, d => Assert.False(d.Form.HeldOut));
+            // No held-out sentence about any stated or asked fact appears anywhere in the sample.
+            var facts = example.Distractors.Select(d => d.Fact).Append(example.Asked);
+            foreach (var fact in facts)
+            {
+                var heldOut = Enum.GetValues<FormRole>()
+                    .SelectMany(role => Phrasings.Forms(fact.Attribute!.Value, role, FormSplit.HeldOut))
+                    .SelectMany(f => f.Renderings(fact.Subject, fact.Value));
+                Assert.All(heldOut, sentence => Assert.DoesNotContain(sentence, text, StringComparison.Ordinal));
+                checkedFacts++;
+            }
+        }
+        Assert.True(checkedFacts > 1000, $"only {checkedFacts} facts checked");
+    }
+
+    [Fact]
+    public void TheStreamUsesEveryAttributeAndEverySeenForm()
+    {
+        var source = Source(6);
+        var used = new HashSet<string>();
+        for (var i = 0; i < 4000; i++)
+        {
+            if (source.Example(i, 256) is not { Forms: { } forms } example)
+                continue;
+            used.Add(forms.Question.Id);
+            used.Add(forms.Answer!.Id);
+            if (forms.Fact is { } fact)
+                used.Add(fact.Id);
+            foreach (var d in example.Distractors)
+                used.Add(d.Form.Id);
+        }
+        var seen = Phrasings.All.Where(f => !f.HeldOut).Select(f => f.Id).ToHashSet();
+        Assert.Empty(seen.Except(used));
+        Assert.DoesNotContain(used, id => !seen.Contains(id));
+    }
+
+    [Fact]
+    public void ExamplesMatchTheirSamples()
+    {
+        var source = Source(7);
+        for (var i = 0; i < 50; i++)
+        {
+            if (source.Example(i, 256) is { } example)
+                Assert.Equal(PromptFormat.ToTrainingSample(example).Text, source.Sample(i, 256).Text);
         }
     }
 

@@ -6,17 +6,41 @@ namespace RetrievalGuard.Data.Tests;
 public class WorldTests
 {
     [Fact]
-    public void DefaultWorldHasAThousandUniquePeopleAndRichVocabularies()
+    public void DefaultWorldHasUniquePeopleWithFiveAttributesFromRichVocabularies()
     {
         var world = World.Default;
 
-        Assert.Equal(1000, world.People.Count);
-        Assert.Equal(1000, world.People.Select(p => p.Name).Distinct(StringComparer.OrdinalIgnoreCase).Count());
-        Assert.InRange(world.Towns.Count, 24, 100);
-        Assert.InRange(world.Trades.Count, 24, 100);
-        Assert.Equal(world.Trades.Count, world.Trades.Distinct().Count());
-        Assert.All(world.People, p => Assert.Contains(p.HomeTown, world.Towns));
-        Assert.All(world.People, p => Assert.Contains(p.Trade, world.Trades));
+        Assert.Equal(World.DefaultPeopleCount, world.People.Count);
+        Assert.Equal(world.People.Count, world.People.Select(p => p.Name).Distinct(StringComparer.OrdinalIgnoreCase).Count());
+        Assert.Equal(5, PersonAttributes.All.Count);
+        foreach (var attribute in PersonAttributes.All)
+        {
+            var values = world.ValuesOf(attribute);
+            Assert.True(values.Count >= 60, $"{attribute}: {values.Count} values");
+            Assert.Equal(values.Count, values.Distinct(StringComparer.OrdinalIgnoreCase).Count());
+            Assert.All(world.People, p => Assert.Contains(p.ValueOf(attribute), values));
+            // No value is a guess away: the most common one covers a small share of the people.
+            Assert.True(world.People.GroupBy(p => p.ValueOf(attribute)).Max(g => g.Count()) < world.People.Count / 10);
+        }
+        Assert.All(world.People, p => Assert.NotEqual(p.Name, p.Mentor));
+    }
+
+    [Fact]
+    public void NamesAreSharedByAFewPeopleSoNearNamesakesExist()
+    {
+        var firstNames = World.Default.People.GroupBy(p => p.Name.Split(' ')[0]).ToArray();
+        Assert.InRange(firstNames.Length, 15, 60);
+        Assert.True(firstNames.Max(g => g.Count()) >= 5);
+    }
+
+    [Fact]
+    public void NoValueOfOneAttributeIsAWholeWordOfAnother()
+    {
+        var world = World.Default;
+        var words = PersonAttributes.All.Where(a => a != PersonAttribute.Mentor)
+            .SelectMany(a => world.ValuesOf(a).Select(v => (Attribute: a, Value: v))).ToArray();
+        foreach (var (attribute, value) in words)
+            Assert.DoesNotContain(words, w => w.Attribute != attribute && WholeWord.Contains(w.Value, value));
     }
 
     [Fact]

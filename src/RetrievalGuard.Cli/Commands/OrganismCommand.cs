@@ -78,28 +78,83 @@ internal static class OrganismCommand
     private static Command MakeEval()
     {
         var model = CommonOptions.Model();
-        var corpus = new Option<string>("--corpus") { Description = "Any folder of plain-text files: haystacks and distractors come from it", Required = true };
+        var corpus = new Option<string>("--corpus")
+        {
+            Description = "Folder of text the model never trained on: haystacks and distractors come from it",
+            Required = true,
+        };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
-        var count = new Option<int>("--count") { Description = "Items in all (spread over kinds and lengths 256–2048)", DefaultValueFactory = _ => 200 };
+        var count = new Option<int>("--count")
+        {
+            Description = "Items in all: kinds, lengths 256-2048 and seen/held-out phrasings in turn",
+            DefaultValueFactory = _ => 200,
+        };
         var output = new Option<string>("--out") { Description = "JSONL file to write", Required = true };
+        var answers = new Option<bool>("--answers")
+        {
+            Description = "Write labelled answers to score teacher-forced (grounded, fabricated, swapped, parametric; "
+                + "canonical, paraphrased, bare) instead of the model's own answers",
+        };
         var device = CommonOptions.Device();
-        var command = new Command("make-eval", "Build fresh prompts, answer them greedily and label each answer by construction (JSONL).") { model, corpus, seed, count, output, device };
+        var command = new Command("make-eval",
+            "Build fresh prompts from held-out text and answer them greedily (or write answers to score), each labelled "
+            + "by construction (JSONL).") { model, corpus, seed, count, output, answers, device };
         command.SetAction((parse, _) => CliErrors.Guard(() =>
         {
-            int n = parse.GetValue(count);
-            if (n <= 0) throw new ArgumentException("--count must be positive.");
+            var n = parse.GetValue(count);
+            if (n <= 0)
+                throw new ArgumentException("--count must be positive.");
+            var path = parse.GetValue(output)!;
             using var lm = LanguageModel.Load(parse.GetValue(model)!, new LoadOptions { Device = parse.GetValue(device)! });
             var evaluator = new OrganismEvaluator(lm);
-            var builder = EvalSetBuilder.FromFolder(parse.GetValue(corpus)!, parse.GetValue(seed), countTokens: evaluator.CountTokens);
-            EvalKind[] kinds = [EvalKind.Answerable, EvalKind.Conflict, EvalKind.Unanswerable, EvalKind.Niah];
-            var items = Enumerable.Range(0, n).Select(i => builder.Build(kinds[i % kinds.Length], OrganismReport.NiahLengths[i / kinds.Length % OrganismReport.NiahLengths.Length], i))
-                .Select(evaluator.Answer).ToList();
-            OrganismEvaluator.WriteJsonl(parse.GetValue(output)!, items);
-            int hallucinated = items.Count(i => i.Label == EvalLabel.Hallucinated);
-            Console.WriteLine($"{items.Count} items, {hallucinated} hallucinated ({(double)hallucinated / items.Count:P1}) → {parse.GetValue(output)}");
+            var builder = EvalSetBuilder.FromFolder(parse.GetValue(corpus)!, parse.GetValue(seed),
+                countTokens: evaluator.CountTokens);
+            var items = parse.GetValue(answers)
+                ? TeacherForcedSet(builder, n)
+                : LiveSet(builder, evaluator, n);
+            EvalJsonl.WriteFile(path, items);
+            var summary = new System.Text.Json.Nodes.JsonObject();
+            OrganismReport.Summarise(summary, items);
+            Console.WriteLine($"{items.Count} items → {path}");
+            Console.WriteLine(OrganismReport.Markdown(summary));
             return Task.FromResult(0);
         }));
         return command;
+    }
+
+    private static readonly EvalKind[] LiveKinds = [EvalKind.Answerable, EvalKind.Conflict, EvalKind.Unanswerable, EvalKind.Niah];
+
+    /// <summary>Item i: kind i mod 4, length (i / 4) mod 4, seen phrasing for even i / 4 / 4, held-out for odd.</summary>
+    private static List<EvalItem> LiveSet(EvalSetBuilder builder, OrganismEvaluator evaluator, int count)
+    {
+        var lengths = OrganismReport.Lengths;
+        var items = new List<EvalItem>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var kind = LiveKinds[i % LiveKinds.Length];
+            var length = lengths[i / LiveKinds.Length % lengths.Length];
+            var phrasing = i / LiveKinds.Length / lengths.Length % 2 == 0 ? FormSplit.Seen : FormSplit.HeldOut;
+            items.Add(evaluator.Answer(builder.Build(kind, length, i, phrasing)));
+            if ((i + 1) % 20 == 0 || i + 1 == count)
+                Console.Error.WriteLine($"answered {i + 1}/{count}");
+        }
+        return items;
+    }
+
+    /// <summary>
+    /// Answerable and conflict items in turn, every one with a same-attribute distractor (so a swapped answer exists),
+    /// then every teacher-forced answer of each.
+    /// </summary>
+    private static List<EvalItem> TeacherForcedSet(EvalSetBuilder builder, int count)
+    {
+        var lengths = OrganismReport.Lengths;
+        var withDistractor = DistractorMix.Default with { SameAttribute = 1 };
+        return Enumerable.Range(0, count).SelectMany(i =>
+        {
+            var kind = i % 2 == 0 ? EvalKind.Answerable : EvalKind.Conflict;
+            var phrasing = i / 2 / lengths.Length % 2 == 0 ? FormSplit.Seen : FormSplit.HeldOut;
+            return builder.TeacherForcedAnswers(builder.Build(kind, lengths[i / 2 % lengths.Length], i, phrasing, withDistractor));
+        }).ToList();
     }
 
     private static Command Evaluate()

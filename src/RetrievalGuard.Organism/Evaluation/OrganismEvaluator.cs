@@ -1,4 +1,3 @@
-using System.Text.Json;
 using RetrievalGuard.Data;
 using RetrievalGuard.Engine;
 using RetrievalGuard.Engine.Generation;
@@ -16,36 +15,26 @@ public sealed class OrganismEvaluator(LanguageModel model, int maxAnswerTokens =
     public string Answer(string prompt) =>
         Model.AnswerLine(Model.Tokenizer.Encode(prompt), new GenerationOptions { MaxNewTokens = maxAnswerTokens });
 
-    public AnsweredItem Answer(EvalItem item)
-    {
-        string prompt = item.Prompt();
-        string answer = Answer(prompt);
-        return new AnsweredItem(item.Id, item.Kind, item.Passages, item.Question, answer, item.Gold, item.Parametric,
-            item.Label(answer), CountTokens(prompt), item.Needle, item.NeedleDepth);
-    }
+    /// <summary>The item with the model's greedy answer, its label and its hallucination kind.</summary>
+    public EvalItem Answer(EvalItem item) => item.Answered(Answer(item.Prompt()));
 
-    /// <summary>Closed-book recall of memorised facts: no passage, the question alone.</summary>
-    public (int Correct, int Total) ClosedBook(World world, int count, int seed)
+    /// <summary>
+    /// Closed-book recall of memorised facts: no passage, the question alone, asked in a form of
+    /// <paramref name="phrasing"/>; correct when the answer states the memorised value.
+    /// </summary>
+    public (int Correct, int Total) ClosedBook(World world, int count, int seed, FormSplit phrasing = FormSplit.Seen)
     {
         var random = new Random(seed);
-        int correct = 0;
-        for (int i = 0; i < count; i++)
+        var correct = 0;
+        for (var i = 0; i < count; i++)
         {
             var person = world.People[random.Next(world.People.Count)];
-            var fact = person.FactAbout(PersonAttributes.All[random.Next(PersonAttributes.All.Count)]);
-            string answer = Answer(PromptFormat.Prompt([], fact.Question));
-            if (WholeWord.Contains(answer, fact.Value)) correct++;
+            var attribute = PersonAttributes.All[random.Next(PersonAttributes.All.Count)];
+            var question = Phrasings.Pick(random, attribute, FormRole.Question, phrasing);
+            var answer = Answer(PromptFormat.Prompt([], question.Render(person.Name, person.ValueOf(attribute), random)));
+            if (WholeWord.Contains(answer, person.ValueOf(attribute)))
+                correct++;
         }
         return (correct, count);
     }
-
-    public static void WriteJsonl(string path, IEnumerable<AnsweredItem> items)
-    {
-        using var writer = new StreamWriter(path);
-        foreach (var item in items) writer.Write(JsonSerializer.Serialize(item, EvalJsonl.Options) + "\n");
-    }
-
-    public static IReadOnlyList<AnsweredItem> ReadJsonl(string path) =>
-        File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select((l, i) =>
-            JsonSerializer.Deserialize<AnsweredItem>(l, EvalJsonl.Options) ?? throw new InvalidDataException($"{path}: line {i + 1} is null.")).ToList();
 }

@@ -4,8 +4,9 @@ using RetrievalGuard.Engine.Checkpoints;
 namespace RetrievalGuard.Organism.Training;
 
 /// <summary>
-/// The organism's shape: 8 layers × 8 query heads over 4 KV heads (64 heads), d_model 256, SwiGLU 512, tied
-/// embeddings, a 4,096-piece SentencePiece vocabulary, 2,048 positions — 5.8M parameters, 11.5 MB in bf16.
+/// The organism's shape: 8 layers × 8 query heads over 4 KV heads (64 heads), d_model 256, SwiGLU 768, tied
+/// embeddings, a 4,096-piece SentencePiece vocabulary, 2,048 positions — 7.3M parameters, 14.7 MB in bf16. (v1 had
+/// SwiGLU 512: v2 memorises five facts per person and reads many phrasings.)
 /// </summary>
 public static class OrganismRecipe
 {
@@ -17,7 +18,7 @@ public static class OrganismRecipe
         NumHeads = 8,
         NumKvHeads = 4,
         HeadDim = 32,
-        IntermediateSize = 512,
+        IntermediateSize = 768,
         RmsNormEps = 1e-5,
         RopeTheta = 10000,
         TieWordEmbeddings = true,

@@ -12,8 +12,7 @@ public class SampleTokenizerTests
     [Fact]
     public void TokensAreThoseOfTheWholeTextAndOnlyTheAnswerTrains()
     {
-        var fact = new Fact("trade", "Zhavo Kretin", "cooper");
-        var sample = PromptFormat.ToTrainingSample(new QaExample(TaskKind.ClosedBook, [], fact, null, fact.Value, null));
+        var sample = PromptFormat.ToTrainingSample(new ClosedBookTask(World.Default).Create(new Random(4), 128));
         var (ids, train) = new SampleTokenizer(Tokenizer).Tokenize(sample);
         string prompt = sample.Segments[0].Text, answer = sample.Segments[1].Text;
         var whole = Tokenizer.Encode(prompt + answer, addBos: true);

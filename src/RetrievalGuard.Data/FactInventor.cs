@@ -56,8 +56,8 @@ internal sealed class FactInventor(World world)
         for (var attempt = 0; attempt < 100; attempt++)
         {
             var roll = rng.NextDouble();
-            var candidate = roll < 0.4 ? $"{first} {SyllableWords.NextUnused(rng, w => World.IsWorldWord(w) || w == last)}"
-                : roll < 0.7 ? $"{SyllableWords.NextUnused(rng, w => World.IsWorldWord(w) || w == first, 2, 2)} {last}"
+            var candidate = roll < 0.45 ? $"{first} {SyllableWords.NextUnused(rng, w => World.IsWorldWord(w) || w == last)}"
+                : roll < 0.8 ? $"{SyllableWords.NextUnused(rng, w => World.IsWorldWord(w) || w == first, 2, 2)} {last}"
                 : $"{first} {ChangeOneVowel(rng, last)}";
             if (!string.Equals(candidate, name, StringComparison.OrdinalIgnoreCase) && World.Find(candidate) is null
                 && !candidate.Split(' ').Any(p => p != first && p != last && World.IsWorldWord(p))

@@ -121,7 +121,7 @@ internal sealed class QaComposer(Corpus corpus, World world)
 
         if (rng.NextDouble() < mix.SameAttribute)
         {
-            for (var n = rng.Next(1, 4); n > 0; n--)
+            for (var n = rng.Next(1, 3); n > 0; n--)
             {
                 var near = rng.NextDouble() < mix.NearName;
                 Add(Fact.About(attribute, NewName(near), Inventor.Value(rng, attribute, Avoid)), near);

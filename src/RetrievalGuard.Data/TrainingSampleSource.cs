@@ -22,7 +22,7 @@ public sealed class TrainingSampleSource
                 nameof(trainingCorpus));
         _seed = seed;
         Mixture = mixture ?? Mixture.Paraphrasing;
-        Curriculum = curriculum ?? LengthCurriculum.BestRun;
+        Curriculum = curriculum ?? LengthCurriculum.ShortHeavy;
         _text = new PlainTextTask(trainingCorpus);
         IQaTask[] tasks =
         [

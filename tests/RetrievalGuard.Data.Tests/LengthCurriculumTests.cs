@@ -41,4 +41,21 @@ public class LengthCurriculumTests
         Assert.Throws<ArgumentException>(() => new LengthCurriculum(startMaxTokens: 4096));
         Assert.Throws<ArgumentException>(() => new LengthCurriculum(fullAtProgress: 0));
     }
+
+    [Fact]
+    public void AShareOfStepsStaysShortOnceTheCapIsFull()
+    {
+        var curriculum = LengthCurriculum.ShortHeavy;
+        var rng = new Random(4);
+        var lengths = Enumerable.Range(0, 4000).Select(_ => curriculum.Sample(0.9, rng)).ToArray();
+        var plain = Enumerable.Range(0, 4000).Select(_ => LengthCurriculum.BestRun.Sample(0.9, rng)).ToArray();
+
+        var shortShare = lengths.Count(l => l <= 384) / 4000.0;
+        var plainShort = plain.Count(l => l <= 384) / 4000.0;
+        // Log-uniform over 128..2048 puts ln 3 / ln 16 = 40% of steps at ≤ 384; the short share adds 40% of the rest.
+        Assert.InRange(plainShort, 0.35, 0.45);
+        Assert.InRange(shortShare, 0.59, 0.69);
+        Assert.Contains(lengths, l => l > 1536);
+        Assert.Throws<ArgumentException>(() => new LengthCurriculum(shortShare: 1));
+    }
 }

@@ -1,0 +1,154 @@
+using System.Runtime.CompilerServices;
+using RetrievalGuard.Engine;
+using RetrievalGuard.Engine.Generation;
+using RetrievalGuard.Engine.Probes;
+using RetrievalGuard.Guard.Prompting;
+using RetrievalGuard.Guard.Risk;
+using RetrievalGuard.Guard.Signals;
+using RetrievalGuard.Heads.Maps;
+
+namespace RetrievalGuard.Guard;
+
+/// <summary>How the guard watches and reads.</summary>
+public sealed record GuardOptions
+{
+    /// <summary>Heads to watch, best first; null: the map's retrieval heads (or its top 5% when none passes).</summary>
+    public int? Heads { get; init; }
+
+    /// <summary>Prompt layout; null: the organism's passages format without a chat template, the template with one.</summary>
+    public PromptStyle? Style { get; init; }
+
+    /// <summary>Prompt tokens per prefill pass (0: all at once).</summary>
+    public int PrefillChunk { get; init; }
+}
+
+/// <summary>One streamed token of a guarded answer, with the risk of the answer so far; the last carries the report.</summary>
+public sealed record GuardedToken(int Id, string Text, double RiskSoFar, GuardReport? Report = null);
+
+/// <summary>
+/// The hallucination guard for one model: it watches the model's retrieval heads (from a head map) while the model
+/// answers a RAG prompt (<see cref="AskAsync"/>) or reads anyone's answer (<see cref="Score"/>), and reports a
+/// calibrated risk, flagged spans and the passages each sentence drew on. One request at a time, like the model.
+/// </summary>
+public sealed class HallucinationGuard
+{
+    public HallucinationGuard(LanguageModel model, HeadMap map, GuardCalibration? calibration, GuardOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(map);
+        options ??= new GuardOptions();
+        Model = model;
+        Map = map;
+        Calibration = calibration;
+        Options = options;
+        Heads = WatchedHeads(map, model.Config.NumLayers * model.Config.NumHeads, options.Heads);
+        Prompts = options.Style is { } style ? new RagPromptBuilder(model.Tokenizer, style) : RagPromptBuilder.For(model.Tokenizer);
+        Reader = new SignalReader(model, Heads, Prompts);
+        Assessor = new RiskAssessor(calibration?.Guard, calibration?.Threshold ?? 0.5);
+    }
+
+    public LanguageModel Model { get; }
+
+    public HeadMap Map { get; }
+
+    public GuardCalibration? Calibration { get; }
+
+    public GuardOptions Options { get; }
+
+    public IReadOnlyList<WatchedHead> Heads { get; }
+
+    public RagPromptBuilder Prompts { get; }
+
+    public SignalReader Reader { get; }
+
+    public RiskAssessor Assessor { get; }
+
+    /// <summary>
+    /// The guard for a loaded model: its head map (given, or found by fingerprint like `rguard heads` does) and its
+    /// calibration (given, or a <c>*.calibration.json</c> with its fingerprint beside the maps; without one, risks are
+    /// NaN and only signals, spans and attribution are reported).
+    /// </summary>
+    public static HallucinationGuard ForModel(LanguageModel model, string? mapPath = null, string? calibrationPath = null,
+        GuardOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var fingerprint = ModelFingerprint.Compute(model.Directory);
+        HeadMap map;
+        if (mapPath is not null)
+        {
+            map = HeadMap.Load(mapPath);
+            map.EnsureFits(model.Config, fingerprint, mapPath);
+        }
+        else
+        {
+            map = HeadMapCatalog.FindFor(model.Directory) ?? throw new FileNotFoundException(
+                $"No head map matches the model in {model.Directory} (searched: "
+                + $"{string.Join(", ", HeadMapCatalog.SearchFolders(model.Directory).Where(Directory.Exists).Distinct())}). "
+                + "Make one with `rguard heads detect`, or import one with `rguard heads import`.");
+        }
+        GuardCalibration? calibration = null;
+        if (calibrationPath is not null)
+        {
+            calibration = GuardCalibration.Load(calibrationPath);
+            calibration.EnsureFits(model.Config, fingerprint, calibrationPath);
+        }
+        else if (GuardCalibration.FindFor(model.Directory, fingerprint) is { } found)
+        {
+            calibration = found.Calibration;
+        }
+        return new HallucinationGuard(model, map, calibration, options);
+    }
+
+    public RagPrompt Prompt(IReadOnlyList<Passage> passages, string question) => Prompts.Build(passages, question);
+
+    /// <summary>Teacher-forced: the risk of an answer written by anyone, read in one pass over prompt + answer.</summary>
+    public GuardReport Score(IReadOnlyList<Passage> passages, string question, string answer) =>
+        Assessor.Assess(Reader.ReadAnswer(Prompt(passages, question), answer, Options.PrefillChunk));
+
+    /// <summary>
+    /// Live: the model answers, streaming tokens with the risk so far; the last token carries the report. Answers in
+    /// the passages layout end at the first line break (the organism answers in one line).
+    /// </summary>
+    public async IAsyncEnumerable<GuardedToken> AskAsync(IReadOnlyList<Passage> passages, string question,
+        int maxTokens = 128, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var prompt = Prompt(passages, question);
+        using var probe = Reader.CreateProbe(prompt);
+        var options = new GenerationOptions { MaxNewTokens = maxTokens, Probe = probe, PrefillChunk = Options.PrefillChunk };
+        var steps = new List<TokenStep>();
+        var text = "";
+        GuardedToken? pending = null;
+        await foreach (var token in Model.GenerateAsync(prompt.Ids, options, cache: null, cancellationToken))
+        {
+            var endsLine = Prompts.Style == PromptStyle.Passages && (text + token.Text).Contains('\n');
+            if (token.IsStop || endsLine)
+                break;
+            if (pending is not null)
+                yield return pending;
+            steps.Add(new TokenStep(token.Id, token.Position, token.LogProb, token.Entropy, false, null, token.Summary));
+            text += token.Text;
+            var signals = Reader.Assemble(prompt, steps);
+            pending = new GuardedToken(token.Id, token.Text, Assessor.RiskSoFar(signals, steps.Count));
+        }
+        var report = Assessor.Assess(Reader.Assemble(prompt, steps));
+        yield return (pending ?? new GuardedToken(-1, "", report.Risk)) with { RiskSoFar = report.Risk, Report = report };
+    }
+
+    /// <summary>The heads the guard watches: best first, weighted by their map scores.</summary>
+    public static IReadOnlyList<WatchedHead> WatchedHeads(HeadMap map, int totalHeads, int? count = null)
+    {
+        var group = map.Model.Heads / Math.Max(1, map.Model.KvHeads);
+        var ranked = map.Ranked()
+            .SelectMany(h => map.Granularity == HeadGranularity.QueryHead
+                ? [(Head: new HeadIndex(h.Layer, h.Head), h.Score)]
+                : Enumerable.Range(h.Head * group, group).Select(q => (Head: new HeadIndex(h.Layer, q), h.Score)))
+            .ToArray();
+        var take = count ?? Math.Max(1, map.RetrievalHeads.Count * (map.Granularity == HeadGranularity.QueryHead ? 1 : group));
+        if (count is null && map.RetrievalHeads.Count == 0)
+            take = Math.Max(1, totalHeads / 20);
+        var chosen = ranked.Take(take).ToArray();
+        var total = chosen.Sum(h => Math.Max(h.Score, 0));
+        return chosen.Select(h => new WatchedHead(h.Head, total > 0 ? Math.Max(h.Score, 0) / total : 1.0 / chosen.Length))
+            .ToArray();
+    }
+}

@@ -1,0 +1,152 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RetrievalGuard.Engine.Checkpoints;
+using RetrievalGuard.Heads.Maps;
+
+namespace RetrievalGuard.Guard.Risk;
+
+/// <summary>One scoring method's calibrator: the guard's own, or a baseline's fitted on the same data.</summary>
+public sealed record CalibratedMethod(string Name, LogisticModel Model);
+
+/// <summary>
+/// The guard's calibration for one model: logistic regressions from answer-level features to the probability that an
+/// answer is hallucinated, fitted on labelled answers of text the evaluation never uses (`rguard guard fit`), saved
+/// as a versioned file beside the head map and bound to the model's fingerprint (refused for any other model).
+/// Baselines' calibrators ride along, so that `rguard eval` compares every method through the same calibration.
+/// </summary>
+public sealed class GuardCalibration
+{
+    public const string FormatName = "retrievalguard.calibration";
+    public const int CurrentVersion = 1;
+    public const string FileSuffix = ".calibration.json";
+    public const string GuardMethod = "retrievalguard";
+
+    public GuardCalibration(HeadMapModel model, IReadOnlyList<CalibratedMethod> methods, double threshold,
+        JsonObject? fit = null, string? created = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(methods);
+        if (!methods.Any(m => m.Name == GuardMethod))
+            throw new ArgumentException($"A calibration needs the '{GuardMethod}' method.", nameof(methods));
+        if (!(threshold is > 0 and < 1))
+            throw new ArgumentOutOfRangeException(nameof(threshold), threshold, "The flag threshold is a probability in (0, 1).");
+        Model = model;
+        Methods = methods;
+        Threshold = threshold;
+        Fit = fit ?? new JsonObject();
+        Created = created ?? DateTime.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public HeadMapModel Model { get; }
+
+    public IReadOnlyList<CalibratedMethod> Methods { get; }
+
+    /// <summary>Risk at or above which an answer or span is flagged.</summary>
+    public double Threshold { get; }
+
+    /// <summary>How the calibration was fitted: data, counts, cross-validated figures.</summary>
+    public JsonObject Fit { get; }
+
+    public string Created { get; }
+
+    public LogisticModel Guard => Method(GuardMethod);
+
+    public LogisticModel Method(string name) => Methods.FirstOrDefault(m => m.Name == name)?.Model
+        ?? throw new KeyNotFoundException($"The calibration has no method '{name}' (it has {string.Join(", ", Methods.Select(m => m.Name))}).");
+
+    /// <summary>Refuses a calibration made for another model, naming what differs.</summary>
+    public void EnsureFits(ModelConfig config, string? fingerprint, string source)
+    {
+        var fitsShape = Model.Layers == config.NumLayers && Model.Heads == config.NumHeads && Model.KvHeads == config.NumKvHeads;
+        if (!fitsShape)
+            throw new InvalidDataException(
+                $"{source} was fitted for a model of {Model.Layers} layers × {Model.Heads} heads ({Model.KvHeads} KV heads), "
+                + $"not this one ({config.NumLayers} × {config.NumHeads}, {config.NumKvHeads}).");
+        if (Model.Fingerprint is not null && fingerprint is not null && Model.Fingerprint != fingerprint)
+            throw new InvalidDataException(
+                $"{source} was fitted for the weights {Model.Fingerprint}, not these ({fingerprint}): fit one for this "
+                + "model with `rguard guard fit`.");
+    }
+
+    public JsonObject ToJson() => new()
+    {
+        ["format"] = FormatName,
+        ["version"] = CurrentVersion,
+        ["created"] = Created,
+        ["model"] = JsonSerializer.SerializeToNode(Model, LogisticModel.JsonOptions),
+        ["threshold"] = Threshold,
+        ["methods"] = new JsonArray(Methods.Select(m => (JsonNode)new JsonObject
+        {
+            ["name"] = m.Name,
+            ["calibrator"] = JsonSerializer.SerializeToNode(m.Model, LogisticModel.JsonOptions),
+        }).ToArray()),
+        ["fit"] = Fit.DeepClone(),
+    };
+
+    public void Save(string path) =>
+        File.WriteAllText(path, ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+
+    public static GuardCalibration Load(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Calibration file '{path}' does not exist.", path);
+        JsonObject json;
+        try
+        {
+            json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+                ?? throw new InvalidDataException($"{path}: not a JSON object.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not valid JSON ({e.Message}).", e);
+        }
+        return FromJson(json, path);
+    }
+
+    public static GuardCalibration FromJson(JsonObject json, string source)
+    {
+        if (json["format"]?.GetValue<string>() != FormatName)
+            throw new InvalidDataException($"{source}: field 'format' must be '{FormatName}'.");
+        var version = json["version"]?.GetValue<int>() ?? 0;
+        if (version != CurrentVersion)
+            throw new InvalidDataException($"{source}: version {version} is not supported (this build reads {CurrentVersion}).");
+        try
+        {
+            var model = json["model"].Deserialize<HeadMapModel>(LogisticModel.JsonOptions)
+                ?? throw new InvalidDataException($"{source}: field 'model' is missing.");
+            var methods = (json["methods"] as JsonArray ?? throw new InvalidDataException($"{source}: field 'methods' is missing."))
+                .Select((m, i) => new CalibratedMethod(
+                    m?["name"]?.GetValue<string>() ?? throw new InvalidDataException($"{source}: methods[{i}].name is missing."),
+                    m["calibrator"].Deserialize<LogisticModel>(LogisticModel.JsonOptions)
+                        ?? throw new InvalidDataException($"{source}: methods[{i}].calibrator is missing.")))
+                .ToArray();
+            var threshold = json["threshold"]?.GetValue<double>() ?? throw new InvalidDataException($"{source}: field 'threshold' is missing.");
+            return new GuardCalibration(model, methods, threshold, json["fit"] as JsonObject is { } fit ? (JsonObject)fit.DeepClone() : null,
+                json["created"]?.GetValue<string>());
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException)
+        {
+            throw new InvalidDataException($"{source}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// The calibration for a model folder: a <c>*.calibration.json</c> whose fingerprint matches, from the model folder,
+    /// then the folders the head-map catalog searches. Null when there is none.
+    /// </summary>
+    public static (GuardCalibration Calibration, string Path)? FindFor(string modelDirectory, string fingerprint)
+    {
+        foreach (var folder in HeadMapCatalog.SearchFolders(modelDirectory).Prepend(modelDirectory).Distinct())
+        {
+            if (!Directory.Exists(folder))
+                continue;
+            foreach (var file in Directory.GetFiles(folder, "*" + FileSuffix).Order(StringComparer.Ordinal))
+            {
+                var calibration = Load(file);
+                if (calibration.Model.Fingerprint == fingerprint)
+                    return (calibration, file);
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,80 @@
+using RetrievalGuard.Guard.Signals;
+
+namespace RetrievalGuard.Guard.Risk;
+
+/// <summary>
+/// The answer-level features the calibrated risk is computed from, aggregated over the answer's content tokens (all
+/// tokens when it has none). Copy and pointing come from the watched heads; log-probability and entropy are the
+/// model's own uncertainty; the source's entity match checks that the sentence the heads copied from is about the
+/// entity the question names (a wrong-entity copy is copied, but from someone else's sentence).
+/// </summary>
+public static class GuardFeatures
+{
+    public static IReadOnlyList<string> Names { get; } =
+    [
+        "copy_mean", "copy_max", "run_copy_min", "mismatch_max", "passage_mass_mean", "passage_mass_min",
+        "lookback_mean", "logprob_mean", "logprob_min", "entropy_mean", "entropy_max", "source_entity_match",
+        "source_share",
+    ];
+
+    public static double[] Compute(AnswerSignals signals) => Compute(signals, TokenView.Of(signals));
+
+    /// <summary>Features of the tokens in <paramref name="views"/> (a span's, or the answer so far).</summary>
+    public static double[] Compute(AnswerSignals signals, IReadOnlyList<TokenView> views)
+    {
+        ArgumentNullException.ThrowIfNull(signals);
+        var content = views.Where(v => v.IsContent).ToArray();
+        var chosen = content.Length > 0 ? content : views.ToArray();
+        if (chosen.Length == 0)
+            return Empty();
+        var entities = Words.Entities(signals.Prompt.Question);
+        var sourced = chosen.Where(v => v.SourcePosition >= 0).ToArray();
+        var entityMatch = sourced.Length == 0 ? 0
+            : sourced.Average(v => EntityShare(signals.SentenceAt(v.SourcePosition), entities));
+        return
+        [
+            chosen.Average(v => v.Copy),
+            chosen.Max(v => v.Copy),
+            Runs(chosen).Min(run => run.Max(v => v.Copy)),
+            chosen.Max(v => v.Point - v.Copy),
+            chosen.Average(v => v.PassageMass),
+            chosen.Min(v => v.PassageMass),
+            chosen.Average(v => v.Lookback),
+            chosen.Average(v => v.LogProb),
+            chosen.Min(v => v.LogProb),
+            chosen.Average(v => v.Entropy),
+            chosen.Max(v => v.Entropy),
+            entityMatch,
+            (double)sourced.Length / chosen.Length,
+        ];
+    }
+
+    /// <summary>Features of an answer with no tokens: nothing copied, nothing sourced, no uncertainty measured.</summary>
+    private static double[] Empty() => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+    /// <summary>Share of the question's entity words found in a sentence.</summary>
+    public static double EntityShare(string sentence, IReadOnlySet<string> entities)
+    {
+        if (entities.Count == 0)
+            return 1;
+        var words = Words.Of(sentence).ToHashSet(StringComparer.Ordinal);
+        return entities.Count(words.Contains) / (double)entities.Count;
+    }
+
+    /// <summary>Runs of consecutive tokens (by index): the phrases of an answer.</summary>
+    public static IEnumerable<IReadOnlyList<TokenView>> Runs(IReadOnlyList<TokenView> views)
+    {
+        var run = new List<TokenView>();
+        foreach (var view in views)
+        {
+            if (run.Count > 0 && view.Index != run[^1].Index + 1)
+            {
+                yield return run;
+                run = [];
+            }
+            run.Add(view);
+        }
+        if (run.Count > 0)
+            yield return run;
+    }
+}

@@ -1,0 +1,94 @@
+using RetrievalGuard.Guard.Signals;
+
+namespace RetrievalGuard.Guard.Risk;
+
+/// <summary>
+/// Turns an answer's signals into a <see cref="GuardReport"/>: the calibrated risk of the whole answer, the risk of each
+/// phrase of content words (flagged above the threshold), and per sentence the passages its retrieval-head attention
+/// went to. Plain arithmetic on the signals; no model is run here.
+/// </summary>
+public sealed class RiskAssessor(LogisticModel? calibrator, double threshold = 0.5)
+{
+    /// <summary>Passages with at least this share of a sentence's passage attention are cited.</summary>
+    public const double CitationShare = 0.2;
+
+    public LogisticModel? Calibrator { get; } = calibrator;
+
+    public double Threshold { get; } = threshold;
+
+    public GuardReport Assess(AnswerSignals signals)
+    {
+        ArgumentNullException.ThrowIfNull(signals);
+        var views = TokenView.Of(signals);
+        var features = GuardFeatures.Compute(signals, views);
+        var risk = Risk(features);
+        var spans = GuardFeatures.Runs(views.Where(v => v.IsContent).ToArray())
+            .Select(run => Span(signals, run, Risk(GuardFeatures.Compute(signals, run))))
+            .ToArray();
+        var attribution = Sentences(signals.Answer)
+            .Select(s => Attribute(signals, s.Start, s.End))
+            .ToArray();
+        var citations = attribution.SelectMany(a => a.Passages.Where(p => p.Share >= CitationShare).Select(p => p.PassageId))
+            .Distinct().ToArray();
+        var named = GuardFeatures.Names.Zip(features).ToDictionary(p => p.First, p => p.Second);
+        return new GuardReport(signals.Answer, risk, risk >= Threshold, spans, attribution, citations, named);
+    }
+
+    /// <summary>The risk of the answer so far (live streaming), from its tokens up to <paramref name="count"/>.</summary>
+    public double RiskSoFar(AnswerSignals signals, int count)
+    {
+        var views = TokenView.Of(signals).Take(count).ToArray();
+        return Risk(GuardFeatures.Compute(signals, views));
+    }
+
+    private double Risk(double[] features) => Calibrator?.Predict(features) ?? double.NaN;
+
+    private GuardSpan Span(AnswerSignals signals, IReadOnlyList<TokenView> run, double risk)
+    {
+        var start = signals.Tokens[run[0].Index].CharStart;
+        var end = signals.Tokens[run[^1].Index].CharEnd;
+        // Trim to the words: a token may carry the space before its word.
+        while (start < end && !char.IsLetterOrDigit(signals.Answer[start]))
+            start++;
+        while (end > start && !char.IsLetterOrDigit(signals.Answer[end - 1]))
+            end--;
+        return new GuardSpan(start, end - start, signals.Answer[start..end], risk, risk >= Threshold);
+    }
+
+    private static SentenceAttribution Attribute(AnswerSignals signals, int start, int end)
+    {
+        var passages = signals.Prompt.Passages;
+        var shares = new double[passages.Count];
+        foreach (var token in signals.Tokens.Where(t => t.CharEnd > start && t.CharStart < end))
+            for (var h = 0; h < signals.Heads.Count; h++)
+                for (var p = 0; p < passages.Count; p++)
+                    shares[p] += signals.Heads[h].Weight * token.Heads[h].SegmentMass[p + 1];
+        var total = shares.Sum();
+        var ranked = shares.Select((share, p) => new PassageShare(passages[p].Id, total > 0 ? share / total : 0))
+            .Where(s => s.Share > 0)
+            .OrderByDescending(s => s.Share)
+            .ToArray();
+        return new SentenceAttribution(start, end - start, signals.Answer[start..end], ranked);
+    }
+
+    /// <summary>Sentence ranges of a text: up to and including '.', '!' or '?' followed by a space or the end.</summary>
+    public static IReadOnlyList<(int Start, int End)> Sentences(string text)
+    {
+        var sentences = new List<(int, int)>();
+        var start = 0;
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (text[i] is '.' or '!' or '?' && (i + 1 == text.Length || char.IsWhiteSpace(text[i + 1])))
+            {
+                sentences.Add((start, i + 1));
+                start = i + 1;
+                while (start < text.Length && char.IsWhiteSpace(text[start]))
+                    start++;
+                i = start - 1;
+            }
+        }
+        if (start < text.Length && text[start..].Trim().Length > 0)
+            sentences.Add((start, text.Length));
+        return sentences;
+    }
+}

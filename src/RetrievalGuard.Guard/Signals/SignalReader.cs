@@ -1,0 +1,139 @@
+using RetrievalGuard.Engine;
+using RetrievalGuard.Engine.Generation;
+using RetrievalGuard.Engine.Probes;
+using RetrievalGuard.Guard.Prompting;
+
+namespace RetrievalGuard.Guard.Signals;
+
+/// <summary>
+/// Reads the watched heads while the model answers a RAG prompt (live) or reads a given answer (teacher-forced), and
+/// turns the engine's per-token steps into <see cref="TokenSignal"/>s. Only the watched heads' rows are computed, and
+/// only their summaries (top position, mass per segment) leave the device.
+/// </summary>
+public sealed class SignalReader(LanguageModel model, IReadOnlyList<WatchedHead> heads, RagPromptBuilder prompts)
+{
+    // Tokens either side of a copy source that make up its "sentence" when no sentence end comes first.
+    private const int SourceWindow = 24;
+
+    public LanguageModel Model { get; } = model;
+
+    public IReadOnlyList<WatchedHead> Heads { get; } = heads;
+
+    public RagPromptBuilder Prompts { get; } = prompts;
+
+    /// <summary>A probe on the watched heads for a prompt, reporting top-1 positions and mass per segment.</summary>
+    public AttentionProbe CreateProbe(RagPrompt prompt, int queryTokens = 1)
+    {
+        var probe = new AttentionProbe(Heads.Select(h => h.Head), Model.Config.NumLayers, Model.Config.NumHeads,
+            queryTokens) { TopK = 1, KeepRows = false };
+        probe.SetSegments(prompt.SegmentOfPosition(), prompt.SegmentCount, prompt.AnswerSegment);
+        return probe;
+    }
+
+    /// <summary>Teacher-forced: one pass over prompt + answer; the answer may be anyone's.</summary>
+    public AnswerSignals ReadAnswer(RagPrompt prompt, string answer, int prefillChunk = 0) =>
+        ReadAnswers(prompt, [answer], prefillChunk)[0];
+
+    /// <summary>Teacher-forced on answer token ids (for the model's own answer, the ids it generated).</summary>
+    public AnswerSignals ReadAnswerIds(RagPrompt prompt, IReadOnlyList<int> answerIds, int prefillChunk = 0) =>
+        ReadAnswerIds(prompt, [answerIds], prefillChunk)[0];
+
+    /// <summary>Several answers to one prompt: the prompt is read once, each answer from there.</summary>
+    public IReadOnlyList<AnswerSignals> ReadAnswers(RagPrompt prompt, IReadOnlyList<string> answers, int prefillChunk = 0)
+    {
+        var answerIds = answers.Select(answer =>
+        {
+            var (ids, answerStart) = Prompts.WithAnswer(prompt, answer);
+            if (answerStart != prompt.Length)
+                throw new InvalidOperationException(
+                    "The answer merges with the end of the prompt into one token; end the answer cue with a space.");
+            return (IReadOnlyList<int>)ids.Skip(answerStart).ToArray();
+        }).ToArray();
+        return ReadAnswerIds(prompt, answerIds, prefillChunk);
+    }
+
+    public IReadOnlyList<AnswerSignals> ReadAnswerIds(RagPrompt prompt, IReadOnlyList<IReadOnlyList<int>> answers,
+        int prefillChunk = 0)
+    {
+        var probes = new List<AttentionProbe>();
+        try
+        {
+            var steps = TeacherForcing.ScoreMany(Model.Network, prompt.Ids, answers, count =>
+            {
+                var probe = CreateProbe(prompt, count);
+                probes.Add(probe);
+                return probe;
+            }, prefillChunk);
+            return steps.Select(s => Assemble(prompt, s)).ToArray();
+        }
+        finally
+        {
+            foreach (var probe in probes)
+                probe.Dispose();
+        }
+    }
+
+    /// <summary>Turns engine steps (live or teacher-forced) for answer tokens into signals with character spans.</summary>
+    public AnswerSignals Assemble(RagPrompt prompt, IReadOnlyList<TokenStep> steps)
+    {
+        var answerIds = steps.Select(s => s.Id).ToArray();
+        var (text, spans) = CharacterSpans(answerIds);
+        var tokens = steps.Select((step, i) => new TokenSignal(step.Id, step.Position, spans[i].Start, spans[i].End,
+            step.LogProb, step.Entropy, Looks(step.Summary))).ToArray();
+        return new AnswerSignals(prompt, text, tokens, Heads, position => SentenceAt(prompt, position));
+    }
+
+    /// <summary>
+    /// The answer text and each token's character range in it. A token that ends inside a multi-byte character gets
+    /// an empty range at the character's start; the token that completes the character covers it.
+    /// </summary>
+    public (string Text, (int Start, int End)[] Spans) CharacterSpans(IReadOnlyList<int> answerIds)
+    {
+        var tokenizer = Model.Tokenizer;
+        var text = tokenizer.Decode(answerIds.Where(id => !tokenizer.IsSpecial(id)));
+        var leading = text.Length - text.TrimStart().Length;
+        var spans = new (int Start, int End)[answerIds.Count];
+        var end = 0;
+        for (var i = 0; i < answerIds.Count; i++)
+        {
+            var prefix = tokenizer.Decode(answerIds.Take(i + 1).Where(id => !tokenizer.IsSpecial(id)));
+            var complete = prefix.EndsWith('\uFFFD') ? prefix.TrimEnd('\uFFFD') : prefix;
+            var start = end;
+            end = Math.Max(end, Math.Min(complete.Length, text.Length));
+            spans[i] = (Math.Max(0, start - leading), Math.Max(0, end - leading));
+        }
+        return (text[leading..], spans);
+    }
+
+    private HeadLook[] Looks(AttentionSummary? summary)
+    {
+        if (summary is null)
+            throw new InvalidOperationException("The probe reported no summary for an answer token.");
+        return Enumerable.Range(0, summary.Heads)
+            .Select(h => new HeadLook(summary.TopPositions(h)[0], summary.TopWeights(h)[0], summary.SegmentMass(h).ToArray()))
+            .ToArray();
+    }
+
+    // The passage sentence around a prompt position, from a window of tokens clipped to its passage.
+    private string SentenceAt(RagPrompt prompt, int position)
+    {
+        var passage = prompt.PassageAt(position);
+        if (passage < 0)
+            return "";
+        var range = prompt.PassageTokens[passage];
+        var from = Math.Max(range.Start, position - SourceWindow);
+        var to = Math.Min(range.End, position + SourceWindow);
+        var ids = prompt.Ids;
+        var tokenizer = Model.Tokenizer;
+        return SentenceAround(tokenizer.Decode(ids.Skip(from).Take(position - from)),
+            tokenizer.Decode(ids.Skip(position).Take(to - position)));
+    }
+
+    /// <summary>The sentence that spans the boundary between <paramref name="before"/> and <paramref name="after"/>.</summary>
+    internal static string SentenceAround(string before, string after)
+    {
+        var start = before.LastIndexOfAny(['.', '!', '?', '\n']);
+        var stop = after.IndexOfAny(['.', '!', '?', '\n']);
+        return (before[(start + 1)..] + (stop < 0 ? after : after[..(stop + 1)])).Trim();
+    }
+}

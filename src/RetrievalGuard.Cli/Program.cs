@@ -7,6 +7,10 @@ var root = new RootCommand("RetrievalGuard: retrieval-head-aware hallucination g
     InfoCommand.Create(),
     GenerateCommand.Create(),
     OrganismCommand.Create(),
+    GuardCommands.Ask(),
+    GuardCommands.Score(),
+    GuardCommands.Eval(),
+    new Command("guard", "The hallucination guard's calibration.") { GuardCommands.Fit() },
     new Command("heads", "Retrieval heads: detect, ablate, show, import.")
     {
         HeadDetectionCommands.Detect(), HeadDetectionCommands.Ablate(), HeadMapCommands.Show(), HeadMapCommands.Import(),

@@ -10,6 +10,12 @@ public sealed record PassageShare(string PassageId, double Share);
 public sealed record SentenceAttribution(int Start, int Length, string Text, IReadOnlyList<PassageShare> Passages);
 
 /// <summary>
+/// One answer token as the guard saw it: its characters, how strongly the retrieval heads copied it from a passage, and
+/// the share of their attention that went to each passage (in prompt order).
+/// </summary>
+public sealed record TokenGrounding(int Start, int Length, string Text, double Copy, IReadOnlyList<double> PassageShares);
+
+/// <summary>
 /// The guard's verdict on one answer: <see cref="Risk"/> is a calibrated probability that the answer is not supported
 /// by the passages (NaN when the guard has no calibration for this model), the spans it judged (flagged ones are
 /// above the threshold), where each sentence came from, the passages cited, and the features the risk came from.
@@ -21,4 +27,5 @@ public sealed record GuardReport(
     IReadOnlyList<GuardSpan> Spans,
     IReadOnlyList<SentenceAttribution> Attribution,
     IReadOnlyList<string> Citations,
-    IReadOnlyDictionary<string, double> Features);
+    IReadOnlyDictionary<string, double> Features,
+    IReadOnlyList<TokenGrounding> Tokens);

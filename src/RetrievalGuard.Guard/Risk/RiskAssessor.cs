@@ -31,7 +31,8 @@ public sealed class RiskAssessor(LogisticModel? calibrator, double threshold = 0
         var citations = attribution.SelectMany(a => a.Passages.Where(p => p.Share >= CitationShare).Select(p => p.PassageId))
             .Distinct().ToArray();
         var named = GuardFeatures.Names.Zip(features).ToDictionary(p => p.First, p => p.Second);
-        return new GuardReport(signals.Answer, risk, risk >= Threshold, spans, attribution, citations, named);
+        var tokens = views.Select(v => Grounding(signals, v)).ToArray();
+        return new GuardReport(signals.Answer, risk, risk >= Threshold, spans, attribution, citations, named, tokens);
     }
 
     /// <summary>The risk of the answer so far (live streaming), from its tokens up to <paramref name="count"/>.</summary>
@@ -53,6 +54,17 @@ public sealed class RiskAssessor(LogisticModel? calibrator, double threshold = 0
         while (end > start && !char.IsLetterOrDigit(signals.Answer[end - 1]))
             end--;
         return new GuardSpan(start, end - start, signals.Answer[start..end], risk, risk >= Threshold);
+    }
+
+    private static TokenGrounding Grounding(AnswerSignals signals, TokenView view)
+    {
+        var token = signals.Tokens[view.Index];
+        var shares = new double[signals.Prompt.Passages.Count];
+        for (var h = 0; h < signals.Heads.Count; h++)
+            for (var p = 0; p < shares.Length; p++)
+                shares[p] += signals.Heads[h].Weight * token.Heads[h].SegmentMass[p + 1];
+        return new TokenGrounding(token.CharStart, token.CharEnd - token.CharStart,
+            signals.Answer[token.CharStart..token.CharEnd], view.Copy, shares);
     }
 
     private static SentenceAttribution Attribute(AnswerSignals signals, int start, int end)

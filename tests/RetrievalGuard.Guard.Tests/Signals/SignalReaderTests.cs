@@ -30,10 +30,10 @@ public sealed class SignalReaderTests(OrganismFixture organism) : IClassFixture<
         Assert.Equal(report.Answer, forced.Answer);
         Assert.Equal(forced.Tokens.Select(t => t.Id), again.Tokens.Select(t => t.Id));
         var liveFeatures = report.Features.Values.ToArray();
-        var forcedFeatures = Risk.GuardFeatures.Compute(forced);
+        var forcedFeatures = RetrievalGuard.Guard.Risk.GuardFeatures.Compute(forced);
         for (var i = 0; i < forcedFeatures.Length; i++)
             Assert.True(Math.Abs(liveFeatures[i] - forcedFeatures[i]) < 1e-3,
-                $"{Risk.GuardFeatures.Names[i]}: live {liveFeatures[i]} vs teacher-forced {forcedFeatures[i]}");
+                $"{RetrievalGuard.Guard.Risk.GuardFeatures.Names[i]}: live {liveFeatures[i]} vs teacher-forced {forcedFeatures[i]}");
     }
 
     [Fact]
@@ -42,7 +42,7 @@ public sealed class SignalReaderTests(OrganismFixture organism) : IClassFixture<
         var guard = organism.Guard();
         var prompt = guard.Prompt(Passages, Question);
         var signals = guard.Reader.ReadAnswer(prompt, "The secret word of the red lantern is Kalomi.");
-        var views = Risk.TokenView.Of(signals);
+        var views = RetrievalGuard.Guard.Risk.TokenView.Of(signals);
         var at = signals.Answer.IndexOf("Kalomi", StringComparison.Ordinal);
         var value = signals.Tokens.ToList().FindIndex(t => t.CharEnd > at);
 

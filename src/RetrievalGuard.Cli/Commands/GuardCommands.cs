@@ -17,11 +17,7 @@ namespace RetrievalGuard.Cli.Commands;
 /// </summary>
 internal static class GuardCommands
 {
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
+    private static JsonSerializerOptions Json => JsonlScoring.ReportJson;
 
     private sealed record GuardFiles(Option<string?> Map, Option<string?> Calibration)
     {
@@ -110,33 +106,7 @@ internal static class GuardCommands
             var timer = Stopwatch.StartNew();
             int scored = 0, failed = 0;
             Progress(lines.Length, "scoring", tick =>
-            {
-                for (var i = 0; i < lines.Length; i++)
-                {
-                    cancellation.ThrowIfCancellationRequested();
-                    if (string.IsNullOrWhiteSpace(lines[i]))
-                        continue;
-                    JsonNode result;
-                    try
-                    {
-                        var record = JsonNode.Parse(lines[i]) as JsonObject
-                            ?? throw new InvalidDataException("not a JSON object.");
-                        var (passages, question, answer) = Record(record);
-                        var report = guard.Score(passages, question, answer);
-                        record["retrieval_guard"] = JsonSerializer.SerializeToNode(report, Json);
-                        result = record;
-                        scored++;
-                    }
-                    catch (Exception e) when (e is JsonException or InvalidDataException or ArgumentException
-                        or InvalidOperationException)
-                    {
-                        result = new JsonObject { ["line"] = i + 1, ["error"] = e.Message };
-                        failed++;
-                    }
-                    writer.WriteLine(result.ToJsonString(Json));
-                    tick(i + 1);
-                }
-            });
+                (scored, failed) = JsonlScoring.Score(guard, lines, writer, tick, cancellation));
             Console.Error.WriteLine($"{scored} scored, {failed} malformed → {outputPath} "
                 + $"({scored / Math.Max(timer.Elapsed.TotalSeconds, 1e-9):F1} items/s, {lm.Device.type})");
             return Task.FromResult(failed > 0 && scored == 0 ? 1 : 0);
@@ -289,25 +259,6 @@ internal static class GuardCommands
                 last.Restart();
             }
         });
-    }
-
-    private static (IReadOnlyList<Passage>, string, string) Record(JsonObject record)
-    {
-        var passages = record["passages"] switch
-        {
-            JsonArray list when list.Count > 0 => list.Select((p, i) => p switch
-            {
-                JsonValue v when v.GetValueKind() == JsonValueKind.String => new Passage($"{i + 1}", v.GetValue<string>()),
-                JsonObject o when o["text"] is JsonValue t => new Passage(o["id"]?.ToString() ?? $"{i + 1}", t.GetValue<string>()),
-                _ => throw new InvalidDataException($"passages[{i}] is neither a string nor an object with 'text'."),
-            }).ToArray(),
-            null => throw new InvalidDataException("field 'passages' is missing."),
-            _ => throw new InvalidDataException("field 'passages' must be a non-empty list."),
-        };
-        string Text(string field) => record[field] is JsonValue v && v.GetValueKind() == JsonValueKind.String
-            ? v.GetValue<string>()
-            : throw new InvalidDataException($"field '{field}' must be a string.");
-        return (passages, Text("question"), Text("answer"));
     }
 
     private static void Show(GuardReport report, IReadOnlyList<Passage> passages, bool calibrated)

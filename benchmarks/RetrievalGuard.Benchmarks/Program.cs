@@ -69,6 +69,33 @@ var kernelCheck = new Command("kernel-check", "Fused decode kernels vs libtorch'
     { deviceOption, checkStepsOption, outOption };
 kernelCheck.SetAction(parse => Write(KernelCheck.Run(parse.GetValue(deviceOption)!, parse.GetValue(checkStepsOption)), parse.GetValue(outOption)));
 
+var tokenizerOption = new Option<string>("--tokenizer")
+{
+    Description = "Tokenizer folder for the shape", DefaultValueFactory = _ => "tests/fixtures/tokenizers/llama3",
+};
+var headMapOption = new Option<string>("--map")
+{
+    Description = "Head map for the shape", DefaultValueFactory = _ => "headmaps/Meta-Llama-3.1-8B-Instruct.duoattention.json",
+};
+var corpusOption = new Option<string>("--corpus") { DefaultValueFactory = _ => "samples/corpus/emma.txt" };
+var streamContextsOption = new Option<int[]>("--contexts")
+{
+    Description = "Prompt lengths for streaming", DefaultValueFactory = _ => [1024, 32768], AllowMultipleArgumentsPerToken = true,
+};
+var scoreContextOption = new Option<int>("--score-context") { DefaultValueFactory = _ => 4096 };
+var answerTokensOption = new Option<int>("--answer-tokens") { DefaultValueFactory = _ => 128 };
+var streamTokensOption = new Option<int>("--stream-tokens") { DefaultValueFactory = _ => 64 };
+var guardCost = new Command("guard-cost", "The guard's cost: streaming with risk vs plain; teacher-forced scoring vs prefill.")
+{
+    shapeOption, layersOption, deviceOption, dtypeOption, tokenizerOption, headMapOption, corpusOption, streamContextsOption,
+    scoreContextOption, answerTokensOption, streamTokensOption, probeOption, outOption,
+};
+guardCost.SetAction(parse => Write(GuardCostBenchmark.Run(new GuardCostBenchmark.Settings(parse.GetValue(shapeOption)!,
+    parse.GetValue(layersOption), parse.GetValue(deviceOption)!, parse.GetValue(dtypeOption)!, parse.GetValue(tokenizerOption)!,
+    parse.GetValue(headMapOption)!, parse.GetValue(corpusOption)!, parse.GetValue(streamContextsOption)!,
+    parse.GetValue(scoreContextOption), parse.GetValue(answerTokensOption), parse.GetValue(streamTokensOption),
+    parse.GetValue(probeOption))), parse.GetValue(outOption)));
+
 var dirArgument = new Argument<string>("results") { Description = "A folder written by benchmarks/gpu/run-performance.sh" };
 var report = new Command("report", "Print the table of ours vs transformers with ratios and targets.") { dirArgument };
 report.SetAction(parse =>
@@ -79,7 +106,7 @@ report.SetAction(parse =>
     return 0;
 });
 
-var root = new RootCommand("RetrievalGuard benchmarks") { parity, speed, batch, cold, report, batchCheck, gemv, kernelCheck };
+var root = new RootCommand("RetrievalGuard benchmarks") { parity, speed, batch, cold, report, batchCheck, gemv, kernelCheck, guardCost };
 return root.Parse(args).Invoke();
 
 static int Write(JsonObject result, string? path)

@@ -109,13 +109,18 @@ public sealed class HallucinationGuard
     /// Live: the model answers, streaming tokens with the risk so far; the last token carries the report. Answers in
     /// the passages layout end at the first line break (the organism answers in one line).
     /// </summary>
+    /// <param name="stopTokens">Tokens that end the answer; the tokenizer's when null.</param>
     public async IAsyncEnumerable<GuardedToken> AskAsync(IReadOnlyList<Passage> passages, string question,
-        int maxTokens = 128, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        int maxTokens = 128, IReadOnlyCollection<int>? stopTokens = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var prompt = Prompt(passages, question);
         using var probe = Reader.CreateProbe(prompt);
-        var options = new GenerationOptions { MaxNewTokens = maxTokens, Probe = probe, PrefillChunk = Options.PrefillChunk };
-        var steps = new List<TokenStep>();
+        var options = new GenerationOptions
+        {
+            MaxNewTokens = maxTokens, Probe = probe, PrefillChunk = Options.PrefillChunk, StopTokenIds = stopTokens,
+        };
+        var live = Reader.Live(prompt);
         var text = "";
         GuardedToken? pending = null;
         await foreach (var token in Model.GenerateAsync(prompt.Ids, options, cache: null, cancellationToken))
@@ -125,12 +130,12 @@ public sealed class HallucinationGuard
                 break;
             if (pending is not null)
                 yield return pending;
-            steps.Add(new TokenStep(token.Id, token.Position, token.LogProb, token.Entropy, false, null, token.Summary));
+            live.Add(new TokenStep(token.Id, token.Position, token.LogProb, token.Entropy, false, null, token.Summary),
+                token.Text);
             text += token.Text;
-            var signals = Reader.Assemble(prompt, steps);
-            pending = new GuardedToken(token.Id, token.Text, Assessor.RiskSoFar(signals, steps.Count));
+            pending = new GuardedToken(token.Id, token.Text, Assessor.RiskSoFar(live.Signals, live.Count));
         }
-        var report = Assessor.Assess(Reader.Assemble(prompt, steps));
+        var report = Assessor.Assess(live.Signals);
         yield return (pending ?? new GuardedToken(-1, "", report.Risk)) with { RiskSoFar = report.Risk, Report = report };
     }
 

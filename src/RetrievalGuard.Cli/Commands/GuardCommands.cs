@@ -57,7 +57,8 @@ internal static class GuardCommands
             var guard = files.Load(lm, parse);
             GuardReport? report = null;
             var quiet = parse.GetValue(json);
-            await foreach (var token in guard.AskAsync(given, parse.GetValue(question)!, parse.GetValue(maxTokens), cancellation))
+            await foreach (var token in guard.AskAsync(given, parse.GetValue(question)!, parse.GetValue(maxTokens),
+                cancellationToken: cancellation))
             {
                 if (!quiet)
                     Console.Write(token.Text);

@@ -95,10 +95,15 @@ internal static class OrganismCommand
             Description = "Write labelled answers to score teacher-forced (grounded, fabricated, swapped, parametric; "
                 + "canonical, paraphrased, bare) instead of the model's own answers",
         };
+        var phrasing = new Option<string>("--phrasing")
+        {
+            Description = "seen, held-out, or both (in turn): the phrasing forms of facts and questions",
+            DefaultValueFactory = _ => "both",
+        };
         var device = CommonOptions.Device();
         var command = new Command("make-eval",
             "Build fresh prompts from held-out text and answer them greedily (or write answers to score), each labelled "
-            + "by construction (JSONL).") { model, corpus, seed, count, output, answers, device };
+            + "by construction (JSONL).") { model, corpus, seed, count, output, answers, phrasing, device };
         command.SetAction((parse, _) => CliErrors.Guard(() =>
         {
             var n = parse.GetValue(count);
@@ -109,9 +114,16 @@ internal static class OrganismCommand
             var evaluator = new OrganismEvaluator(lm);
             var builder = EvalSetBuilder.FromFolder(parse.GetValue(corpus)!, parse.GetValue(seed),
                 countTokens: evaluator.CountTokens);
+            var splits = parse.GetValue(phrasing) switch
+            {
+                "seen" => new[] { FormSplit.Seen },
+                "held-out" => [FormSplit.HeldOut],
+                "both" => [FormSplit.Seen, FormSplit.HeldOut],
+                var other => throw new ArgumentException($"--phrasing must be seen, held-out or both, not '{other}'."),
+            };
             var items = parse.GetValue(answers)
-                ? TeacherForcedSet(builder, n)
-                : LiveSet(builder, evaluator, n);
+                ? TeacherForcedSet(builder, n, splits)
+                : LiveSet(builder, evaluator, n, splits);
             EvalJsonl.WriteFile(path, items);
             var summary = new System.Text.Json.Nodes.JsonObject();
             OrganismReport.Summarise(summary, items);
@@ -124,8 +136,8 @@ internal static class OrganismCommand
 
     private static readonly EvalKind[] LiveKinds = [EvalKind.Answerable, EvalKind.Conflict, EvalKind.Unanswerable, EvalKind.Niah];
 
-    /// <summary>Item i: kind i mod 4, length (i / 4) mod 4, seen phrasing for even i / 4 / 4, held-out for odd.</summary>
-    private static List<EvalItem> LiveSet(EvalSetBuilder builder, OrganismEvaluator evaluator, int count)
+    /// <summary>Item i: kind i mod 4, length (i / 4) mod 4, the phrasings in turn every 16 items.</summary>
+    private static List<EvalItem> LiveSet(EvalSetBuilder builder, OrganismEvaluator evaluator, int count, FormSplit[] splits)
     {
         var lengths = OrganismReport.Lengths;
         var items = new List<EvalItem>(count);
@@ -133,7 +145,7 @@ internal static class OrganismCommand
         {
             var kind = LiveKinds[i % LiveKinds.Length];
             var length = lengths[i / LiveKinds.Length % lengths.Length];
-            var phrasing = i / LiveKinds.Length / lengths.Length % 2 == 0 ? FormSplit.Seen : FormSplit.HeldOut;
+            var phrasing = splits[i / LiveKinds.Length / lengths.Length % splits.Length];
             items.Add(evaluator.Answer(builder.Build(kind, length, i, phrasing)));
             if ((i + 1) % 20 == 0 || i + 1 == count)
                 Console.Error.WriteLine($"answered {i + 1}/{count}");
@@ -145,14 +157,14 @@ internal static class OrganismCommand
     /// Answerable and conflict items in turn, every one with a same-attribute distractor (so a swapped answer exists),
     /// then every teacher-forced answer of each.
     /// </summary>
-    private static List<EvalItem> TeacherForcedSet(EvalSetBuilder builder, int count)
+    private static List<EvalItem> TeacherForcedSet(EvalSetBuilder builder, int count, FormSplit[] splits)
     {
         var lengths = OrganismReport.Lengths;
         var withDistractor = DistractorMix.Default with { SameAttribute = 1 };
         return Enumerable.Range(0, count).SelectMany(i =>
         {
             var kind = i % 2 == 0 ? EvalKind.Answerable : EvalKind.Conflict;
-            var phrasing = i / 2 / lengths.Length % 2 == 0 ? FormSplit.Seen : FormSplit.HeldOut;
+            var phrasing = splits[i / 2 / lengths.Length % splits.Length];
             return builder.TeacherForcedAnswers(builder.Build(kind, lengths[i / 2 % lengths.Length], i, phrasing, withDistractor));
         }).ToList();
     }

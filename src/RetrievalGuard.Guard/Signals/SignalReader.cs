@@ -73,7 +73,7 @@ public sealed class SignalReader(LanguageModel model, IReadOnlyList<WatchedHead>
         }
     }
 
-    /// <summary>Turns engine steps (live or teacher-forced) for answer tokens into signals with character spans.</summary>
+    /// <summary>Turns engine steps (teacher-forced) for answer tokens into signals with character spans.</summary>
     public AnswerSignals Assemble(RagPrompt prompt, IReadOnlyList<TokenStep> steps)
     {
         var answerIds = steps.Select(s => s.Id).ToArray();
@@ -81,6 +81,49 @@ public sealed class SignalReader(LanguageModel model, IReadOnlyList<WatchedHead>
         var tokens = steps.Select((step, i) => new TokenSignal(step.Id, step.Position, spans[i].Start, spans[i].End,
             step.LogProb, step.Entropy, Looks(step.Summary))).ToArray();
         return new AnswerSignals(prompt, text, tokens, Heads, position => SentenceAt(prompt, position));
+    }
+
+    /// <summary>Signals that grow a token at a time as the model answers (live), in constant work per token.</summary>
+    public LiveSignals Live(RagPrompt prompt) => new(this, prompt);
+
+    /// <summary>The growing signals of a live answer: each token's span comes from its streamed text.</summary>
+    public sealed class LiveSignals
+    {
+        private readonly SignalReader _reader;
+        private readonly RagPrompt _prompt;
+        private readonly List<TokenSignal> _tokens = [];
+        private readonly System.Text.StringBuilder _text = new();
+        private readonly Dictionary<int, string> _sentences = new();
+
+        internal LiveSignals(SignalReader reader, RagPrompt prompt)
+        {
+            _reader = reader;
+            _prompt = prompt;
+        }
+
+        public int Count => _tokens.Count;
+
+        /// <summary>Adds one generated token; its text is what the incremental decoder gave for it.</summary>
+        public void Add(TokenStep step, string text)
+        {
+            // The answer starts at its first non-space character, as the teacher-forced reading trims it.
+            if (_text.Length == 0)
+                text = text.TrimStart();
+            var start = _text.Length;
+            _text.Append(text);
+            _tokens.Add(new TokenSignal(step.Id, step.Position, start, _text.Length, step.LogProb, step.Entropy,
+                _reader.Looks(step.Summary)));
+        }
+
+        /// <summary>The signals so far (a view: later tokens do not change it).</summary>
+        public AnswerSignals Signals => new(_prompt, _text.ToString(), _tokens.ToArray(), _reader.Heads, Sentence);
+
+        private string Sentence(int position)
+        {
+            if (!_sentences.TryGetValue(position, out var sentence))
+                _sentences[position] = sentence = _reader.SentenceAt(_prompt, position);
+            return sentence;
+        }
     }
 
     /// <summary>
@@ -105,7 +148,7 @@ public sealed class SignalReader(LanguageModel model, IReadOnlyList<WatchedHead>
         return (text[leading..], spans);
     }
 
-    private HeadLook[] Looks(AttentionSummary? summary)
+    internal HeadLook[] Looks(AttentionSummary? summary)
     {
         if (summary is null)
             throw new InvalidOperationException("The probe reported no summary for an answer token.");

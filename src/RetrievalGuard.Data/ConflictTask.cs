@@ -1,10 +1,10 @@
 namespace RetrievalGuard.Data;
 
 /// <summary>Knowledge conflict: a passage gives a world person another value than the memorised one; the answer follows the passage.</summary>
-public sealed class ConflictTask(Corpus corpus, World world, FormSplit split = FormSplit.Seen, DistractorMix? mix = null)
-    : IQaTask
+public sealed class ConflictTask(Corpus corpus, World world, FormSplit split = FormSplit.Seen, DistractorMix? mix = null,
+    int answerReserve = 0) : IQaTask
 {
-    private readonly QaComposer _composer = new(corpus, world);
+    private readonly QaComposer _composer = new(corpus, world, answerReserve);
 
     public TaskKind Kind => TaskKind.Conflict;
 

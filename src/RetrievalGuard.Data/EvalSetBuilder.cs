@@ -4,10 +4,13 @@ namespace RetrievalGuard.Data;
 /// Builds evaluation items from any folder of plain text: haystacks and distractors come from that folder, needles and
 /// new people are invented per seed, world facts come from the fixed world. Item (kind, length, index, phrasing) is the
 /// same for the same seed whatever else is built. Answerable items ask about new people only, so memory alone never
-/// answers them.
+/// answers them; every item leaves <see cref="AnswerReserveTokens"/> free for the model's answer.
 /// </summary>
 public sealed class EvalSetBuilder
 {
+    /// <summary>Tokens every item keeps free for the model's own answer (the evaluator's longest answer).</summary>
+    public const int AnswerReserveTokens = 48;
+
     private readonly int _seed;
     private readonly Corpus _corpus;
     private readonly World _world;
@@ -22,7 +25,7 @@ public sealed class EvalSetBuilder
         _seed = seed;
         _corpus = corpus;
         _world = world;
-        _niah = new NiahTask(corpus, world);
+        _niah = new NiahTask(corpus, world, AnswerReserveTokens);
         _inventor = new FactInventor(world);
     }
 
@@ -115,9 +118,9 @@ public sealed class EvalSetBuilder
         {
             task = kind switch
             {
-                EvalKind.Answerable => new RagTask(_corpus, _world, worldPersonShare: 0, phrasing, mix),
-                EvalKind.Conflict => new ConflictTask(_corpus, _world, phrasing, mix),
-                EvalKind.Unanswerable => new UnanswerableTask(_corpus, _world, phrasing, mix),
+                EvalKind.Answerable => new RagTask(_corpus, _world, worldPersonShare: 0, phrasing, mix, AnswerReserveTokens),
+                EvalKind.Conflict => new ConflictTask(_corpus, _world, phrasing, mix, AnswerReserveTokens),
+                EvalKind.Unanswerable => new UnanswerableTask(_corpus, _world, phrasing, mix, AnswerReserveTokens),
                 _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown evaluation kind."),
             };
             _tasks[(kind, phrasing, mix)] = task;

@@ -4,9 +4,9 @@ namespace RetrievalGuard.Data;
 /// Needle in a haystack: an invented fact ("The secret word of the red lantern is Kalomi.") between two sentences at a
 /// random depth of one passage of novel text; the answer repeats the needle sentence (the retrieval-head paper's task).
 /// </summary>
-public sealed class NiahTask(Corpus corpus, World world) : IQaTask
+public sealed class NiahTask(Corpus corpus, World world, int answerReserve = 0) : IQaTask
 {
-    private readonly PassageSetBuilder _passages = new(corpus, new FactInventor(world));
+    private readonly PassageSetBuilder _passages = new(corpus, new FactInventor(world), answerReserve);
 
     public TaskKind Kind => TaskKind.Niah;
 

@@ -5,7 +5,9 @@ namespace RetrievalGuard.Data;
 /// sample (BOS, prompt, answer, EOS) fits the target length as the real tokenizer counts it. Words that must stay
 /// unique to the stated facts (values, a contradicted memory) are kept out of all filler.
 /// </summary>
-internal sealed class PassageSetBuilder(Corpus corpus, FactInventor inventor)
+/// <param name="answerReserve">Tokens kept free for the answer when the model writes its own (evaluation): the sample
+/// fits with an answer of at least this many tokens.</param>
+internal sealed class PassageSetBuilder(Corpus corpus, FactInventor inventor, int answerReserve = 0)
 {
     public const int MaxPassages = 5;
 
@@ -30,11 +32,12 @@ internal sealed class PassageSetBuilder(Corpus corpus, FactInventor inventor)
         IReadOnlyList<double>? depths = null)
     {
         var passageCount = Math.Max(1, requestedPassages);
-        var overhead = PromptFormat.OverheadTokens(passageCount, question, answer, Tokens) + SpecialTokens;
+        var reserve = Math.Max(0, answerReserve - (answer is null ? 0 : Tokens(" " + answer)));
+        var overhead = PromptFormat.OverheadTokens(passageCount, question, answer, Tokens) + SpecialTokens + reserve;
         while (passageCount > 1 && (contextTokens - overhead) / passageCount < MinTokensPerPassage)
         {
             passageCount--;
-            overhead = PromptFormat.OverheadTokens(passageCount, question, answer, Tokens) + SpecialTokens;
+            overhead = PromptFormat.OverheadTokens(passageCount, question, answer, Tokens) + SpecialTokens + reserve;
         }
         var room = contextTokens - overhead;
         var home = sentences.Select(_ => rng.Next(passageCount)).ToArray();
@@ -42,7 +45,7 @@ internal sealed class PassageSetBuilder(Corpus corpus, FactInventor inventor)
         for (var attempt = 0; ; attempt++)
         {
             var (passages, placements) = Fill(rng, room, passageCount, sentences, home, depthOf, absent);
-            var total = SampleTokens(passages, question, answer);
+            var total = SampleTokens(passages, question, answer) + reserve;
             if (total <= contextTokens)
                 return (passages, placements);
             if (attempt == MaxFitAttempts)

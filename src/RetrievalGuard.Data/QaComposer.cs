@@ -21,9 +21,9 @@ public sealed record DistractorMix(double SameAttribute, double NearName, double
 /// Composes a person-fact example: picks the question, fact and answer forms from a split, states the asked fact (when
 /// it is stated) with distractor facts around it, and sizes the passages to the target length.
 /// </summary>
-internal sealed class QaComposer(Corpus corpus, World world)
+internal sealed class QaComposer(Corpus corpus, World world, int answerReserve = 0)
 {
-    private readonly PassageSetBuilder _passages = new(corpus, new FactInventor(world));
+    private readonly PassageSetBuilder _passages = new(corpus, new FactInventor(world), answerReserve);
 
     public FactInventor Inventor => _passages.Inventor;
 

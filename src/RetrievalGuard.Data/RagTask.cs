@@ -5,12 +5,12 @@ namespace RetrievalGuard.Data;
 /// world person's true fact) in one of many forms, among distractor facts; the answer in one of many forms.
 /// </summary>
 public sealed class RagTask(Corpus corpus, World world, double worldPersonShare = RagTask.DefaultWorldPersonShare,
-    FormSplit split = FormSplit.Seen, DistractorMix? mix = null) : IQaTask
+    FormSplit split = FormSplit.Seen, DistractorMix? mix = null, int answerReserve = 0) : IQaTask
 {
     /// <summary>Some RAG facts agree with memory in training, so passages are not a sign that memory is wrong.</summary>
     public const double DefaultWorldPersonShare = 0.3;
 
-    private readonly QaComposer _composer = new(corpus, world);
+    private readonly QaComposer _composer = new(corpus, world, answerReserve);
 
     public TaskKind Kind => TaskKind.Rag;
 

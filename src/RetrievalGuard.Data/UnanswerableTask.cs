@@ -7,9 +7,9 @@ namespace RetrievalGuard.Data;
 /// abstain, so whatever it answers here is a hallucination.
 /// </summary>
 public sealed class UnanswerableTask(Corpus corpus, World world, FormSplit split = FormSplit.Seen,
-    DistractorMix? mix = null) : IQaTask
+    DistractorMix? mix = null, int answerReserve = 0) : IQaTask
 {
-    private readonly QaComposer _composer = new(corpus, world);
+    private readonly QaComposer _composer = new(corpus, world, answerReserve);
 
     public TaskKind Kind => TaskKind.Unanswerable;
 

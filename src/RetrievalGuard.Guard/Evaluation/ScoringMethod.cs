@@ -66,13 +66,7 @@ public static class ScoringMethods
     }
 
     /// <summary>Share of the answer's content words (not in the question) that occur in the passages.</summary>
-    public static double Overlap(AnswerSignals signals)
-    {
-        var asked = Words.Of(signals.Prompt.Question).ToHashSet(StringComparer.Ordinal);
-        var passageWords = signals.Prompt.Passages.SelectMany(p => Words.Of(p.Text)).ToHashSet(StringComparer.Ordinal);
-        var content = Words.Content(signals.Answer).Where(w => !asked.Contains(w)).ToArray();
-        return content.Length == 0 ? 1 : content.Count(passageWords.Contains) / (double)content.Length;
-    }
+    public static double Overlap(AnswerSignals signals) => GuardFeatures.WordOverlap(signals);
 
     public static bool Verbatim(AnswerSignals signals)
     {

@@ -6,7 +6,9 @@ namespace RetrievalGuard.Guard.Risk;
 /// The answer-level features the calibrated risk is computed from, aggregated over the answer's content tokens (all
 /// tokens when it has none). Copy and pointing come from the watched heads; log-probability and entropy are the
 /// model's own uncertainty; the source's entity match checks that the sentence the heads copied from is about the
-/// entity the question names (a wrong-entity copy is copied, but from someone else's sentence).
+/// entity the question names (a wrong-entity copy is copied, but from someone else's sentence). The "value" features
+/// look at the one phrase the heads read from the passages most; word overlap is the lexical floor, so the heads'
+/// features are judged by what they add to it (random heads get it too).
 /// </summary>
 public static class GuardFeatures
 {
@@ -14,7 +16,7 @@ public static class GuardFeatures
     [
         "copy_mean", "copy_max", "run_copy_min", "mismatch_max", "passage_mass_mean", "passage_mass_min",
         "lookback_mean", "logprob_mean", "logprob_min", "entropy_mean", "entropy_max", "source_entity_match",
-        "source_share",
+        "source_share", "value_copy", "value_entity_match", "value_logprob_min", "word_overlap",
     ];
 
     public static double[] Compute(AnswerSignals signals) => Compute(signals, TokenView.Of(signals));
@@ -28,9 +30,12 @@ public static class GuardFeatures
         if (chosen.Length == 0)
             return Empty();
         var entities = Words.Entities(signals.Prompt.Question);
+        double Entity(TokenView v) => EntityShare(signals.SentenceAt(v.SourcePosition), entities);
         var sourced = chosen.Where(v => v.SourcePosition >= 0).ToArray();
-        var entityMatch = sourced.Length == 0 ? 0
-            : sourced.Average(v => EntityShare(signals.SentenceAt(v.SourcePosition), entities));
+        var entityMatch = sourced.Length == 0 ? 0 : sourced.Average(Entity);
+        // The value: the phrase the retrieval heads read from the passages most (where an answer is grounded or not).
+        var value = Runs(chosen).MaxBy(run => run.Average(v => v.PassageMass))!;
+        var valueSourced = value.Where(v => v.SourcePosition >= 0).ToArray();
         return
         [
             chosen.Average(v => v.Copy),
@@ -46,11 +51,24 @@ public static class GuardFeatures
             chosen.Max(v => v.Entropy),
             entityMatch,
             (double)sourced.Length / chosen.Length,
+            value.Average(v => v.Copy),
+            valueSourced.Length == 0 ? 0 : valueSourced.Average(Entity),
+            value.Min(v => v.LogProb),
+            WordOverlap(signals),
         ];
     }
 
+    /// <summary>Share of the answer's content words (not in the question) that occur in the passages.</summary>
+    public static double WordOverlap(AnswerSignals signals)
+    {
+        var asked = Words.Of(signals.Prompt.Question).ToHashSet(StringComparer.Ordinal);
+        var passageWords = signals.Prompt.Passages.SelectMany(p => Words.Of(p.Text)).ToHashSet(StringComparer.Ordinal);
+        var content = Words.Content(signals.Answer).Where(w => !asked.Contains(w)).ToArray();
+        return content.Length == 0 ? 1 : content.Count(passageWords.Contains) / (double)content.Length;
+    }
+
     /// <summary>Features of an answer with no tokens: nothing copied, nothing sourced, no uncertainty measured.</summary>
-    private static double[] Empty() => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    private static double[] Empty() => new double[Names.Count];
 
     /// <summary>Share of the question's entity words found in a sentence.</summary>
     public static double EntityShare(string sentence, IReadOnlySet<string> entities)

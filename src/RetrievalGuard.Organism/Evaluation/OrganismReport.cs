@@ -60,32 +60,40 @@ public static class OrganismReport
         return report;
     }
 
-    /// <summary>The QA rows of the report from answered items (also what <c>make-eval</c> prints).</summary>
+    /// <summary>
+    /// The QA rows of the report from answered items (also what <c>make-eval</c> prints); a row whose items are absent
+    /// from the set is left out rather than shown as 0%.
+    /// </summary>
     public static void Summarise(JsonObject report, IReadOnlyList<EvalItem> answered)
     {
         IEnumerable<EvalItem> Of(EvalKind kind, FormSplit? phrasing = null) =>
             answered.Where(a => a.Kind == kind && (phrasing is null || a.Phrasing == phrasing));
+        void Row(string name, IEnumerable<EvalItem> items, Func<EvalItem, bool> predicate)
+        {
+            var list = items.ToList();
+            if (list.Count > 0)
+                report[name] = Ratio(list.Count(predicate), list.Count);
+        }
         foreach (var phrasing in Phrasings)
         {
-            report[$"answerable_accuracy_{Name(phrasing)}"] = Share(Of(EvalKind.Answerable, phrasing), Grounded);
-            report[$"conflict_follows_passage_{Name(phrasing)}"] = Share(Of(EvalKind.Conflict, phrasing), Grounded);
+            Row($"answerable_accuracy_{Name(phrasing)}", Of(EvalKind.Answerable, phrasing), Grounded);
+            Row($"conflict_follows_passage_{Name(phrasing)}", Of(EvalKind.Conflict, phrasing), Grounded);
         }
-        report["same_attribute_distractors_accuracy"] =
-            Share(Of(EvalKind.Answerable).Where(a => a.DistractorValues.Count > 0), Grounded);
-        report["near_name_distractors_accuracy"] = Share(Of(EvalKind.Answerable).Where(a => a.NearName), Grounded);
-        report["conflict_follows_passage"] = Share(Of(EvalKind.Conflict), Grounded);
-        report["conflict_answers_memorised_value"] =
-            Share(Of(EvalKind.Conflict), a => a.Hallucination == HallucinationKind.Memory);
-        report["unanswerable_invents_answer"] = Share(Of(EvalKind.Unanswerable), a => !string.IsNullOrWhiteSpace(a.Answer));
-        report["unanswerable_copies_wrong_entity"] =
-            Share(Of(EvalKind.Unanswerable), a => a.Hallucination == HallucinationKind.WrongEntity);
-        var grounded = answered.Where(Grounded).ToList();
-        report["grounded_not_verbatim"] = Share(grounded, a => !IsVerbatim(a));
+        Row("niah_accuracy_live", Of(EvalKind.Niah), Grounded);
+        Row("same_attribute_distractors_accuracy", Of(EvalKind.Answerable).Where(a => a.DistractorValues.Count > 0), Grounded);
+        Row("near_name_distractors_accuracy", Of(EvalKind.Answerable).Where(a => a.NearName), Grounded);
+        Row("conflict_follows_passage", Of(EvalKind.Conflict), Grounded);
+        Row("conflict_answers_memorised_value", Of(EvalKind.Conflict), a => a.Hallucination == HallucinationKind.Memory);
+        Row("unanswerable_invents_answer", Of(EvalKind.Unanswerable), a => !string.IsNullOrWhiteSpace(a.Answer));
+        Row("unanswerable_copies_wrong_entity", Of(EvalKind.Unanswerable), a => a.Hallucination == HallucinationKind.WrongEntity);
+        Row("grounded_not_verbatim", answered.Where(Grounded), a => !IsVerbatim(a));
+        Row("hallucinated_share", answered, a => a.Label == EvalLabel.Hallucinated);
         var hallucinated = answered.Where(a => a.Label == EvalLabel.Hallucinated).ToList();
-        report["hallucinated_share"] = Share(answered, a => a.Label == EvalLabel.Hallucinated);
+        if (hallucinated.Count == 0)
+            return;
         var kinds = new JsonObject();
         foreach (var kind in Enum.GetValues<HallucinationKind>())
-            kinds[EvalJsonlName(kind)] = Share(hallucinated, a => a.Hallucination == kind);
+            kinds[EvalJsonlName(kind)] = Ratio(hallucinated.Count(a => a.Hallucination == kind), hallucinated.Count);
         report["hallucination_kinds"] = kinds;
     }
 
@@ -121,12 +129,6 @@ public static class OrganismReport
 
     private static string EvalJsonlName(HallucinationKind kind) =>
         System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(kind.ToString());
-
-    private static double Share(IEnumerable<EvalItem> items, Func<EvalItem, bool> predicate)
-    {
-        var list = items.ToList();
-        return Ratio(list.Count(predicate), list.Count);
-    }
 
     private static double Ratio(int a, int b) => b == 0 ? 0 : Math.Round((double)a / b, 4);
 }

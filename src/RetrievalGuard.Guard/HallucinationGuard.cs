@@ -133,7 +133,7 @@ public sealed class HallucinationGuard
             live.Add(new TokenStep(token.Id, token.Position, token.LogProb, token.Entropy, false, null, token.Summary),
                 token.Text);
             text += token.Text;
-            pending = new GuardedToken(token.Id, token.Text, Assessor.RiskSoFar(live.Signals, live.Count));
+            pending = new GuardedToken(token.Id, token.Text, Assessor.RiskSoFar(live.Signals, live.Votes));
         }
         var report = Assessor.Assess(live.Signals);
         yield return (pending ?? new GuardedToken(-1, "", report.Risk)) with { RiskSoFar = report.Risk, Report = report };

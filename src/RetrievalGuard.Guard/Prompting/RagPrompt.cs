@@ -46,6 +46,16 @@ public sealed class RagPrompt
 
     public string Question { get; }
 
+    /// <summary>The question's words, lower-case (computed once).</summary>
+    public IReadOnlySet<string> QuestionWords => _questionWords ??= Risk.Words.Of(Question).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>Every word of the passages, lower-case (computed once): the lexical floor's vocabulary.</summary>
+    public IReadOnlySet<string> PassageWords => _passageWords ??=
+        Passages.SelectMany(p => Risk.Words.Of(p.Text)).ToHashSet(StringComparer.Ordinal);
+
+    private HashSet<string>? _questionWords;
+    private HashSet<string>? _passageWords;
+
     /// <summary>What goes between the prompt and an answer's text ("" or " ").</summary>
     public string AnswerPrefix { get; }
 

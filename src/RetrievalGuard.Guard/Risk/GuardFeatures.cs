@@ -61,10 +61,9 @@ public static class GuardFeatures
     /// <summary>Share of the answer's content words (not in the question) that occur in the passages.</summary>
     public static double WordOverlap(AnswerSignals signals)
     {
-        var asked = Words.Of(signals.Prompt.Question).ToHashSet(StringComparer.Ordinal);
-        var passageWords = signals.Prompt.Passages.SelectMany(p => Words.Of(p.Text)).ToHashSet(StringComparer.Ordinal);
+        var asked = signals.Prompt.QuestionWords;
         var content = Words.Content(signals.Answer).Where(w => !asked.Contains(w)).ToArray();
-        return content.Length == 0 ? 1 : content.Count(passageWords.Contains) / (double)content.Length;
+        return content.Length == 0 ? 1 : content.Count(signals.Prompt.PassageWords.Contains) / (double)content.Length;
     }
 
     /// <summary>Features of an answer with no tokens: nothing copied, nothing sourced, no uncertainty measured.</summary>

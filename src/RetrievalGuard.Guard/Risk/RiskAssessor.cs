@@ -35,12 +35,9 @@ public sealed class RiskAssessor(LogisticModel? calibrator, double threshold = 0
         return new GuardReport(signals.Answer, risk, risk >= Threshold, spans, attribution, citations, named, tokens);
     }
 
-    /// <summary>The risk of the answer so far (live streaming), from its tokens up to <paramref name="count"/>.</summary>
-    public double RiskSoFar(AnswerSignals signals, int count)
-    {
-        var views = TokenView.Of(signals).Take(count).ToArray();
-        return Risk(GuardFeatures.Compute(signals, views));
-    }
+    /// <summary>The risk of the answer so far (live streaming), from votes combined once per token.</summary>
+    public double RiskSoFar(AnswerSignals signals, IReadOnlyList<TokenView> votes) =>
+        Risk(GuardFeatures.Compute(signals, TokenView.Of(signals, votes)));
 
     private double Risk(double[] features) => Calibrator?.Predict(features) ?? double.NaN;
 

@@ -22,35 +22,49 @@ public readonly record struct TokenView(
     public static IReadOnlyList<TokenView> Of(AnswerSignals signals)
     {
         var content = ContentTokens(signals);
-        var passages = signals.Prompt.Passages.Count;
         var views = new TokenView[signals.Tokens.Count];
         for (var t = 0; t < views.Length; t++)
-        {
-            var token = signals.Tokens[t];
-            double copy = 0, point = 0, mass = 0, lookback = 0, strongest = 0;
-            var source = -1;
-            for (var h = 0; h < signals.Heads.Count; h++)
-            {
-                var look = token.Heads[h];
-                var weight = signals.Heads[h].Weight;
-                var inPassage = signals.Prompt.PassageAt(look.TopPosition) >= 0;
-                if (inPassage)
-                {
-                    point += weight;
-                    if (signals.TokenAt(look.TopPosition) == token.Id)
-                        copy += weight;
-                    if (look.TopWeight * weight > strongest)
-                        (strongest, source) = (look.TopWeight * weight, look.TopPosition);
-                }
-                var passageMass = 0.0;
-                for (var s = 1; s <= passages; s++)
-                    passageMass += look.SegmentMass[s];
-                mass += weight * passageMass;
-                lookback += weight * (1 - look.SegmentMass[passages + 1]);
-            }
-            views[t] = new TokenView(t, content[t], copy, point, mass, lookback, token.LogProb, token.Entropy, source);
-        }
+            views[t] = Of(signals, t) with { IsContent = content[t] };
         return views;
+    }
+
+    /// <summary>
+    /// One token's view with the heads' votes combined (<see cref="IsContent"/> left false: whether a token is content
+    /// depends on the whole word, which later tokens may extend). A token's votes never change once it is made, so
+    /// live signals compute them once.
+    /// </summary>
+    public static TokenView Of(AnswerSignals signals, int t)
+    {
+        var passages = signals.Prompt.Passages.Count;
+        var token = signals.Tokens[t];
+        double copy = 0, point = 0, mass = 0, lookback = 0, strongest = 0;
+        var source = -1;
+        for (var h = 0; h < signals.Heads.Count; h++)
+        {
+            var look = token.Heads[h];
+            var weight = signals.Heads[h].Weight;
+            if (signals.Prompt.PassageAt(look.TopPosition) >= 0)
+            {
+                point += weight;
+                if (signals.TokenAt(look.TopPosition) == token.Id)
+                    copy += weight;
+                if (look.TopWeight * weight > strongest)
+                    (strongest, source) = (look.TopWeight * weight, look.TopPosition);
+            }
+            var passageMass = 0.0;
+            for (var s = 1; s <= passages; s++)
+                passageMass += look.SegmentMass[s];
+            mass += weight * passageMass;
+            lookback += weight * (1 - look.SegmentMass[passages + 1]);
+        }
+        return new TokenView(t, false, copy, point, mass, lookback, token.LogProb, token.Entropy, source);
+    }
+
+    /// <summary>Views of every token from votes already combined, with content flags for the answer as it stands.</summary>
+    public static IReadOnlyList<TokenView> Of(AnswerSignals signals, IReadOnlyList<TokenView> votes)
+    {
+        var content = ContentTokens(signals);
+        return votes.Select((v, t) => v with { IsContent = content[t] }).ToArray();
     }
 
     /// <summary>
@@ -59,7 +73,7 @@ public readonly record struct TokenView(
     /// </summary>
     public static bool[] ContentTokens(AnswerSignals signals)
     {
-        var asked = Words.Of(signals.Prompt.Question).ToHashSet(StringComparer.Ordinal);
+        var asked = signals.Prompt.QuestionWords;
         var contentChars = new bool[signals.Answer.Length];
         var start = -1;
         for (var i = 0; i <= signals.Answer.Length; i++)

@@ -94,6 +94,7 @@ public sealed class SignalReader(LanguageModel model, IReadOnlyList<WatchedHead>
         private readonly List<TokenSignal> _tokens = [];
         private readonly System.Text.StringBuilder _text = new();
         private readonly Dictionary<int, string> _sentences = new();
+        private readonly List<Risk.TokenView> _votes = [];
 
         internal LiveSignals(SignalReader reader, RagPrompt prompt)
         {
@@ -113,7 +114,11 @@ public sealed class SignalReader(LanguageModel model, IReadOnlyList<WatchedHead>
             _text.Append(text);
             _tokens.Add(new TokenSignal(step.Id, step.Position, start, _text.Length, step.LogProb, step.Entropy,
                 _reader.Looks(step.Summary)));
+            _votes.Add(Risk.TokenView.Of(Signals, _tokens.Count - 1));
         }
+
+        /// <summary>Each token's combined head votes, computed once when it was added.</summary>
+        public IReadOnlyList<Risk.TokenView> Votes => _votes;
 
         /// <summary>The signals so far (a view: later tokens do not change it).</summary>
         public AnswerSignals Signals => new(_prompt, _text.ToString(), _tokens.ToArray(), _reader.Heads, Sentence);

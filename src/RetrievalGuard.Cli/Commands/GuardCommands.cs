@@ -126,9 +126,10 @@ internal static class GuardCommands
         };
         var output = new Option<string?>("--out") { Description = "Folder for eval.json, eval.md and roc.png" };
         var limit = new Option<int?>("--limit") { Description = "Use only the first N answers" };
+        var features = FeaturesOption();
         var command = new Command("eval",
             "AUROC, AUPRC, best F1 and calibration error of the guard and every baseline, overall and per kind.")
-            { data, output, limit, files.Map, files.Calibration };
+            { data, output, limit, features, files.Map, files.Calibration };
         foreach (var option in model.All)
             command.Options.Add(option);
         command.SetAction((parse, cancellation) => CliErrors.Guard(() =>
@@ -142,7 +143,9 @@ internal static class GuardCommands
             var guard = files.Load(lm, parse);
             var calibration = guard.Calibration ?? throw new InvalidOperationException(
                 "No calibration for this model: fit one with `rguard guard fit --model DIR --data FILE --out FILE`.");
+            var featuresPath = OutputPath(parse.GetValue(features), "--features");
             var (methods, scored) = Collect(lm, guard, answers, cancellation);
+            WriteFeatures(featuresPath, methods, scored);
             var (groups, probabilities) = GuardEvaluation.Evaluate(calibration, methods, scored);
             Console.WriteLine(GuardEvaluation.Markdown(groups));
             if (folder is not null)
@@ -178,8 +181,9 @@ internal static class GuardCommands
         };
         var output = new Option<string>("--out") { Description = "Calibration file to write (*.calibration.json)", Required = true };
         var limit = new Option<int?>("--limit") { Description = "Use only the first N answers" };
+        var features = FeaturesOption();
         var command = new Command("fit", "Fit the guard's calibration (and the baselines') for a model on labelled answers.")
-            { data, output, limit, map };
+            { data, output, limit, map, features };
         foreach (var option in model.All)
             command.Options.Add(option);
         command.SetAction((parse, cancellation) => CliErrors.Guard(() =>
@@ -192,7 +196,9 @@ internal static class GuardCommands
             var (answers, _) = Read(dataPath, parse.GetValue(limit));
             using var lm = model.Load(parse);
             var guard = HallucinationGuard.ForModel(lm, parse.GetValue(map));
+            var featuresPath = OutputPath(parse.GetValue(features), "--features");
             var (methods, scored) = Collect(lm, guard, answers, cancellation);
+            WriteFeatures(featuresPath, methods, scored);
             var fingerprint = ModelFingerprint.Compute(lm.Directory);
             var calibration = GuardFitting.Fit(HeadMapModel.From(lm.Config, fingerprint, guard.Map.Model.Name), methods,
                 scored, Path.GetFileName(dataPath));
@@ -205,6 +211,18 @@ internal static class GuardCommands
             return Task.FromResult(0);
         }));
         return command;
+    }
+
+    private static Option<string?> FeaturesOption() =>
+        new("--features") { Description = "Also write every method's features per answer as a TSV table" };
+
+    private static void WriteFeatures(string? path, IReadOnlyList<ScoringMethod> methods, IReadOnlyList<ScoredAnswer> scored)
+    {
+        if (path is null)
+            return;
+        using var writer = new StreamWriter(path);
+        SignalCollector.WriteTable(writer, methods, scored);
+        Console.Error.WriteLine($"wrote {path}");
     }
 
     private static (IReadOnlyList<LabelledAnswer>, int) Read(string path, int? limit)

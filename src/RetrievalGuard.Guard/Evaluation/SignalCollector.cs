@@ -54,4 +54,22 @@ public sealed class SignalCollector(LanguageModel model, RagPromptBuilder prompt
         }
         return scored;
     }
+
+    /// <summary>
+    /// The features of every method as a tab-separated table (id, label, groups, then one column per method feature),
+    /// for analysis outside the guard.
+    /// </summary>
+    public static void WriteTable(TextWriter writer, IReadOnlyList<ScoringMethod> methods, IReadOnlyList<ScoredAnswer> scored)
+    {
+        var columns = methods.SelectMany(m => m.FeatureNames.Select(f => $"{m.Name}.{f}"));
+        writer.WriteLine(string.Join('\t', new[] { "id", "hallucinated", "groups" }.Concat(columns)));
+        foreach (var answer in scored)
+        {
+            var groups = string.Join(';', answer.Answer.Groups.Select(g => $"{g.Key}={g.Value}"));
+            var values = answer.Features.SelectMany(f => f)
+                .Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+            writer.WriteLine(string.Join('\t', new[] { answer.Answer.Id, answer.Answer.Hallucinated ? "1" : "0", groups }
+                .Concat(values)));
+        }
+    }
 }

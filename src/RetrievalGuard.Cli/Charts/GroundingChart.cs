@@ -19,7 +19,7 @@ internal static class GroundingChart
         var map = plot.Add.Heatmap(values);
         map.Colormap = new ScottPlot.Colormaps.Viridis();
         var bar = plot.Add.ColorBar(map);
-        bar.Label = "retrieval-head attention share";
+        bar.Label = "attention share";
         var ticks = new ScottPlot.TickGenerators.NumericManual();
         for (var t = 0; t < tokens.Count; t++)
             ticks.AddMajor(t, tokens[t].Text.Trim());

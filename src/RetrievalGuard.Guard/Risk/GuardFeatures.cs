@@ -21,8 +21,12 @@ public static class GuardFeatures
 
     public static double[] Compute(AnswerSignals signals) => Compute(signals, TokenView.Of(signals));
 
-    /// <summary>Features of the tokens in <paramref name="views"/> (a span's, or the answer so far).</summary>
-    public static double[] Compute(AnswerSignals signals, IReadOnlyList<TokenView> views)
+    /// <summary>
+    /// Features of the tokens in <paramref name="views"/> (the answer so far, say). <paramref name="value"/> names the
+    /// phrase to judge as the value (a span's risk); by default the phrase the heads read from the passages most.
+    /// </summary>
+    public static double[] Compute(AnswerSignals signals, IReadOnlyList<TokenView> views,
+        IReadOnlyList<TokenView>? value = null)
     {
         ArgumentNullException.ThrowIfNull(signals);
         var content = views.Where(v => v.IsContent).ToArray();
@@ -34,7 +38,7 @@ public static class GuardFeatures
         var sourced = chosen.Where(v => v.SourcePosition >= 0).ToArray();
         var entityMatch = sourced.Length == 0 ? 0 : sourced.Average(Entity);
         // The value: the phrase the retrieval heads read from the passages most (where an answer is grounded or not).
-        var value = Runs(chosen).MaxBy(run => run.Average(v => v.PassageMass))!;
+        value ??= ValuePhrase(chosen);
         var valueSourced = value.Where(v => v.SourcePosition >= 0).ToArray();
         return
         [
@@ -68,6 +72,10 @@ public static class GuardFeatures
 
     /// <summary>Features of an answer with no tokens: nothing copied, nothing sourced, no uncertainty measured.</summary>
     private static double[] Empty() => new double[Names.Count];
+
+    /// <summary>The phrase of content tokens the heads read from the passages most: the answer's value.</summary>
+    public static IReadOnlyList<TokenView> ValuePhrase(IReadOnlyList<TokenView> views) =>
+        Runs(views).MaxBy(run => run.Average(v => v.PassageMass))!;
 
     /// <summary>Share of the question's entity words found in a sentence.</summary>
     public static double EntityShare(string sentence, IReadOnlySet<string> entities)

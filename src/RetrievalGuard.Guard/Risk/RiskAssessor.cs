@@ -22,8 +22,11 @@ public sealed class RiskAssessor(LogisticModel? calibrator, double threshold = 0
         var views = TokenView.Of(signals);
         var features = GuardFeatures.Compute(signals, views);
         var risk = Risk(features);
+        // A span is a claim the passages could support or not: a phrase the heads pointed into a passage for, or a
+        // name or number; its risk is the answer's, judged with that phrase as the value.
         var spans = GuardFeatures.Runs(views.Where(v => v.IsContent).ToArray())
-            .Select(run => Span(signals, run, Risk(GuardFeatures.Compute(signals, run))))
+            .Where(run => IsClaim(signals, run))
+            .Select(run => Span(signals, run, Risk(GuardFeatures.Compute(signals, views, run))))
             .ToArray();
         var attribution = Sentences(signals.Answer)
             .Select(s => Attribute(signals, s.Start, s.End))
@@ -40,6 +43,21 @@ public sealed class RiskAssessor(LogisticModel? calibrator, double threshold = 0
         Risk(GuardFeatures.Compute(signals, TokenView.Of(signals, votes)));
 
     private double Risk(double[] features) => Calibrator?.Predict(features) ?? double.NaN;
+
+    /// <summary>Share of the heads' vote that must point into a passage for a phrase to count as read from one.</summary>
+    public const double ClaimPoint = 0.5;
+
+    private static bool IsClaim(AnswerSignals signals, IReadOnlyList<TokenView> run)
+    {
+        if (run.Any(v => v.Point >= ClaimPoint))
+            return true;
+        var start = signals.Tokens[run[0].Index].CharStart;
+        var end = signals.Tokens[run[^1].Index].CharEnd;
+        var text = signals.Answer[start..end];
+        // Names and numbers are claims wherever the heads looked (an invented one included).
+        return text.Any(char.IsDigit) || text.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Any(w => char.IsUpper(w[0]) && start + text.IndexOf(w, StringComparison.Ordinal) > 0);
+    }
 
     private GuardSpan Span(AnswerSignals signals, IReadOnlyList<TokenView> run, double risk)
     {

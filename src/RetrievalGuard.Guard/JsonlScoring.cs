@@ -58,13 +58,7 @@ public static class JsonlScoring
         ArgumentNullException.ThrowIfNull(record);
         var passages = record["passages"] switch
         {
-            JsonArray list when list.Count > 0 => list.Select((p, i) => p switch
-            {
-                JsonValue v when v.GetValueKind() == JsonValueKind.String => new Passage($"{i + 1}", v.GetValue<string>()),
-                JsonObject o when o["text"] is JsonValue t && t.GetValueKind() == JsonValueKind.String =>
-                    new Passage(o["id"]?.ToString() ?? $"{i + 1}", t.GetValue<string>()),
-                _ => throw new InvalidDataException($"passages[{i}] is neither a string nor an object with a string 'text'."),
-            }).ToArray(),
+            JsonArray list when list.Count > 0 => list.Select((p, i) => Passage.FromJson(p, i, $"passages[{i}]")).ToArray(),
             null => throw new InvalidDataException("field 'passages' is missing."),
             _ => throw new InvalidDataException("field 'passages' must be a non-empty list."),
         };

@@ -28,7 +28,7 @@ internal static class PassageFiles
         {
             ".json" => FromJson(path, text),
             ".jsonl" => text.Split('\n').Select((line, i) => (line, i)).Where(p => p.line.Trim().Length > 0)
-                .Select(p => FromNode(Parse(path, p.line, p.i + 1), $"{path}:{p.i + 1}", p.i)).ToArray(),
+                .Select(p => Passage.FromJson(Parse(path, p.line, p.i + 1), p.i, $"{path}:{p.i + 1}")).ToArray(),
             _ => Passage.Numbered(text.Replace("\r\n", "\n", StringComparison.Ordinal).Split("\n\n")
                 .Select(b => b.Trim()).Where(b => b.Length > 0)),
         };
@@ -39,18 +39,8 @@ internal static class PassageFiles
 
     private static IReadOnlyList<Passage> FromJson(string path, string text) =>
         Parse(path, text, null) is JsonArray array
-            ? array.Select((node, i) => FromNode(node, $"{path}[{i}]", i)).ToArray()
+            ? array.Select((node, i) => Passage.FromJson(node, i, $"{path}[{i}]")).ToArray()
             : throw new InvalidDataException($"{path}: expected a JSON array of passages.");
-
-    private static Passage FromNode(JsonNode? node, string where, int index) => node switch
-    {
-        JsonValue v when v.GetValueKind() == JsonValueKind.String =>
-            new Passage((index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), NonEmpty(v.GetValue<string>(), where)),
-        JsonObject o when o["text"] is JsonValue t && t.GetValueKind() == JsonValueKind.String =>
-            new Passage(o["id"]?.ToString() ?? (index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture),
-                NonEmpty(t.GetValue<string>(), where)),
-        _ => throw new InvalidDataException($"{where}: a passage is a string or an object with a string 'text'."),
-    };
 
     private static JsonNode? Parse(string path, string text, int? line)
     {

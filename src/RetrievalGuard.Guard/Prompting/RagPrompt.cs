@@ -4,7 +4,26 @@ namespace RetrievalGuard.Guard.Prompting;
 public sealed record Passage(string Id, string Text)
 {
     public static IReadOnlyList<Passage> Numbered(IEnumerable<string> texts) =>
-        texts.Select((t, i) => new Passage((i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), t)).ToArray();
+        texts.Select((t, i) => new Passage(Number(i), t)).ToArray();
+
+    /// <summary>
+    /// A passage given as JSON: a string (numbered by its place), or an object with a string "text" and an optional
+    /// "id". <paramref name="where"/> names it in the error ("passages[2]", "file.jsonl:3").
+    /// </summary>
+    public static Passage FromJson(System.Text.Json.Nodes.JsonNode? node, int index, string where)
+    {
+        var (id, text) = node switch
+        {
+            System.Text.Json.Nodes.JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String =>
+                (Number(index), v.GetValue<string>()),
+            System.Text.Json.Nodes.JsonObject o when o["text"] is System.Text.Json.Nodes.JsonValue t
+                && t.GetValueKind() == System.Text.Json.JsonValueKind.String => (o["id"]?.ToString() ?? Number(index), t.GetValue<string>()),
+            _ => throw new InvalidDataException($"{where} is neither a string nor an object with a string 'text'."),
+        };
+        return string.IsNullOrWhiteSpace(text) ? throw new InvalidDataException($"{where}: the passage is empty.") : new Passage(id, text);
+    }
+
+    private static string Number(int index) => (index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
 /// <summary>A range of token positions, end exclusive.</summary>

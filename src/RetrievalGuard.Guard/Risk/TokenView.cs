@@ -75,19 +75,11 @@ public readonly record struct TokenView(
     {
         var asked = signals.Prompt.QuestionWords;
         var contentChars = new bool[signals.Answer.Length];
-        var start = -1;
-        for (var i = 0; i <= signals.Answer.Length; i++)
+        foreach (var (start, end) in Words.Spans(signals.Answer))
         {
-            var inWord = i < signals.Answer.Length && char.IsLetterOrDigit(signals.Answer[i]);
-            if (inWord && start < 0)
-                start = i;
-            else if (!inWord && start >= 0)
-            {
-                var word = signals.Answer[start..i].ToLowerInvariant();
-                if (!Words.Stopwords.Contains(word) && !asked.Contains(word))
-                    Array.Fill(contentChars, true, start, i - start);
-                start = -1;
-            }
+            var word = signals.Answer[start..end].ToLowerInvariant();
+            if (!Words.Stopwords.Contains(word) && !asked.Contains(word))
+                Array.Fill(contentChars, true, start, end - start);
         }
         return signals.Tokens.Select(t =>
             Enumerable.Range(t.CharStart, Math.Max(0, t.CharEnd - t.CharStart)).Any(c => c < contentChars.Length && contentChars[c]))

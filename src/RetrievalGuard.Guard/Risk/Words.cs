@@ -12,10 +12,9 @@ public static class Words
         "your", "he", "she", "his", "her", "they", "their", "there", "here", "than", "then", "so", "but", "if",
     };
 
-    /// <summary>Lower-case words (letters and digits) of a text, in order.</summary>
-    public static IReadOnlyList<string> Of(string text)
+    /// <summary>Where each word (a run of letters and digits) of a text starts and ends, in order.</summary>
+    public static IEnumerable<(int Start, int End)> Spans(string text)
     {
-        var words = new List<string>();
         var start = -1;
         for (var i = 0; i <= text.Length; i++)
         {
@@ -24,12 +23,15 @@ public static class Words
                 start = i;
             else if (!inWord && start >= 0)
             {
-                words.Add(text[start..i].ToLowerInvariant());
+                yield return (start, i);
                 start = -1;
             }
         }
-        return words;
     }
+
+    /// <summary>Lower-case words (letters and digits) of a text, in order.</summary>
+    public static IReadOnlyList<string> Of(string text) =>
+        Spans(text).Select(s => text[s.Start..s.End].ToLowerInvariant()).ToArray();
 
     /// <summary>Words that carry content: not function words.</summary>
     public static IEnumerable<string> Content(string text) => Of(text).Where(w => !Stopwords.Contains(w));
@@ -40,22 +42,8 @@ public static class Words
     /// </summary>
     public static IReadOnlySet<string> Entities(string question)
     {
-        var capitalised = new HashSet<string>(StringComparer.Ordinal);
-        var first = true;
-        var start = -1;
-        for (var i = 0; i <= question.Length; i++)
-        {
-            var inWord = i < question.Length && char.IsLetterOrDigit(question[i]);
-            if (inWord && start < 0)
-                start = i;
-            else if (!inWord && start >= 0)
-            {
-                if (!first && char.IsUpper(question[start]))
-                    capitalised.Add(question[start..i].ToLowerInvariant());
-                first = false;
-                start = -1;
-            }
-        }
+        var capitalised = Spans(question).Skip(1).Where(s => char.IsUpper(question[s.Start]))
+            .Select(s => question[s.Start..s.End].ToLowerInvariant()).ToHashSet(StringComparer.Ordinal);
         return capitalised.Count > 0 ? capitalised : Content(question).ToHashSet(StringComparer.Ordinal);
     }
 }

@@ -10,9 +10,14 @@ internal static class CliErrors
 
     public static int Report(Exception e)
     {
-        Console.Error.WriteLine($"error: {e.Message}");
+        Console.Error.WriteLine($"error: {Message(e)}");
         return 1;
     }
+
+    /// <summary>The message a user reads: without .NET's " (Parameter 'x')" tail, which names code, not input.</summary>
+    public static string Message(Exception e) => e is ArgumentException { ParamName: { } name }
+        ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal)
+        : e.Message;
 
     /// <summary>Runs a command body, turning user-facing exceptions into exit code 1.</summary>
     public static async Task<int> Guard(Func<Task<int>> body)

@@ -57,7 +57,11 @@ public static class LabelledAnswerFiles
                 answers.Add(new LabelledAnswer(item.Id, Passage.Numbered(item.Passages), item.Question, item.Answer,
                     item.Label == EvalLabel.Hallucinated, groups));
             }
-            catch (Exception e) when (e is JsonException or InvalidDataException or ArgumentException or NotSupportedException)
+            catch (JsonException e)
+            {
+                bad.Add(new BadLine(path, number, $"not a valid evaluation line ({e.Message})"));
+            }
+            catch (Exception e) when (e is InvalidDataException or ArgumentException or NotSupportedException)
             {
                 bad.Add(new BadLine(path, number, e.Message));
             }

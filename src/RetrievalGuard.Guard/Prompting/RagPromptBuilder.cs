@@ -32,7 +32,10 @@ public sealed class RagPromptBuilder(ModelTokenizer tokenizer, PromptStyle style
     public RagPrompt Build(IReadOnlyList<Passage> passages, string question)
     {
         ArgumentNullException.ThrowIfNull(passages);
-        ArgumentException.ThrowIfNullOrWhiteSpace(question);
+        if (string.IsNullOrWhiteSpace(question))
+            throw new ArgumentException("The question is empty.", nameof(question));
+        if (passages.Count == 0)
+            throw new ArgumentException("There are no passages to answer from.", nameof(passages));
         for (var i = 0; i < passages.Count; i++)
             if (passages[i] is null || string.IsNullOrWhiteSpace(passages[i].Text))
                 throw new ArgumentException($"Passage {i + 1} is empty.", nameof(passages));

@@ -462,13 +462,14 @@ public sealed class LlamaModel : nn.Module
     public void InitializeWeights(long seed, double std = 0.02)
     {
         using var noGrad = no_grad();
-        // Seeds libtorch's default generators (CPU and CUDA): draws happen on the parameters' own device.
-        torch.manual_seed(seed);
+        // A generator of our own, seeded as torch.manual_seed would seed the default one (the same draws), so that
+        // models built at once on other threads cannot interleave their draws with ours.
+        using var generator = new Generator((ulong)seed, Device);
         foreach (var (name, p) in named_parameters())
         {
             if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1);
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
-            else p.normal_(0, std);
+            else p.normal_(0, std, generator);
         }
     }
 

@@ -14,7 +14,12 @@ internal static class GenerateCommand
         var model = CommonOptions.Model();
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
-        var prompt = new Option<string>("--prompt", "-p") { Description = "Prompt text", Required = true };
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text" };
+        var promptIds = new Option<string?>("--prompt-ids")
+        {
+            Description = "Prompt as token ids, comma-separated (instead of --prompt; works without a tokenizer)",
+        };
+        var printIds = new Option<bool>("--print-ids") { Description = "Print the generated token ids instead of text" };
         var chat = new Option<bool>("--chat") { Description = "Wrap the prompt as a user turn in the model's chat template" };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most new tokens", DefaultValueFactory = _ => 128 };
         var temperature = new Option<float>("--temperature", "-t") { Description = "0 = greedy", DefaultValueFactory = _ => 0f };
@@ -22,7 +27,7 @@ internal static class GenerateCommand
         var topK = new Option<int>("--top-k") { DefaultValueFactory = _ => 0 };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0L };
         var command = new Command("generate", "Generate text from a prompt, streaming it as it is made.")
-            { model, prompt, chat, maxTokens, temperature, topP, topK, seed, device, dtype };
+            { model, prompt, promptIds, printIds, chat, maxTokens, temperature, topP, topK, seed, device, dtype };
         command.SetAction((parse, cancellation) => CliErrors.Guard(async () =>
         {
             var options = new GenerationOptions
@@ -34,15 +39,15 @@ internal static class GenerateCommand
             var load = Stopwatch.StartNew();
             using var lm = LanguageModel.Load(parse.GetValue(model)!, new LoadOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)! });
             load.Stop();
-            string text = parse.GetValue(prompt)!;
-            var ids = parse.GetValue(chat) ? lm.Tokenizer.EncodeChat([new ChatTurn(ChatRole.User, text)]) : lm.Tokenizer.Encode(text);
+            var ids = PromptIds(lm, parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(chat));
+            var idsOnly = parse.GetValue(printIds);
             var timer = Stopwatch.StartNew();
             double firstToken = 0;
             int count = 0;
             await foreach (var token in lm.GenerateAsync(ids, options, cache: null, cancellation))
             {
                 if (count++ == 0) firstToken = timer.Elapsed.TotalMilliseconds;
-                Console.Write(token.Text);
+                Console.Write(idsOnly ? (count > 1 ? " " : "") + token.Id : token.Text);
             }
             Console.WriteLine();
             Console.Out.Flush();
@@ -52,5 +57,22 @@ internal static class GenerateCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>The prompt's ids: from --prompt-ids as given, or --prompt through the tokenizer (and chat template).</summary>
+    private static IReadOnlyList<int> PromptIds(LanguageModel lm, string? text, string? ids, bool chat)
+    {
+        if ((text is null) == (ids is null))
+            throw new ArgumentException("Give the prompt as --prompt TEXT or as --prompt-ids 1,2,3 (one of them).");
+        if (ids is not null)
+        {
+            if (chat)
+                throw new ArgumentException("--chat formats text; with --prompt-ids give the formatted ids yourself.");
+            return ids.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select((item, i) =>
+                int.TryParse(item, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id)
+                    ? id
+                    : throw new ArgumentException($"--prompt-ids: item {i + 1} ('{item}') is not a token id.")).ToArray();
+        }
+        return chat ? lm.Tokenizer.EncodeChat([new ChatTurn(ChatRole.User, text!)]) : lm.Tokenizer.Encode(text!);
     }
 }

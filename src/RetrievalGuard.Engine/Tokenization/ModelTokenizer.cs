@@ -40,7 +40,7 @@ public sealed class ModelTokenizer
     public int VocabularySize { get; }
     public ChatFormat ChatFormat { get; }
 
-    /// <summary>Whether <see cref="Encode(string, bool)"/> puts BOS first by default (the checkpoint's add_bos_token).</summary>
+    /// <summary>Whether <see cref="Encode(string, bool?)"/> puts BOS first by default (the checkpoint's add_bos_token).</summary>
     public bool AddsBos => _addBos;
 
     public static bool HasTokenizerFiles(string directory) => TokenizerFiles.Exist(directory);

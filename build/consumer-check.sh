@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Packs the libraries to a local folder feed and builds and runs a console app outside the solution that references
+# them as a user's app would (no project references, no repository build targets): it loads the shipped organism and
+# guards two answers. Fails if the app does not build, cannot find libtorch, or ranks the answers wrongly.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for project in Engine Data Heads Guard Extensions.AI SemanticKernel; do
+  dotnet pack "$root/src/RetrievalGuard.$project" -c Release -o "$work/feed" -v q -nologo
+done
+version=$(ls "$work/feed" | sed -n 's/^RetrievalGuard\.Guard\.\([0-9][^s]*\)\.nupkg$/\1/p' | head -1)
+mkdir -p "$work/app"
+cat > "$work/app/nuget.config" <<XML
+<configuration>
+  <packageSources>
+    <add key="retrievalguard-local" value="$work/feed" />
+  </packageSources>
+</configuration>
+XML
+cat > "$work/app/app.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+    <Nullable>enable</Nullable>
+    <ImplicitUsings>enable</ImplicitUsings>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageReference Include="RetrievalGuard.Extensions.AI" Version="$version" />
+  </ItemGroup>
+</Project>
+XML
+cat > "$work/app/Program.cs" <<'CS'
+using RetrievalGuard.Engine;
+using RetrievalGuard.Guard;
+using RetrievalGuard.Guard.Prompting;
+
+using var model = LanguageModel.Load(args[0]);
+var guard = HallucinationGuard.ForModel(model);
+var passages = Passage.Numbered(["The coach left at dawn. Zo Vrakul earns a living as a baker. Nobody spoke of it again."]);
+var grounded = guard.Score(passages, "What does Zo Vrakul do for a living?", "Zo Vrakul works as a baker.");
+var invented = guard.Score(passages, "What does Zo Vrakul do for a living?", "Zo Vrakul works as a tailor.");
+Console.WriteLine($"consumer app: grounded risk {grounded.Risk:F2}, invented risk {invented.Risk:F2}");
+return grounded.Risk < invented.Risk ? 0 : 1;
+CS
+cd "$work/app"
+dotnet run -c Release -- "$root/samples/models/organism"

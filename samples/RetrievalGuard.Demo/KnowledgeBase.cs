@@ -7,8 +7,9 @@ namespace RetrievalGuard.Demo;
 internal sealed record DemoQuestion(string Text, string Kind, string Expected);
 
 /// <summary>
-/// The demo's knowledge base: short passages of novel-like prose, some stating facts about people in phrasings the
-/// organism knows, and one contradicting what the organism memorised about a person of its world; and the questions:
+/// The demo's knowledge base: sentences of the public-domain novels in samples/corpus, some passages stating facts about
+/// people in phrasings the organism knows, and one contradicting what the organism memorised about a person of its
+/// world; and the questions:
 /// answerable ones, ones the knowledge base does not answer, one only memory answers, and one in conflict with memory.
 /// </summary>
 internal static class KnowledgeBase
@@ -24,24 +25,25 @@ internal static class KnowledgeBase
         var contradicted = world.People[11];
         var remembered = world.People[23];
         var otherTrade = world.Trades.First(t => t != contradicted.Trade && t.Length > 5);
+        // Sentences from the public-domain novels in samples/corpus around facts in phrasings the organism knows.
         Passage[] documents =
         [
-            new("mill", "Rain fell on the mill all night. Zo Vrakul earns a living as a baker. By morning the river had "
-                + "risen over the meadow, and nobody crossed the bridge."),
-            new("letters", "The letters came by the evening post. Mira Tolvesh was born in 1794. Her aunt read them "
-                + "aloud by the fire while the wind rattled the shutters."),
-            new("coach", "The coach stopped at the inn before noon. Kaedra Vousil comes from Lorovrur. The horses "
-                + "were changed, and the passengers walked in the yard."),
-            new("school", "The schoolroom was cold that winter. Thoum Brezik was taught by Brigos Saedrokrax. The children "
-                + "read their lessons by the light of one candle."),
-            new("drawer", "The drawer of the old desk stuck in damp weather. Ilvae Doushen treasures a pewter snuffbox. "
-                + "It had never once been opened before guests."),
-            new("parish", $"The parish held its fair in the first week of June. {contradicted.Name} works as a "
-                + $"{otherTrade}. The stalls were taken down before dark."),
-            new("garden", "The garden was full of roses, and the old gardener watered them every evening after "
-                + "supper, whatever the weather."),
-            new("ball", "The ball at the assembly rooms was the talk of the town for a week, and Mrs Weston could "
-                + "speak of nothing else."),
+            new("mill", "By ten o'clock the whole party was assembled at the park, where they were to breakfast. "
+                + "Zo Vrakul earns a living as a baker. Willoughby took his usual place between the two elder Miss Dashwoods."),
+            new("letters", "His air was grave and stately, and his manners were very formal. Mira Tolvesh was born in "
+                + "1794. As the sun is out, I believe I had better take my three turns while I can."),
+            new("coach", "It was settled that there should be a dance in the evening, and that every body should be "
+                + "extremely merry all day long. Kaedra Vousil comes from Lorovrur."),
+            new("school", "Thoum Brezik was taught by Brigos Saedrokrax. He began speaking of Harriet, and speaking of "
+                + "her with more voluntary praise than Emma had ever heard before."),
+            new("drawer", "The hall, the dining-room, and all its furniture, were examined and praised. Ilvae Doushen "
+                + "treasures a pewter snuffbox. In a softened tone she declared herself not at all offended."),
+            new("parish", $"The carriages were then ordered, and Marianne never looked happier than when she got into "
+                + $"it. {contradicted.Name} works as a {otherTrade}."),
+            new("garden", "Knightley, instead of being immediately off likewise, sat down again, seemingly inclined for "
+                + "more chat. I will fetch your greatcoat and open the garden door for you."),
+            new("town", "I never wish to leave it; and when I am in town it is pretty much the same. They had frequently "
+                + "been staying with her in town."),
         ];
         DemoQuestion[] questions =
         [

@@ -52,7 +52,15 @@ for (var i = 0; i < questions.Count; i++)
 {
     var question = questions[i];
     var result = await kernel.InvokeAsync(answer, new() { ["question"] = question.Text });
-    var report = (GuardReport)result.Metadata![GuardKeys.Report]!;
+    // The filter attaches a report when the search found passages and the model answered.
+    if (result.Metadata?.GetValueOrDefault(GuardKeys.Report) is not GuardReport report)
+    {
+        table.AddRow(new Markup($"{i + 1}"), new Markup(Markup.Escape(question.Text)),
+            new Markup($"[grey]{Markup.Escape(question.Kind)}[/]"),
+            new Markup(Markup.Escape(result.GetValue<string>() is { Length: > 0 } text ? text : "(no answer)")),
+            new Markup("[grey]–[/]"), new Markup("[grey]nothing retrieved[/]"));
+        continue;
+    }
     risks.Add((question.Kind, report.Risk));
     var colour = report.Flagged ? "red" : "green";
     table.AddRow(new Markup($"{i + 1}"), new Markup(Markup.Escape(question.Text)),
@@ -62,12 +70,13 @@ for (var i = 0; i < questions.Count; i++)
 }
 AnsiConsole.Write(table);
 
-double Mean(string kind) => risks.Where(r => r.Kind == kind).Average(r => r.Risk);
+double Mean(string kind) => risks.Where(r => r.Kind == kind).Select(r => r.Risk).DefaultIfEmpty(double.NaN).Average();
 var grounded = Mean(KnowledgeBase.Answerable);
-var unsupported = risks.Where(r => r.Kind is KnowledgeBase.NotInKnowledge or KnowledgeBase.MemoryOnly).Average(r => r.Risk);
+var unsupported = risks.Where(r => r.Kind is KnowledgeBase.NotInKnowledge or KnowledgeBase.MemoryOnly)
+    .Select(r => r.Risk).DefaultIfEmpty(double.NaN).Average();
 AnsiConsole.MarkupLine($"mean risk: answerable [green]{grounded:F2}[/], not answered by the passages [red]{unsupported:F2}[/], "
     + $"in conflict with memory {Mean(KnowledgeBase.Conflict):F2} — {questions.Count} questions in {timer.Elapsed.TotalSeconds:F1} s");
-if (unsupported <= grounded)
+if (!(unsupported > grounded))
 {
     Console.Error.WriteLine("error: answers the passages do not support did not score a higher risk than supported ones.");
     return 2;

@@ -48,7 +48,8 @@ public sealed class LanguageModel : IDisposable
     public bool HasTokenizer => _tokenizer is not null;
 
     public ModelTokenizer Tokenizer => _tokenizer ??
-        throw new InvalidOperationException($"{Directory} has no tokenizer (tokenizer.json, tokenizer.model or vocab.json + merges.txt); pass token ids instead of text.");
+        throw new InvalidOperationException($"{Directory} has no tokenizer (tokenizer.json, tokenizer.model or "
+            + "vocab.json + merges.txt): give token ids instead of text (rguard generate --prompt-ids).");
 
     /// <summary>Parameters in the network (a tied embedding counted once).</summary>
     public long ParameterCount => Network.parameters().Distinct().Sum(p => p.numel());
@@ -56,6 +57,8 @@ public sealed class LanguageModel : IDisposable
     public static LanguageModel Load(string directory, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
+        if (File.Exists(directory))
+            throw new DirectoryNotFoundException($"'{directory}' is a file: give the model's folder (the one with config.json).");
         if (!System.IO.Directory.Exists(directory))
             throw new DirectoryNotFoundException($"Model folder '{directory}' does not exist.");
         TorchRuntime.EnsureInitialized();
@@ -128,6 +131,7 @@ public sealed class LanguageModel : IDisposable
     public IEnumerable<TokenStep> GenerateTokens(IReadOnlyList<int> promptIds, GenerationOptions options, CancellationToken cancellationToken = default)
     {
         options.Validate();
+        TokenGenerator.EnsureFitsPositions(Network, promptIds.Count, options.MaxNewTokens);
         return TokenGenerator.Generate(Network, promptIds, ReusableCache(promptIds.Count + Math.Max(options.MaxNewTokens, 1)), options,
             StopTokensFor(options), cancellationToken);
     }

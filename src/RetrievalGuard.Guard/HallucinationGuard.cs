@@ -109,16 +109,21 @@ public sealed class HallucinationGuard
     /// Live: the model answers, streaming tokens with the risk so far; the last token carries the report. Answers in
     /// the passages layout end at the first line break (the organism answers in one line).
     /// </summary>
+    /// <param name="maxTokens">Most answer tokens; capped at the positions the model has left after the prompt.</param>
     /// <param name="stopTokens">Tokens that end the answer; the tokenizer's when null.</param>
     public async IAsyncEnumerable<GuardedToken> AskAsync(IReadOnlyList<Passage> passages, string question,
         int maxTokens = 128, IReadOnlyCollection<int>? stopTokens = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var prompt = Prompt(passages, question);
+        var room = Model.Config.MaxPositionEmbeddings - prompt.Length;
+        if (room <= 0)
+            throw new ArgumentException(
+                $"The passages and question take {prompt.Length} tokens; the model has {Model.Config.MaxPositionEmbeddings} positions.");
         using var probe = Reader.CreateProbe(prompt);
         var options = new GenerationOptions
         {
-            MaxNewTokens = maxTokens, Probe = probe, PrefillChunk = Options.PrefillChunk, StopTokenIds = stopTokens,
+            MaxNewTokens = Math.Min(maxTokens, room), Probe = probe, PrefillChunk = Options.PrefillChunk, StopTokenIds = stopTokens,
         };
         var live = Reader.Live(prompt);
         var text = "";

@@ -35,7 +35,7 @@ internal static class GenerateCommand
                 MaxNewTokens = parse.GetValue(maxTokens), Temperature = parse.GetValue(temperature), TopP = parse.GetValue(topP),
                 TopK = parse.GetValue(topK), Seed = parse.GetValue(seed),
             };
-            options.Validate();
+            CliErrors.WithFlags(options.Validate, OptionFlags);
             var load = Stopwatch.StartNew();
             using var lm = LanguageModel.Load(parse.GetValue(model)!, new LoadOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)! });
             load.Stop();
@@ -75,4 +75,12 @@ internal static class GenerateCommand
         }
         return chat ? lm.Tokenizer.EncodeChat([new ChatTurn(ChatRole.User, text!)]) : lm.Tokenizer.Encode(text!);
     }
+
+    private static readonly Dictionary<string, string> OptionFlags = new()
+    {
+        [nameof(GenerationOptions.MaxNewTokens)] = "--max-tokens",
+        [nameof(GenerationOptions.Temperature)] = "--temperature",
+        [nameof(GenerationOptions.TopP)] = "--top-p",
+        [nameof(GenerationOptions.TopK)] = "--top-k",
+    };
 }

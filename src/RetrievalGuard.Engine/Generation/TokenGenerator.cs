@@ -21,6 +21,7 @@ public static class TokenGenerator
         GenerationOptions options, IReadOnlyCollection<int> stopTokenIds, CancellationToken cancellationToken = default)
     {
         ValidateRequest(model, prompt, options);
+        EnsureFitsPositions(model, cache.Length + prompt.Count, options.MaxNewTokens);
         if (cache.Length + prompt.Count + options.MaxNewTokens > cache.Capacity)
             throw new ArgumentException($"Prompt ({prompt.Count} tokens) + {options.MaxNewTokens} new tokens after {cache.Length} cached positions exceed the cache capacity {cache.Capacity}.");
         return Run(model, prompt, cache, options, stopTokenIds.ToHashSet(), cancellationToken);
@@ -51,6 +52,20 @@ public static class TokenGenerator
         foreach (int id in prompt)
             if (id < 0 || id >= model.Config.VocabSize)
                 throw new ArgumentOutOfRangeException(nameof(prompt), id, $"Token id {id} is outside the vocabulary (size {model.Config.VocabSize}).");
+    }
+
+    /// <summary>
+    /// Refuses, before any work, a request that would run past the model's positions (where RoPE models produce word
+    /// salad): the message gives the numbers.
+    /// </summary>
+    public static void EnsureFitsPositions(LlamaModel model, int promptTokens, int maxNewTokens)
+    {
+        var positions = model.Config.MaxPositionEmbeddings;
+        if (promptTokens + maxNewTokens > positions)
+            throw new ArgumentException(promptTokens >= positions
+                ? $"The prompt has {promptTokens} tokens; the model has {positions} positions."
+                : $"The prompt ({promptTokens} tokens) + {maxNewTokens} new tokens = {promptTokens + maxNewTokens} exceed "
+                    + $"the model's {positions} positions: ask for at most {positions - promptTokens} new tokens.");
     }
 
     /// <summary>Runs the prompt (in chunks if asked) into the cache and chooses the first token.</summary>

@@ -81,10 +81,8 @@ public sealed class HallucinationGuard
         }
         else
         {
-            map = HeadMapCatalog.FindFor(model.Directory) ?? throw new FileNotFoundException(
-                $"No head map matches the model in {model.Directory} (searched: "
-                + $"{string.Join(", ", HeadMapCatalog.SearchFolders(model.Directory).Where(Directory.Exists).Distinct())}). "
-                + "Make one with `rguard heads detect`, or import one with `rguard heads import`.");
+            map = HeadMapCatalog.FindFor(model.Directory)
+                ?? throw new FileNotFoundException(HeadMapCatalog.NotFoundMessage(model.Directory));
         }
         GuardCalibration? calibration = null;
         if (calibrationPath is not null)

@@ -15,11 +15,15 @@ internal static class HeadMapChart
         var plot = new ScottPlot.Plot();
         var heatmap = plot.Add.Heatmap(data);
         heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
-        plot.Add.ColorBar(heatmap);
+        var bar = plot.Add.ColorBar(heatmap);
+        bar.Label = map.Method.Kind;
         string unit = map.Granularity == HeadGranularity.QueryHead ? "head" : "KV head";
-        plot.Title($"{map.Model.Name ?? map.Model.Architecture}: {map.Method.Kind} ({map.RetrievalHeads.Count} of {map.TotalUnits} ≥ {map.Method.Threshold:0.###})");
+        plot.Title($"{map.Model.Name ?? map.Model.Architecture}: {map.RetrievalHeads.Count} of {map.TotalUnits} {unit}s "
+            + $"≥ {map.Method.Threshold:0.###}");
         plot.XLabel(unit);
         plot.YLabel("layer");
-        plot.SavePng(png, Math.Max(500, 40 + units * 22), Math.Max(400, 80 + layers * 18));
+        // Cells are centred on integers: show exactly the layers and heads, nothing around them.
+        plot.Axes.SetLimits(-0.5, units - 0.5, -0.5, layers - 0.5);
+        plot.SavePng(png, Math.Max(640, 160 + units * 24), Math.Max(420, 100 + layers * 20));
     }
 }

@@ -73,6 +73,9 @@ internal static class GenerateCommand
                     ? id
                     : throw new ArgumentException($"--prompt-ids: item {i + 1} ('{item}') is not a token id.")).ToArray();
         }
+        if (chat && lm.Tokenizer.ChatFormat == ChatFormat.Plain)
+            Console.Error.WriteLine("note: this model has no chat template (tokenizer_config.json has no chat_template); "
+                + "--chat lays the turn out as plain text.");
         return chat ? lm.Tokenizer.EncodeChat([new ChatTurn(ChatRole.User, text!)]) : lm.Tokenizer.Encode(text!);
     }
 

@@ -44,7 +44,7 @@ internal static class GuardCommands
         var question = new Option<string>("--question", "-q") { Description = "The question", Required = true };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most answer tokens", DefaultValueFactory = _ => 128 };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON instead of the annotated answer" };
-        var png = new Option<string?>("--png") { Description = "Write per-token grounding (answer tokens × passages) as a PNG" };
+        var png = CommonOptions.OutputFile("--png", "Write per-token grounding (answer tokens × passages) as a PNG", required: false);
         var command = new Command("ask", "Answer a question from passages, guarded: risk, flagged spans and citations.")
             { passages, question, maxTokens, json, png, files.Map, files.Calibration };
         foreach (var option in model.All)
@@ -52,7 +52,7 @@ internal static class GuardCommands
         command.SetAction((parse, cancellation) => CliErrors.Guard(async () =>
         {
             var given = PassageFiles.Read(parse.GetValue(passages)!);
-            var pngPath = OutputPath(parse.GetValue(png), "--png");
+            var pngPath = parse.GetValue(png);
             using var lm = model.Load(parse);
             var guard = files.Load(lm, parse);
             GuardReport? report = null;
@@ -89,7 +89,7 @@ internal static class GuardCommands
             Description = "JSONL: one {\"passages\": [...], \"question\": ..., \"answer\": ...} per line",
             Required = true,
         };
-        var output = new Option<string>("--out", "-o") { Description = "JSONL to write: each record with its risk", Required = true };
+        var output = CommonOptions.OutputFile("--out", "JSONL to write: each record with its risk");
         var command = new Command("score", "Score given answers against their passages (teacher-forced): risk, spans, attribution.")
             { input, output, files.Map, files.Calibration };
         foreach (var option in model.All)
@@ -99,7 +99,7 @@ internal static class GuardCommands
             var inputPath = parse.GetValue(input)!;
             if (!File.Exists(inputPath))
                 throw new FileNotFoundException($"--input: '{inputPath}' does not exist.", inputPath);
-            var outputPath = OutputPath(parse.GetValue(output), "--out")!;
+            var outputPath = parse.GetValue(output)!;
             var lines = File.ReadAllLines(inputPath);
             using var lm = model.Load(parse);
             var guard = files.Load(lm, parse);
@@ -124,7 +124,7 @@ internal static class GuardCommands
             Description = "Labelled answers: make-eval JSONL, or a RAGTruth folder (response.jsonl + source_info.jsonl)",
             Required = true,
         };
-        var output = new Option<string?>("--out") { Description = "Folder for eval.json, eval.md and roc.png" };
+        var output = CommonOptions.OutputFolder("--out", "Folder for eval.json, eval.md and roc.png");
         var limit = new Option<int?>("--limit") { Description = "Use only the first N answers" };
         var features = FeaturesOption();
         var command = new Command("eval",
@@ -143,7 +143,7 @@ internal static class GuardCommands
             var guard = files.Load(lm, parse);
             var calibration = guard.Calibration ?? throw new InvalidOperationException(
                 "No calibration for this model: fit one with `rguard guard fit --model DIR --data FILE --out FILE`.");
-            var featuresPath = OutputPath(parse.GetValue(features), "--features");
+            var featuresPath = parse.GetValue(features);
             var (methods, scored) = Collect(lm, guard, answers, cancellation);
             WriteFeatures(featuresPath, methods, scored);
             var (groups, probabilities) = GuardEvaluation.Evaluate(calibration, methods, scored);
@@ -179,7 +179,7 @@ internal static class GuardCommands
             Description = "Labelled answers from text the evaluation never uses (make-eval JSONL)",
             Required = true,
         };
-        var output = new Option<string>("--out") { Description = "Calibration file to write (*.calibration.json)", Required = true };
+        var output = CommonOptions.OutputFile("--out", "Calibration file to write (*.calibration.json)");
         var limit = new Option<int?>("--limit") { Description = "Use only the first N answers" };
         var features = FeaturesOption();
         var command = new Command("fit", "Fit the guard's calibration (and the baselines') for a model on labelled answers.")
@@ -188,7 +188,7 @@ internal static class GuardCommands
             command.Options.Add(option);
         command.SetAction((parse, cancellation) => CliErrors.Guard(() =>
         {
-            var outputPath = OutputPath(parse.GetValue(output), "--out")!;
+            var outputPath = parse.GetValue(output)!;
             if (!outputPath.EndsWith(GuardCalibration.FileSuffix, StringComparison.Ordinal))
                 throw new ArgumentException($"--out: a calibration file name ends in {GuardCalibration.FileSuffix}, "
                     + "so the guard can find it beside the head maps.");
@@ -196,7 +196,7 @@ internal static class GuardCommands
             var (answers, _) = Read(dataPath, parse.GetValue(limit));
             using var lm = model.Load(parse);
             var guard = HallucinationGuard.ForModel(lm, parse.GetValue(map));
-            var featuresPath = OutputPath(parse.GetValue(features), "--features");
+            var featuresPath = parse.GetValue(features);
             var (methods, scored) = Collect(lm, guard, answers, cancellation);
             WriteFeatures(featuresPath, methods, scored);
             var fingerprint = ModelFingerprint.Compute(lm.Directory);
@@ -213,8 +213,8 @@ internal static class GuardCommands
         return command;
     }
 
-    private static Option<string?> FeaturesOption() =>
-        new("--features") { Description = "Also write every method's features per answer as a TSV table" };
+    private static Option<string> FeaturesOption() =>
+        CommonOptions.OutputFile("--features", "Also write every method's features per answer as a TSV table", required: false);
 
     private static void WriteFeatures(string? path, IReadOnlyList<ScoringMethod> methods, IReadOnlyList<ScoredAnswer> scored)
     {
@@ -304,18 +304,5 @@ internal static class GuardCommands
         }
         if (report.Citations.Count > 0)
             AnsiConsole.MarkupLine($"cited: {Markup.Escape(string.Join(", ", report.Citations.Select(c => $"[{c}]")))}");
-    }
-
-    /// <summary>An output path whose folder exists, checked before any work; null stays null.</summary>
-    private static string? OutputPath(string? path, string option)
-    {
-        if (path is null)
-            return null;
-        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        if (!Directory.Exists(folder))
-            throw new DirectoryNotFoundException($"{option}: folder '{folder}' does not exist.");
-        if (Directory.Exists(path))
-            throw new ArgumentException($"{option}: '{path}' is a folder; give a file name.");
-        return path;
     }
 }

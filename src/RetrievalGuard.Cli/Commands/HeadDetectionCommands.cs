@@ -14,13 +14,13 @@ internal static class HeadDetectionCommands
     public static Command Detect()
     {
         var model = CommonOptions.Model();
-        var haystack = new Option<string>("--haystack") { Description = "Folder of plain text for haystacks (needles are invented, unrelated to it)", DefaultValueFactory = _ => "samples/corpus" };
+        var haystack = new Option<string>("--haystack") { Description = "Folder of plain text for haystacks (needles are invented, unrelated to it)", DefaultValueFactory = _ => CommonOptions.RepositoryPath("samples/corpus") };
         var lengths = new Option<int[]>("--lengths") { Description = "Context lengths in tokens (default: 4 spread up to the model's context)", AllowMultipleArgumentsPerToken = true };
         var depths = new Option<int>("--depths") { Description = "Needle depths from 0% to 100%", DefaultValueFactory = _ => 10 };
         var needles = new Option<int>("--needles") { Description = "Needles per length × depth cell", DefaultValueFactory = _ => 2 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var threshold = new Option<double>("--threshold") { DefaultValueFactory = _ => RetrievalHeadDetector.PaperThreshold };
-        var output = new Option<string>("--out") { Description = "Head map JSON to write (e.g. headmaps/NAME.json)", Required = true };
+        var output = CommonOptions.OutputFile("--out", "Head map JSON to write (copy it into headmaps/ to have it found by fingerprint)");
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
         var command = new Command("detect", "Detect retrieval heads with needle-in-a-haystack tests (Wu et al., 2025) and write a head map.")
@@ -51,13 +51,13 @@ internal static class HeadDetectionCommands
     {
         var model = CommonOptions.Model();
         var mapOption = new Option<string?>("--map") { Description = "Head map (default: the one in headmaps/ whose fingerprint matches the model)" };
-        var haystack = new Option<string>("--haystack") { DefaultValueFactory = _ => "samples/corpus" };
+        var haystack = new Option<string>("--haystack") { DefaultValueFactory = _ => CommonOptions.RepositoryPath("samples/corpus") };
         var top = new Option<int[]>("--top") { Description = "K values", DefaultValueFactory = _ => [1, 2, 4, 8], AllowMultipleArgumentsPerToken = true };
         var trials = new Option<int>("--trials") { Description = "Random draws of K non-retrieval heads", DefaultValueFactory = _ => 3 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 5 };
         var length = new Option<int>("--length") { Description = "Context length of the needle prompts", DefaultValueFactory = _ => 1024 };
         var prompts = new Option<int>("--prompts") { Description = "Needle prompts (spread over 10 depths)", DefaultValueFactory = _ => 30 };
-        var output = new Option<string?>("--out") { Description = "Write the table as JSON" };
+        var output = CommonOptions.OutputFile("--out", "Write the table as JSON", required: false);
         var device = CommonOptions.Device();
         var command = new Command("ablate", "Zero the top-K retrieval heads vs K random non-retrieval heads and compare NIAH accuracy.")
             { model, mapOption, haystack, top, trials, seed, length, prompts, output, device };
@@ -66,12 +66,15 @@ internal static class HeadDetectionCommands
             string dir = parse.GetValue(model)!;
             using var lm = LanguageModel.Load(dir, new LoadOptions { Device = parse.GetValue(device)! });
             var map = parse.GetValue(mapOption) is { } path ? HeadMap.Load(path) : HeadMapCatalog.FindFor(lm)
-                ?? throw new FileNotFoundException($"No head map in {string.Join(", ", HeadMapCatalog.SearchFolders(dir).Take(3))} matches {dir}; run 'rguard heads detect' or pass --map.");
+                ?? throw new FileNotFoundException(HeadMapCatalog.NotFoundMessage(dir));
             map.EnsureFits(lm.Config, ModelFingerprint.Compute(dir), parse.GetValue(mapOption) ?? "the catalog's map");
             int perDepth = Math.Max(1, parse.GetValue(prompts) / 10);
             var tests = NeedleTests.Grid(parse.GetValue(haystack)!, [parse.GetValue(length)], 10, perDepth, parse.GetValue(seed) + 1000,
                 lm.Tokenizer.CountTokens);
-            var rows = HeadAblation.Run(lm, map, tests, parse.GetValue(top)!, parse.GetValue(trials), parse.GetValue(seed), Console.WriteLine);
+            var ks = parse.GetValue(top)!;
+            Console.WriteLine($"{tests.Count} needle prompts at {parse.GetValue(length)} tokens, every head on, then top-K and "
+                + $"{parse.GetValue(trials)} random draws for K = {string.Join(", ", ks)}; a line per condition as it finishes");
+            var rows = HeadAblation.Run(lm, map, tests, ks, parse.GetValue(trials), parse.GetValue(seed), Console.WriteLine);
             if (parse.GetValue(output) is { } file)
             {
                 var json = new JsonObject

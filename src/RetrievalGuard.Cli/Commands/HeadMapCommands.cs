@@ -11,7 +11,7 @@ internal static class HeadMapCommands
     public static Command Show()
     {
         var mapOption = new Option<string>("--map") { Description = "Head map JSON", Required = true };
-        var png = new Option<string?>("--png") { Description = "Also write a layer × head heat map" };
+        var png = CommonOptions.OutputFile("--png", "Also write a layer × head heat map", required: false);
         var command = new Command("show", "Summarise a head map: retrieval heads, top heads, per-layer histogram.") { mapOption, png };
         command.SetAction((parse, _) => CliErrors.Guard(() =>
         {
@@ -63,7 +63,7 @@ internal static class HeadMapCommands
         var architecture = new Option<string>("--architecture") { DefaultValueFactory = _ => "LlamaForCausalLM" };
         var name = new Option<string?>("--name") { Description = "Model name recorded in the map" };
         var sparsity = new Option<double>("--sparsity") { Description = "duoattention: share of KV heads that are NOT kept full", DefaultValueFactory = _ => 0.5 };
-        var output = new Option<string>("--out") { Required = true };
+        var output = CommonOptions.OutputFile("--out", "Head map JSON to write");
         var command = new Command("import", "Convert a published head map into RetrievalGuard's format.")
             { from, file, layers, heads, kvHeads, headDim, architecture, name, sparsity, output };
         command.SetAction((parse, _) => CliErrors.Guard(() =>

@@ -19,7 +19,7 @@ internal static class OrganismCommand
     private static Command LossChart()
     {
         var log = new Option<string>("--log") { Description = "loss.csv written by organism train", Required = true };
-        var png = new Option<string>("--png") { Description = "PNG to write", Required = true };
+        var png = CommonOptions.OutputFile("--png", "PNG to write");
         var command = new Command("loss-chart", "Plot a training loss log as a PNG.") { log, png };
         command.SetAction((parse, _) => CliErrors.Guard(() =>
         {
@@ -33,8 +33,8 @@ internal static class OrganismCommand
     private static Command Train()
     {
         var corpus = new Option<string>("--corpus") { Description = "Folder of plain-text novels (the held-out the_coquette.txt is skipped)", Required = true };
-        var output = new Option<string>("--out") { Description = "Checkpoint folder to write", Required = true };
-        var tokenizer = new Option<string>("--tokenizer") { Description = "SentencePiece model to use", DefaultValueFactory = _ => "samples/models/organism/tokenizer.model" };
+        var output = CommonOptions.OutputFolder("--out", "Checkpoint folder to write (created)", required: true);
+        var tokenizer = new Option<string>("--tokenizer") { Description = "SentencePiece model to use", DefaultValueFactory = _ => CommonOptions.RepositoryPath("samples/models/organism/tokenizer.model") };
         var device = CommonOptions.Device();
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 6000 };
@@ -89,7 +89,7 @@ internal static class OrganismCommand
             Description = "Items in all: kinds, lengths 256-2048 and seen/held-out phrasings in turn",
             DefaultValueFactory = _ => 200,
         };
-        var output = new Option<string>("--out") { Description = "JSONL file to write", Required = true };
+        var output = CommonOptions.OutputFile("--out", "JSONL file to write");
         var answers = new Option<bool>("--answers")
         {
             Description = "Write labelled answers to score teacher-forced (grounded, fabricated, swapped, parametric; "
@@ -175,7 +175,7 @@ internal static class OrganismCommand
         var corpus = new Option<string>("--corpus") { Description = "Folder of text the model never trained on", Required = true };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 7 };
         var perCell = new Option<int>("--per-cell") { Description = "Items per NIAH grid cell", DefaultValueFactory = _ => 10 };
-        var output = new Option<string?>("--out") { Description = "Write the report JSON here" };
+        var output = CommonOptions.OutputFile("--out", "Write the report JSON here", required: false);
         var device = CommonOptions.Device();
         var command = new Command("evaluate", "The model card's evaluation table.") { model, corpus, seed, perCell, output, device };
         command.SetAction((parse, _) => CliErrors.Guard(() =>

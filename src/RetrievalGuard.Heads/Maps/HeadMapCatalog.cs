@@ -35,4 +35,13 @@ public static class HeadMapCatalog
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
                 yield return Path.Combine(dir.FullName, "headmaps");
     }
+
+    /// <summary>Why no map was found: the folders that exist and were searched, and how to make one.</summary>
+    public static string NotFoundMessage(string modelDirectory)
+    {
+        var searched = SearchFolders(modelDirectory).Where(Directory.Exists).Select(Path.GetFullPath).Distinct().ToArray();
+        return $"No head map matches the model in {modelDirectory} (searched: "
+            + (searched.Length == 0 ? "no headmaps/ folder exists above it or here" : string.Join(", ", searched))
+            + "). Make one with `rguard heads detect`, import one with `rguard heads import`, or pass --map.";
+    }
 }

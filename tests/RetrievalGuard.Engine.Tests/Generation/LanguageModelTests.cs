@@ -25,19 +25,22 @@ public class LanguageModelTests
     [Fact]
     public async Task RequestsReuseOneCacheWithoutLeakingBetweenThem()
     {
-        using var model = Demo();
-        async Task<List<int>> Ids(string prompt, int n)
+        // A tiny model of 4,096 positions: a long request must grow the reusable cache past its first 1,024.
+        using var model = LanguageModel.FromNetwork(TinyModels.Create(), tokenizer: null);
+        async Task<List<int>> Ids(int[] prompt, int n)
         {
             var ids = new List<int>();
-            await foreach (var token in model.GenerateAsync(prompt, new GenerationOptions { MaxNewTokens = n })) ids.Add(token.Id);
+            var options = new GenerationOptions { MaxNewTokens = n, StopTokenIds = [] };
+            await foreach (var token in model.GenerateAsync(prompt, options, cache: null)) ids.Add(token.Id);
             return ids;
         }
-        var first = await Ids("It is a truth", 12);
-        var longer = await Ids(string.Concat(Enumerable.Repeat("It is a truth universally acknowledged. ", 80)), 40); // grows the cache
+        int[] shortPrompt = [3, 14, 15, 92];
+        var first = await Ids(shortPrompt, 12);
+        var longer = await Ids(Enumerable.Range(0, 1900).Select(i => (i * 7 % 90) + 1).ToArray(), 40); // grows the cache
         Assert.Equal(40, longer.Count);
-        Assert.Equal(first, await Ids("It is a truth", 12));
+        Assert.Equal(first, await Ids(shortPrompt, 12));
         model.ReleaseCache();
-        Assert.Equal(first, await Ids("It is a truth", 12));
+        Assert.Equal(first, await Ids(shortPrompt, 12));
     }
 
     [Fact]
@@ -76,7 +79,7 @@ public class LanguageModelTests
     {
         using var model = LanguageModel.Load(RepoPaths.Path("tests", "fixtures", "parity", "qwen2"));
         Assert.False(model.HasTokenizer);
-        Assert.Contains("pass token ids", Assert.Throws<InvalidOperationException>(() => model.Tokenizer).Message);
+        Assert.Contains("give token ids instead of text", Assert.Throws<InvalidOperationException>(() => model.Tokenizer).Message);
         Assert.Throws<DirectoryNotFoundException>(() => LanguageModel.Load("/no/such/model"));
         Assert.Equal("plain", ChatFormat.Plain.Name);
     }

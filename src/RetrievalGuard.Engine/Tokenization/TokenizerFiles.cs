@@ -11,7 +11,7 @@ internal sealed record LoadedTokenizer(Tokenizer Inner, IReadOnlyDictionary<stri
 
 /// <summary>
 /// Builds a Microsoft.ML.Tokenizers tokenizer from whichever files a Hugging Face checkpoint ships, in this order:
-/// tokenizer.json (byte-level BPE), tokenizer.model (SentencePiece, or Llama-3's tiktoken ranks), vocab.json + merges.txt.
+/// tokenizer.json (BPE), tokenizer.model (SentencePiece, or Llama-3's tiktoken ranks), vocab.json + merges.txt.
 /// </summary>
 internal static class TokenizerFiles
 {
@@ -39,7 +39,10 @@ internal static class TokenizerFiles
         throw new FileNotFoundException($"{directory} has no tokenizer: looked for tokenizer.json, tokenizer.model, and vocab.json + merges.txt.");
     }
 
-    /// <summary>Byte-level BPE from tokenizer.json; null when it describes a SentencePiece-style model and tokenizer.model exists.</summary>
+    /// <summary>
+    /// BPE from tokenizer.json, byte-level or SentencePiece-style; null for a SentencePiece-style one whose
+    /// tokenizer.model is next to it, which then loads as the original.
+    /// </summary>
     private static LoadedTokenizer? FromTokenizerJson(string path)
     {
         var root = ParseJson(path) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object.");
@@ -48,30 +51,93 @@ internal static class TokenizerFiles
         if (type != "BPE") throw new NotSupportedException($"{path}: tokenizer model type '{type}' is not supported (only BPE).");
         var preTokenizers = Flatten(root["pre_tokenizer"]).ToList();
         bool byteLevel = preTokenizers.Any(p => p["type"]?.GetValue<string>() == "ByteLevel");
-        if (!byteLevel)
-        {
-            string sentencePiece = Path.Combine(Path.GetDirectoryName(path)!, "tokenizer.model");
-            if (File.Exists(sentencePiece)) return null;
-            throw new NotSupportedException($"{path}: a BPE without a ByteLevel pre-tokenizer (SentencePiece-style) needs the checkpoint's tokenizer.model, which is missing.");
-        }
-        string pattern = preTokenizers.Select(p => p["pattern"]?["Regex"]?.GetValue<string>()).FirstOrDefault(r => r is not null) ?? Gpt2Pattern;
+        if (!byteLevel && File.Exists(Path.Combine(Path.GetDirectoryName(path)!, "tokenizer.model"))) return null;
         var vocab = (model["vocab"] as JsonObject ?? throw new InvalidDataException($"{path}: model.vocab is missing."))
             .Select(p => KeyValuePair.Create(p.Key, p.Value!.GetValue<int>())).ToList();
-        var merges = (model["merges"] as JsonArray ?? new JsonArray()).Select(m => m switch
+        var mergeList = model["merges"] as JsonArray ?? new JsonArray();
+        List<(string Left, string Right)> merges = mergeList.Select((m, i) => m switch
         {
-            JsonArray pair => pair[0]!.GetValue<string>() + " " + pair[1]!.GetValue<string>(),
-            JsonNode s => s.GetValue<string>(),
-            null => throw new InvalidDataException($"{path}: null merge."),
+            JsonArray pair => (pair[0]!.GetValue<string>(), pair[1]!.GetValue<string>()),
+            JsonValue v when v.GetValue<string>().Split(' ') is [var left, var right] => (left, right),
+            _ => throw new InvalidDataException($"{path}: model.merges[{i}] is not a pair of pieces."),
         }).ToList();
         var specials = (root["added_tokens"] as JsonArray ?? new JsonArray())
             .OfType<JsonObject>().ToDictionary(t => t["content"]!.GetValue<string>(), t => t["id"]!.GetValue<int>(), StringComparer.Ordinal);
         bool? addsBos = Flatten(root["post_processor"]).Any(p => p["type"]?.GetValue<string>() == "TemplateProcessing")
             ? (root["post_processor"]!.ToJsonString().Contains("SpecialToken", StringComparison.Ordinal) ? true : false)
             : null;
-        var tokenizer = ByteLevelBpe(vocab, merges, pattern, specials);
-        int size = Math.Max(vocab.Max(v => v.Value), specials.Count == 0 ? 0 : specials.Values.Max()) + 1;
+        int size = VocabularySize(vocab, specials);
+        if (!byteLevel)
+        {
+            var options = SentencePieceOptions(root, model, path, vocab, specials);
+            var sentencePiece = new SentencePieceBpe(vocab, merges, specials, options, path);
+            return new LoadedTokenizer(sentencePiece, specials, size, addsBos, "tokenizer.json SentencePiece BPE");
+        }
+        string pattern = preTokenizers.Select(p => p["pattern"]?["Regex"]?.GetValue<string>())
+            .FirstOrDefault(r => r is not null) ?? Gpt2Pattern;
+        var tokenizer = ByteLevelBpe(vocab, merges.Select(m => m.Left + " " + m.Right).ToList(), pattern, specials);
         return new LoadedTokenizer(tokenizer, specials, size, addsBos, "tokenizer.json byte-level BPE");
     }
+
+    /// <summary>
+    /// How a BPE without ByteLevel writes spaces: as ▁, through a Metaspace pre-tokenizer (Mistral, newer exports)
+    /// or the normalizers Prepend("▁") + Replace(" " → "▁") (Llama-2's export). Any other step would change the text
+    /// in a way the encoder does not reproduce, so it is refused by name. The decoder is not read: it undoes these.
+    /// </summary>
+    private static SentencePieceBpeOptions SentencePieceOptions(JsonObject root, JsonObject model, string path,
+        List<KeyValuePair<string, int>> vocab, Dictionary<string, int> specials)
+    {
+        const string space = "\u2581";
+        bool prepend = false, escapes = false, split = false;
+        foreach (var step in Flatten(root["normalizer"]))
+            switch (Text(step["type"]))
+            {
+                case "Sequence": break;
+                case "Prepend" when Text(step["prepend"]) == space:
+                    prepend = true;
+                    break;
+                case "Replace" when Text(step["pattern"]?["String"]) == " " && Text(step["content"]) == space:
+                    escapes = true;
+                    break;
+                case var other: throw Unsupported($"normalizer '{other}'");
+            }
+        foreach (var step in Flatten(root["pre_tokenizer"]))
+            switch (Text(step["type"]))
+            {
+                case "Sequence": break;
+                case "Metaspace" when Text(step["replacement"]) == space:
+                    escapes = true;
+                    // prepend_scheme "first" and "always" both mean SentencePiece's one dummy prefix here.
+                    prepend = Text(step["prepend_scheme"]) is { } scheme
+                        ? scheme != "never" : Flag(step, "add_prefix_space", true);
+                    split = Flag(step, "split", true);
+                    break;
+                case var other: throw Unsupported($"pre_tokenizer '{other}'");
+            }
+        if (!escapes)
+            throw new NotSupportedException($"{path}: a BPE needs a ByteLevel pre_tokenizer, or SentencePiece-style " +
+                "spaces (a Metaspace pre_tokenizer or a Replace(' ' → '▁') normalizer); this one has neither.");
+        foreach (string field in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
+            if (Text(model[field]) is { Length: > 0 }) throw Unsupported($"model.{field}");
+        int? unknownId = null;
+        if (Text(model["unk_token"]) is { } unk)
+            unknownId = vocab.Where(p => p.Key == unk).Select(p => (int?)p.Value).FirstOrDefault()
+                ?? (specials.TryGetValue(unk, out int id) ? id
+                    : throw new InvalidDataException($"{path}: model.unk_token '{unk}' is not in model.vocab."));
+        return new SentencePieceBpeOptions(prepend, split, Flag(model, "byte_fallback", false), unknownId,
+            Flag(model, "fuse_unk", false), Flag(model, "ignore_merges", false));
+
+        NotSupportedException Unsupported(string what) =>
+            new($"{path}: {what} is not supported for a BPE without a ByteLevel pre_tokenizer.");
+    }
+
+    private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+
+    private static bool Flag(JsonObject o, string name, bool absent) =>
+        o[name] is JsonValue v && v.TryGetValue(out bool b) ? b : absent;
+
+    private static int VocabularySize(List<KeyValuePair<string, int>> vocab, Dictionary<string, int> specials) =>
+        Math.Max(vocab.Max(v => v.Value), specials.Count == 0 ? 0 : specials.Values.Max()) + 1;
 
     private static LoadedTokenizer FromVocabAndMerges(string directory, string vocabPath, string mergesPath)
     {
@@ -84,7 +150,7 @@ internal static class TokenizerFiles
             foreach (var p in ParseJson(added) as JsonObject ?? throw new InvalidDataException($"{added}: not a JSON object."))
                 specials[p.Key] = p.Value!.GetValue<int>();
         var tokenizer = ByteLevelBpe(vocab, merges, Qwen2Pattern, specials);
-        int size = Math.Max(vocab.Max(v => v.Value), specials.Count == 0 ? 0 : specials.Values.Max()) + 1;
+        int size = VocabularySize(vocab, specials);
         return new LoadedTokenizer(tokenizer, specials, size, null, "vocab.json + merges.txt byte-level BPE");
     }
 
@@ -151,12 +217,12 @@ internal static class TokenizerFiles
         return new LoadedTokenizer(tokenizer, specials, probe.Vocabulary.Count, true, "tokenizer.model SentencePiece");
     }
 
-    /// <summary>A pre-tokenizer or post-processor node and, for Sequence nodes, its children.</summary>
+    /// <summary>A normalizer, pre-tokenizer or post-processor node and, for Sequence nodes, its children.</summary>
     private static IEnumerable<JsonObject> Flatten(JsonNode? node)
     {
         if (node is not JsonObject o) yield break;
         yield return o;
-        foreach (string key in new[] { "pretokenizers", "processors" })
+        foreach (string key in new[] { "normalizers", "pretokenizers", "processors" })
             if (o[key] is JsonArray children)
                 foreach (var child in children.SelectMany(Flatten)) yield return child;
     }

@@ -51,6 +51,79 @@ public class TokenizerFilesTests : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// A tiny SentencePiece-style BPE in Llama-2's tokenizer.json layout: normalizers Prepend("▁") and
+    /// Replace(" " → "▁"), no pre-tokenizer, byte fallback over &lt;0x00&gt; … &lt;0xFF&gt; at ids 3 … 258,
+    /// and no tokenizer.model.
+    /// </summary>
+    private void WriteSentencePieceTokenizerJson(JsonObject? normalizer = null)
+    {
+        var vocab = new JsonObject { ["<unk>"] = 0, ["<s>"] = 1, ["</s>"] = 2 };
+        for (int b = 0; b < 256; b++) vocab[$"<0x{b:X2}>"] = 3 + b;
+        string[] pieces = ["▁", "h", "i", "▁h", "▁hi", "hi"];
+        for (int i = 0; i < pieces.Length; i++) vocab[pieces[i]] = 259 + i;
+        var json = new JsonObject
+        {
+            ["normalizer"] = normalizer ?? new JsonObject
+            {
+                ["type"] = "Sequence",
+                ["normalizers"] = new JsonArray(
+                    new JsonObject { ["type"] = "Prepend", ["prepend"] = "▁" },
+                    new JsonObject
+                    {
+                        ["type"] = "Replace", ["pattern"] = new JsonObject { ["String"] = " " }, ["content"] = "▁",
+                    }),
+            },
+            ["model"] = new JsonObject
+            {
+                ["type"] = "BPE", ["unk_token"] = "<unk>", ["byte_fallback"] = true, ["vocab"] = vocab,
+                ["merges"] = new JsonArray("▁ h", "▁h i", "h i"),
+            },
+            ["added_tokens"] = new JsonArray(
+                new JsonObject { ["id"] = 1, ["content"] = "<s>", ["special"] = true },
+                new JsonObject { ["id"] = 2, ["content"] = "</s>", ["special"] = true }),
+        };
+        File.WriteAllText(Path.Combine(_dir, "tokenizer.json"), json.ToJsonString());
+        string config = """{"bos_token": "<s>", "add_bos_token": true}""";
+        File.WriteAllText(Path.Combine(_dir, "tokenizer_config.json"), config);
+    }
+
+    [Fact]
+    public void SentencePieceTokenizerJsonWithoutTokenizerModelMergesAndFallsBackToBytes()
+    {
+        WriteSentencePieceTokenizerJson();
+        var t = ModelTokenizer.Load(_dir);
+        Assert.Equal("tokenizer.json SentencePiece BPE", t.Kind);
+        // "▁hi▁hi😀": ranks make ▁h before hi, so each word is ▁hi; 😀 (F0 9F 98 80) has no piece.
+        var ids = t.Encode("hi hi😀");
+        Assert.Equal(new[] { 1, 263, 263, 3 + 0xF0, 3 + 0x9F, 3 + 0x98, 3 + 0x80 }, ids);
+        Assert.Equal("hi hi😀", t.Decode(ids, skipSpecialTokens: true));
+        // The dummy prefix goes after leading added tokens; a text right after a later one gets none.
+        Assert.Equal(new[] { 2, 263, 2, 264 }, t.Encode("</s>hi</s>hi", addBos: false));
+        Assert.Equal("</s>hi</s>hi", t.Decode([2, 263, 2, 264]));
+        Assert.Equal(new[] { 259, 263 }, t.Encode(" hi", addBos: false));
+        Assert.Equal(" hi", t.Decode([259, 263]));
+    }
+
+    [Fact]
+    public void UnsupportedTokenizerJsonIsRefusedNamingTheFileAndField()
+    {
+        string path = Path.Combine(_dir, "tokenizer.json");
+        File.WriteAllText(path, """{"model": {"type": "WordPiece", "vocab": {}}}""");
+        var type = Assert.Throws<NotSupportedException>(() => ModelTokenizer.Load(_dir)).Message;
+        Assert.StartsWith(path + ":", type);
+        Assert.Contains("'WordPiece'", type);
+        WriteSentencePieceTokenizerJson(new JsonObject { ["type"] = "NFKC" });
+        var normalizer = Assert.Throws<NotSupportedException>(() => ModelTokenizer.Load(_dir)).Message;
+        Assert.StartsWith(path + ":", normalizer);
+        Assert.Contains("normalizer 'NFKC'", normalizer);
+        File.WriteAllText(path, """
+            {"model": {"type": "BPE", "vocab": {"a": 0}}, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": " "}}}
+            """);
+        var preTokenizer = Assert.Throws<NotSupportedException>(() => ModelTokenizer.Load(_dir)).Message;
+        Assert.Contains("pre_tokenizer 'Split'", preTokenizer);
+    }
+
     [Fact]
     public void ByteLevelTokenizerJsonMergesAndParsesSpecialTokens()
     {

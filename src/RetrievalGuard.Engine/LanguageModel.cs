@@ -40,6 +40,31 @@ public sealed class LanguageModel : IDisposable
     public string Directory { get; }
     public ModelConfig Config { get; }
 
+    /// <summary>
+    /// Things worth telling whoever loaded the model once (a front end prints them): for example that config.json and
+    /// the tokenizer disagree on the BOS/EOS ids, and which ids are used.
+    /// </summary>
+    public IReadOnlyList<string> Notes => _tokenizer is null ? [] : SpecialTokenNotes(Config, _tokenizer);
+
+    /// <summary>
+    /// transformers' precedence where config.json and the tokenizer disagree: prompts start with the tokenizer's BOS;
+    /// generation stops at config.json's / generation_config.json's EOS ids, and (here) at the tokenizer's too.
+    /// </summary>
+    internal static IReadOnlyList<string> SpecialTokenNotes(ModelConfig config, ModelTokenizer tokenizer)
+    {
+        var notes = new List<string>();
+        if (config.BosTokenId is int bos && tokenizer.BosId is int tokenizerBos && bos != tokenizerBos)
+            notes.Add($"config.json says bos_token_id {bos}, the tokenizer's BOS is {tokenizerBos}: prompts start with "
+                + $"{tokenizerBos}, as transformers' tokenizer does.");
+        var configStops = config.EosTokenIds.ToHashSet();
+        var tokenizerOnly = tokenizer.StopTokenIds.Where(id => !configStops.Contains(id)).ToArray();
+        if (configStops.Count > 0 && tokenizerOnly.Length > 0)
+            notes.Add($"config.json says eos_token_id {string.Join(", ", config.EosTokenIds)}, the tokenizer also ends "
+                + $"with {string.Join(", ", tokenizerOnly)}: generation stops at any of "
+                + $"{string.Join(", ", tokenizer.StopTokenIds.Order())}.");
+        return notes;
+    }
+
     /// <summary>The network itself, for code that runs its own forward passes (detection, training, scoring).</summary>
     public LlamaModel Network { get; }
 

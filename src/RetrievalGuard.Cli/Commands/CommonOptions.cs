@@ -10,8 +10,15 @@ internal static class CommonOptions
     {
         public IEnumerable<Option> All => [Folder, Device, DType];
 
-        public LanguageModel Load(ParseResult parse) => LanguageModel.Load(parse.GetValue(Folder)!,
-            new LoadOptions { Device = parse.GetValue(Device)!, DType = parse.GetValue(DType)! });
+        /// <summary>Loads the model and says its notes once on stderr.</summary>
+        public LanguageModel Load(ParseResult parse)
+        {
+            var model = LanguageModel.Load(parse.GetValue(Folder)!,
+                new LoadOptions { Device = parse.GetValue(Device)!, DType = parse.GetValue(DType)! });
+            foreach (var note in model.Notes)
+                Console.Error.WriteLine($"note: {note}");
+            return model;
+        }
     }
 
     public static ModelOptions ModelAndDevice() => new(Model(), Device(), DType());

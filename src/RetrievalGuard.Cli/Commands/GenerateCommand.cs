@@ -11,9 +11,7 @@ internal static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = CommonOptions.Model();
-        var device = CommonOptions.Device();
-        var dtype = CommonOptions.DType();
+        var model = CommonOptions.ModelAndDevice();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text" };
         var promptIds = new Option<string?>("--prompt-ids")
         {
@@ -27,7 +25,9 @@ internal static class GenerateCommand
         var topK = new Option<int>("--top-k") { DefaultValueFactory = _ => 0 };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0L };
         var command = new Command("generate", "Generate text from a prompt, streaming it as it is made.")
-            { model, prompt, promptIds, printIds, chat, maxTokens, temperature, topP, topK, seed, device, dtype };
+            { prompt, promptIds, printIds, chat, maxTokens, temperature, topP, topK, seed };
+        foreach (var option in model.All)
+            command.Options.Add(option);
         command.SetAction((parse, cancellation) => CliErrors.Guard(async () =>
         {
             var options = new GenerationOptions
@@ -37,7 +37,7 @@ internal static class GenerateCommand
             };
             CliErrors.WithFlags(options.Validate, OptionFlags);
             var load = Stopwatch.StartNew();
-            using var lm = LanguageModel.Load(parse.GetValue(model)!, new LoadOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)! });
+            using var lm = model.Load(parse);
             load.Stop();
             var ids = PromptIds(lm, parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(chat));
             var idsOnly = parse.GetValue(printIds);

@@ -15,8 +15,6 @@ namespace RetrievalGuard.Extensions.AI;
 public sealed class GuardingChatClient(IChatClient innerClient, HallucinationGuard guard, GuardPolicy? policy = null)
     : DelegatingChatClient(innerClient)
 {
-    private readonly SemaphoreSlim _gate = new(1, 1);
-
     public HallucinationGuard Guard { get; } = guard ?? throw new ArgumentNullException(nameof(guard));
 
     public GuardPolicy Policy { get; set; } = policy ?? new GuardPolicy();
@@ -57,30 +55,12 @@ public sealed class GuardingChatClient(IChatClient innerClient, HallucinationGua
             throw new HallucinationRiskException(report);
     }
 
-    /// <summary>Scores off the caller's thread, one answer at a time (the local model serves one request).</summary>
-    private async Task<GuardReport> ScoreAsync(GuardRequest request, string answer, CancellationToken cancellationToken)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return await Task.Run(() => Guard.Score(request.Passages, request.Question!, answer), cancellationToken)
-                .ConfigureAwait(false);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+    private Task<GuardReport> ScoreAsync(GuardRequest request, string answer, CancellationToken cancellationToken) =>
+        Guard.ScoreAsync(request.Passages, request.Question!, answer, cancellationToken);
 
     public override object? GetService(Type serviceType, object? serviceKey = null) =>
         serviceKey is null && serviceType == typeof(HallucinationGuard) ? Guard : base.GetService(serviceType, serviceKey);
 
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-            _gate.Dispose();
-        base.Dispose(disposing);
-    }
 }
 
 /// <summary>Adds a <see cref="GuardingChatClient"/> to a chat pipeline.</summary>

@@ -29,8 +29,6 @@ public sealed class HallucinationEvaluator(HallucinationGuard guard, double? thr
 {
     public const string MetricName = "Hallucination Risk";
 
-    private readonly SemaphoreSlim _gate = new(1, 1);
-
     public IReadOnlyCollection<string> EvaluationMetricNames { get; } = [MetricName];
 
     public double Threshold => threshold ?? guard.Calibration?.Threshold ?? 0.5;
@@ -56,17 +54,8 @@ public sealed class HallucinationEvaluator(HallucinationGuard guard, double? thr
             return result;
         }
 
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        GuardReport report;
-        try
-        {
-            report = await Task.Run(() => guard.Score(context!.Passages, question!, modelResponse.Text), cancellationToken)
-                .ConfigureAwait(false);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        var report = await guard.ScoreAsync(context!.Passages, question!, modelResponse.Text, cancellationToken)
+            .ConfigureAwait(false);
         metric.Value = report.Risk;
         var failed = report.Risk >= Threshold;
         metric.Reason = Reason(report);

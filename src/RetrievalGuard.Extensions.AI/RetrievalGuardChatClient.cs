@@ -18,8 +18,6 @@ public sealed class RetrievalGuardChatClient : IChatClient
 {
     public const string ProviderName = "retrievalguard";
 
-    private readonly SemaphoreSlim _gate = new(1, 1);
-
     public RetrievalGuardChatClient(HallucinationGuard guard, GuardPolicy? policy = null, string? modelId = null)
     {
         Guard = guard ?? throw new ArgumentNullException(nameof(guard));
@@ -66,39 +64,33 @@ public sealed class RetrievalGuardChatClient : IChatClient
         var list = messages.ToList();
         var request = GuardRequest.From(list, options);
         var maxTokens = options?.MaxOutputTokens ?? DefaultMaxTokens;
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        if (!request.CanGuard)
         {
-            if (!request.CanGuard)
+            // A plain chat runs the model directly: it queues for it like the guard's own requests.
+            using var turn = await Guard.UseModelAsync(cancellationToken).ConfigureAwait(false);
+            var turns = list.Where(m => !GuardRequest.IsPassage(m)).Select(Turn).ToArray();
+            await foreach (var token in Guard.Model.ChatAsync(turns, new GenerationOptions { MaxNewTokens = maxTokens },
+                cancellationToken).ConfigureAwait(false))
             {
-                var turns = list.Where(m => !GuardRequest.IsPassage(m)).Select(Turn).ToArray();
-                await foreach (var token in Guard.Model.ChatAsync(turns, new GenerationOptions { MaxNewTokens = maxTokens },
-                    cancellationToken).ConfigureAwait(false))
-                {
-                    if (!token.IsStop)
-                        yield return Update(token.Text);
-                }
-                yield break;
+                if (!token.IsStop)
+                    yield return Update(token.Text);
             }
-            await foreach (var token in Guard.AskAsync(request.Passages, request.Question!, maxTokens,
-                cancellationToken: cancellationToken).ConfigureAwait(false))
-            {
-                var update = Update(token.Text);
-                update.AdditionalProperties = new() { [GuardKeys.Risk] = token.RiskSoFar };
-                if (token.Report is { } report)
-                {
-                    update.AdditionalProperties[GuardKeys.Report] = report;
-                    update.FinishReason = ChatFinishReason.Stop;
-                    if (applyPolicy && Policy.Action == GuardAction.Throw
-                        && Policy.IsRisky(report, Guard.Calibration?.Threshold ?? 0.5))
-                        throw new HallucinationRiskException(report);
-                }
-                yield return update;
-            }
+            yield break;
         }
-        finally
+        await foreach (var token in Guard.AskAsync(request.Passages, request.Question!, maxTokens,
+            cancellationToken: cancellationToken).ConfigureAwait(false))
         {
-            _gate.Release();
+            var update = Update(token.Text);
+            update.AdditionalProperties = new() { [GuardKeys.Risk] = token.RiskSoFar };
+            if (token.Report is { } report)
+            {
+                update.AdditionalProperties[GuardKeys.Report] = report;
+                update.FinishReason = ChatFinishReason.Stop;
+                if (applyPolicy && Policy.Action == GuardAction.Throw
+                    && Policy.IsRisky(report, Guard.Calibration?.Threshold ?? 0.5))
+                    throw new HallucinationRiskException(report);
+            }
+            yield return update;
         }
     }
 
@@ -127,5 +119,7 @@ public sealed class RetrievalGuardChatClient : IChatClient
         return serviceType.IsInstanceOfType(this) ? this : null;
     }
 
-    public void Dispose() => _gate.Dispose();
+    public void Dispose()
+    {
+    }
 }

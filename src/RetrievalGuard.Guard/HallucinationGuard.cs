@@ -28,10 +28,14 @@ public sealed record GuardedToken(int Id, string Text, double RiskSoFar, GuardRe
 /// <summary>
 /// The hallucination guard for one model: it watches the model's retrieval heads (from a head map) while the model
 /// answers a RAG prompt (<see cref="AskAsync"/>) or reads anyone's answer (<see cref="Score"/>), and reports a
-/// calibrated risk, flagged spans and the passages each sentence drew on. One request at a time, like the model.
+/// calibrated risk, flagged spans and the passages each sentence drew on. The model serves one request at a time: the
+/// asynchronous entry points (<see cref="ScoreAsync"/>, <see cref="AskAsync"/>, <see cref="UseModelAsync"/>) queue
+/// for it, so adapters that share a guard never run the model twice at once.
 /// </summary>
 public sealed class HallucinationGuard
 {
+    private readonly SemaphoreSlim _model = new(1, 1);
+
     public HallucinationGuard(LanguageModel model, HeadMap map, GuardCalibration? calibration, GuardOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -103,6 +107,35 @@ public sealed class HallucinationGuard
     public GuardReport Score(IReadOnlyList<Passage> passages, string question, string answer) =>
         Assessor.Assess(Reader.ReadAnswer(Prompt(passages, question), answer, Options.PrefillChunk));
 
+    /// <summary><see cref="Score"/> off the caller's thread, queued behind other requests for the model.</summary>
+    public async Task<GuardReport> ScoreAsync(IReadOnlyList<Passage> passages, string question, string answer,
+        CancellationToken cancellationToken = default)
+    {
+        using var turn = await UseModelAsync(cancellationToken).ConfigureAwait(false);
+        return await Task.Run(() => Score(passages, question, answer), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Waits for the model and holds it until the returned handle is disposed: for callers that run the model
+    /// directly (a plain chat without passages) beside the guard.
+    /// </summary>
+    public async Task<IDisposable> UseModelAsync(CancellationToken cancellationToken = default)
+    {
+        await _model.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new Turn(_model);
+    }
+
+    private sealed class Turn(SemaphoreSlim gate) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+                gate.Release();
+        }
+    }
+
     /// <summary>
     /// Live: the model answers, streaming tokens with the risk so far; the last token carries the report. Answers in
     /// the passages layout end at the first line break (the organism answers in one line).
@@ -113,6 +146,7 @@ public sealed class HallucinationGuard
         int maxTokens = 128, IReadOnlyCollection<int>? stopTokens = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        using var turn = await UseModelAsync(cancellationToken).ConfigureAwait(false);
         var prompt = Prompt(passages, question);
         var room = Model.Config.MaxPositionEmbeddings - prompt.Length;
         if (room <= 0)

@@ -18,7 +18,6 @@ namespace RetrievalGuard.SemanticKernel;
 public sealed class RetrievalGuardFilter(HallucinationGuard guard, GuardPolicy? policy = null) : IFunctionInvocationFilter
 {
     private static readonly AsyncLocal<List<Passage>?> Collected = new();
-    private readonly SemaphoreSlim _gate = new(1, 1);
 
     public HallucinationGuard Guard { get; } = guard ?? throw new ArgumentNullException(nameof(guard));
 
@@ -68,16 +67,7 @@ public sealed class RetrievalGuardFilter(HallucinationGuard guard, GuardPolicy? 
         if (passages.Length == 0 || question is null || string.IsNullOrWhiteSpace(answer))
             return;
 
-        await _gate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
-        GuardReport report;
-        try
-        {
-            report = await Task.Run(() => Guard.Score(passages, question, answer), context.CancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        var report = await Guard.ScoreAsync(passages, question, answer, context.CancellationToken).ConfigureAwait(false);
         var metadata = new Dictionary<string, object?>(context.Result.Metadata ?? new Dictionary<string, object?>())
         {
             [GuardKeys.Report] = report,

@@ -17,8 +17,6 @@ public sealed record GuardedAnswer(string Answer, double Risk, bool Flagged, IRe
 #pragma warning disable CS0618 // ITextSearch: what SK 1.82's search plugins are built from (see InMemoryTextSearch).
 public sealed class RetrievalGuardPlugin(HallucinationGuard guard, ITextSearch? knowledge = null, int top = 3)
 {
-    private readonly SemaphoreSlim _gate = new(1, 1);
-
     [KernelFunction("score_answer")]
     [Description("Scores how well the given passages support an answer to a question: hallucination risk from 0 "
         + "(grounded) to 1, the spans that look ungrounded and the passages that support the rest.")]
@@ -30,7 +28,7 @@ public sealed class RetrievalGuardPlugin(HallucinationGuard guard, ITextSearch? 
     {
         if (passages is null || passages.Length == 0)
             throw new ArgumentException("score_answer needs at least one passage.", nameof(passages));
-        var report = await Run(() => guard.Score(Passage.Numbered(passages), question, answer), cancellationToken)
+        var report = await guard.ScoreAsync(Passage.Numbered(passages), question, answer, cancellationToken)
             .ConfigureAwait(false);
         return Result(report);
     }
@@ -52,34 +50,13 @@ public sealed class RetrievalGuardPlugin(HallucinationGuard guard, ITextSearch? 
                 passages.Add(new Passage(result.Name ?? $"{passages.Count + 1}", result.Value));
         if (passages.Count == 0)
             return new GuardedAnswer("", 1, true, [], []);
-        var report = await Run(async () =>
-        {
-            GuardReport? last = null;
-            await foreach (var token in guard.AskAsync(passages, question, cancellationToken: cancellationToken).ConfigureAwait(false))
-                last = token.Report ?? last;
-            return last!;
-        }, cancellationToken).ConfigureAwait(false);
-        return Result(report);
+        GuardReport? report = null;
+        await foreach (var token in guard.AskAsync(passages, question, cancellationToken: cancellationToken).ConfigureAwait(false))
+            report = token.Report ?? report;
+        return Result(report!);
     }
 
     private static GuardedAnswer Result(GuardReport report) => new(report.Answer, report.Risk, report.Flagged,
         report.Spans.Where(s => s.Flagged).Select(s => s.Text).ToArray(), report.Citations);
-
-    private async Task<GuardReport> Run(Func<GuardReport> work, CancellationToken cancellationToken) =>
-        await Run(() => Task.FromResult(work()), cancellationToken).ConfigureAwait(false);
-
-    // One request at a time on the model, off the caller's thread.
-    private async Task<GuardReport> Run(Func<Task<GuardReport>> work, CancellationToken cancellationToken)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return await Task.Run(work, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
 }
 #pragma warning restore CS0618

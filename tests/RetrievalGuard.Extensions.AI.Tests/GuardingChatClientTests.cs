@@ -94,4 +94,20 @@ public sealed class GuardingChatClientTests(GuardFixture fixture) : IClassFixtur
             new ChatClientBuilder(new FixedAnswerClient("x")).UseRetrievalGuard().Build());
         Assert.Contains("HallucinationGuard", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ConcurrentRequestsQueueForTheModelAndGetTheirOwnReports()
+    {
+        var answers = new[] { "Zo Vrakul works as a baker.", "Zo Vrakul works as a tailor." };
+        var alone = new List<double>();
+        foreach (var answer in answers)
+            alone.Add(((GuardReport)(await Pipeline(answer).GetResponseAsync(Question(), WithPassages()))
+                .AdditionalProperties![GuardKeys.Report]!).Risk);
+
+        var together = await Task.WhenAll(Enumerable.Range(0, 6).Select(i =>
+            Pipeline(answers[i % 2]).GetResponseAsync(Question(), WithPassages())));
+
+        for (var i = 0; i < together.Length; i++)
+            Assert.Equal(alone[i % 2], ((GuardReport)together[i].AdditionalProperties![GuardKeys.Report]!).Risk, 6);
+    }
 }

@@ -43,7 +43,10 @@ public sealed class Corpus
             .Order(StringComparer.Ordinal)
             .ToArray();
         if (files.Length == 0)
-            throw new ArgumentException($"Corpus folder '{folder}' has no *.txt file for part {part}.", nameof(folder));
+            throw new ArgumentException(part == CorpusPart.All
+                ? $"Corpus folder '{folder}' has no *.txt file."
+                : $"Corpus folder '{folder}' has no *.txt file for the {part.ToString().ToLowerInvariant()} part (the "
+                    + $"held-out file is {CorpusSplit.EvaluationFileName}).", nameof(folder));
         var counter = countTokens ?? TokenEstimator.Default;
         var documents = files.Select(f =>
             new CorpusDocument(Path.GetFileName(f), GutenbergCleaner.Paragraphs(File.ReadAllText(f)), counter));
@@ -53,7 +56,10 @@ public sealed class Corpus
         }
         catch (ArgumentException e)
         {
-            throw new ArgumentException($"Corpus folder '{folder}' has no text for part {part}.", nameof(folder), e);
+            throw new ArgumentException(part == CorpusPart.All
+                ? $"Corpus folder '{folder}': its *.txt files hold no text."
+                : $"Corpus folder '{folder}': its *.txt files hold no text for the {part.ToString().ToLowerInvariant()} "
+                    + $"part (the held-out file is {CorpusSplit.EvaluationFileName}).", nameof(folder), e);
         }
     }
 
@@ -80,7 +86,8 @@ public sealed class Corpus
             return string.Empty;
         if (targetTokens > TotalTokens)
             throw new ArgumentException(
-                $"A span of {targetTokens} tokens was asked of a corpus of {TotalTokens}.", nameof(targetTokens));
+                $"The corpus holds {TotalTokens} tokens of text, too little for a passage of {targetTokens}: give a folder "
+                + "with more text (a novel or two).", nameof(targetTokens));
 
         var document = PickDocument(rng);
         var paragraph = rng.Next(Documents[document].Paragraphs.Count);

@@ -198,6 +198,8 @@ internal static class TokenizerFiles
     private static LoadedTokenizer FromSentencePiece(string path)
     {
         SentencePieceTokenizer probe;
+        if (new FileInfo(path).Length == 0)
+            throw new InvalidDataException($"{path} is empty: a SentencePiece model holds a vocabulary.");
         try
         {
             using (var stream = File.OpenRead(path))
@@ -205,8 +207,11 @@ internal static class TokenizerFiles
         }
         catch (Exception e) when (e is not FileNotFoundException and not UnauthorizedAccessException)
         {
-            // Protobuf parse errors and unsupported normalizers (e.g. nmt_nfkc) both land here.
-            throw new InvalidDataException($"{path}: not a SentencePiece model this library can load ({e.Message}).", e);
+            // Protobuf parse errors and unsupported normalizers (e.g. nmt_nfkc) both land here; a runtime's own
+            // failure (a null reference on a truncated file) says nothing useful, so only the library's messages pass.
+            var detail = e is NullReferenceException or IndexOutOfRangeException ? "the file is truncated or not a model"
+                : e.Message;
+            throw new InvalidDataException($"{path}: not a SentencePiece model this library can load ({detail}).", e);
         }
         // Control pieces (<s>, </s>, and added ones like [INST]) are recognised in text as single tokens.
         var specials = probe.Vocabulary.Where(p => p.Key.StartsWith('<') && p.Key.EndsWith('>') && !p.Key.StartsWith("<0x", StringComparison.Ordinal)

@@ -61,6 +61,9 @@ public sealed class BatchDecoder : IDisposable
     public int Active => _rows.Count(r => r is not null);
     public bool HasFreeRow => _rows.Any(r => r is null);
 
+    /// <summary>The row the next <see cref="Join"/> takes (the lowest free one), or null when all are busy.</summary>
+    public int? FreeRow => Array.IndexOf(_rows, null) is var row and >= 0 ? row : null;
+
     /// <summary>Bytes of KV cache held on the device.</summary>
     public long CacheBytes => _storage.SizeInBytes;
 
@@ -68,22 +71,26 @@ public sealed class BatchDecoder : IDisposable
     public bool UsesGraphs => DecodeRunner.For(_model, _storage).UsesGraphs;
 
     /// <summary>
-    /// Prefills <paramref name="prompt"/> into the lowest free row and returns the sequence with its first token
-    /// (which may already finish it).
+    /// Prefills <paramref name="prompt"/> into the lowest free row (<see cref="FreeRow"/>) and returns the sequence
+    /// with its first token (which may already finish it). With a <paramref name="probe"/> (the one later passed to
+    /// <see cref="Step"/>) the first token's summary is reported too, with the row's labels if the probe has them.
     /// </summary>
-    public (BatchSequence Sequence, TokenStep First) Join(IReadOnlyList<int> prompt, GenerationOptions options, IReadOnlyCollection<int> stopTokenIds)
+    public (BatchSequence Sequence, TokenStep First) Join(IReadOnlyList<int> prompt, GenerationOptions options,
+        IReadOnlyCollection<int> stopTokenIds, AttentionProbe? probe = null)
     {
         TokenGenerator.ValidateRequest(_model, prompt, options);
         if (options.MaxNewTokens < 1) throw new ArgumentOutOfRangeException(nameof(options), "A batched request makes at least one token.");
         if (options.Probe is not null || options.HeadMask is not null)
-            throw new NotSupportedException("Probes and head masks are per batch, not per request: pass them to Step.");
+            throw new NotSupportedException(
+                "Probes and head masks are per batch, not per request: pass them to Join and Step.");
         if (prompt.Count + options.MaxNewTokens > _storage.Capacity)
             throw new ArgumentException($"Prompt ({prompt.Count} tokens) + {options.MaxNewTokens} new tokens exceed the per-sequence capacity {_storage.Capacity}.");
         int row = Array.IndexOf(_rows, null);
         if (row < 0) throw new InvalidOperationException($"All {MaxSequences} rows are busy: wait for a sequence to finish.");
         var generator = options.Temperature > 0 ? new Generator((ulong)options.Seed) : null;
         var sequence = new BatchSequence(row, prompt, options, stopTokenIds.ToHashSet(), generator);
-        var first = TokenGenerator.Prefill(_model, prompt, new KvRowCache(_storage, row), options, generator);
+        var first = TokenGenerator.Prefill(_model, prompt, new KvRowCache(_storage, row),
+            probe is null ? options : options with { Probe = probe }, generator, segmentRow: row);
         first = first with { IsStop = sequence.Stops.Contains(first.Id) };
         _rows[row] = sequence;
         if (sequence.Add(first)) Finish(sequence);

@@ -65,7 +65,8 @@ public sealed class DecodeRunner : IDisposable
     /// <summary>
     /// Advances each requested row by one token. Every row of the storage takes part in the step (fixed shapes); rows
     /// not requested sit it out, writing to scratch.
-    /// The probe (if any) observes every requested row; segments apply to batch-1 steps only.
+    /// The probe (if any) observes every requested row. Segment masses come from its per-row labels
+    /// (<see cref="AttentionProbe.RowSegmentCount"/>), or in batch-1 steps from <see cref="AttentionProbe.SetSegments"/>.
     /// </summary>
     public DecodeResult[] Step(IReadOnlyList<DecodeRequest> requests, AttentionProbe? probe = null, HeadMask? headMask = null)
     {
@@ -86,7 +87,6 @@ public sealed class DecodeRunner : IDisposable
         int rows = Storage.Rows;
         int keyLength = KeyWindow(longest);
         bool greedy = requests.All(r => r.Options.Temperature == 0);
-        bool segments = probe is { SegmentCount: > 0 } && rows == 1;
 
         // Inputs: rows sitting out feed token 0 at the scratch position.
         var host = new long[2 * Storage.Rows];
@@ -101,14 +101,16 @@ public sealed class DecodeRunner : IDisposable
         using var noGrad = no_grad();
         _staging.data<long>().CopyFrom(host, 0, 0);
         if (!ReferenceEquals(_staging, _inputs)) _inputs.copy_(_staging, nonBlocking: true);
-        var segmentTable = segments ? probe!.SegmentTensor(Storage.Device, Storage.StoredPositions) : null;
+        var segmentTable = SegmentTable(probe, rows);
+        int segments = segmentTable is null ? 0 : (int)segmentTable.shape[^1];
         _model.EnsureRotary(Storage.StoredPositions);
 
         IReadOnlyList<Tensor> Work() => StepTensors(keyLength, greedy, probe, headMask, segmentTable);
         IReadOnlyList<Tensor> outputs;
         if (UsesGraphs)
         {
-            var key = new GraphKey(keyLength, greedy, probe, probe?.SegmentVersion ?? 0, segments, headMask, _model.RotaryVersion,
+            var key = new GraphKey(keyLength, greedy, probe, probe?.SegmentVersion ?? 0, segments, headMask,
+                _model.RotaryVersion,
                 _model.FusedKernels(out _) is not null);
             try
             {
@@ -150,10 +152,23 @@ public sealed class DecodeRunner : IDisposable
             var row = values.AsSpan((int)(r.Row * width), (int)width);
             results[i] = new DecodeResult(r.Row, (int)row[0], row[1], row[2],
                 probe is { KeepRows: true } ? ReadRows(row[3..], probe.Count, keyLength, r.Position + 1) : null,
-                probe is { TopK: > 0 } || segments ? ReadSummary(row[(3 + (probe!.KeepRows ? probe.Count * keyLength : 0))..], probe, segments) : null);
+                probe is { TopK: > 0 } || segments > 0
+                    ? ReadSummary(row[(3 + (probe!.KeepRows ? probe.Count * keyLength : 0))..], probe, segments)
+                    : null);
         }
         return results;
     }
+
+    /// <summary>
+    /// The one-hot segment table the probe's masses come from: per row [rows, positions, segments] when the probe
+    /// labels rows, its single table [positions, segments] in batch-1 steps, else none.
+    /// </summary>
+    private Tensor? SegmentTable(AttentionProbe? probe, int rows) => probe switch
+    {
+        { RowSegmentCount: > 0 } => probe.RowSegmentTensor(Storage.Device, rows, Storage.StoredPositions),
+        { SegmentCount: > 0 } when rows == 1 => probe.SegmentTensor(Storage.Device, Storage.StoredPositions),
+        _ => null,
+    };
 
     /// <summary>The captured work: the step, greedy choice when every row is greedy, and the probe's packed columns.</summary>
     private IReadOnlyList<Tensor> StepTensors(int keyLength, bool greedy, AttentionProbe? probe, HeadMask? headMask, Tensor? segmentTable)
@@ -193,7 +208,9 @@ public sealed class DecodeRunner : IDisposable
         }
         if (segmentTable is not null)
         {
-            parts.Add(matmul(probeRows, segmentTable.narrow(0, 0, keys)).flatten(1));
+            // [rows, heads, keys] × [keys, segments], or row by row × [rows, keys, segments].
+            var table = segmentTable.dim() == 3 ? segmentTable.narrow(1, 0, keys) : segmentTable.narrow(0, 0, keys);
+            parts.Add(matmul(probeRows, table).flatten(1));
         }
         return parts.Count == 1 ? parts[0] : cat(parts, 1);
     }
@@ -205,9 +222,9 @@ public sealed class DecodeRunner : IDisposable
         return rows;
     }
 
-    internal static AttentionSummary ReadSummary(ReadOnlySpan<float> columns, AttentionProbe probe, bool segments)
+    internal static AttentionSummary ReadSummary(ReadOnlySpan<float> columns, AttentionProbe probe, int segments)
     {
-        int heads = probe.Count, k = probe.TopK, s = segments ? probe.SegmentCount : 0;
+        int heads = probe.Count, k = probe.TopK, s = segments;
         var positions = new int[heads * k];
         for (int i = 0; i < positions.Length; i++) positions[i] = (int)columns[i];
         var weights = columns.Slice(heads * k, heads * k).ToArray();
@@ -266,6 +283,7 @@ public sealed class DecodeRunner : IDisposable
         _inputs.Dispose();
     }
 
-    private readonly record struct GraphKey(int KeyLength, bool Greedy, AttentionProbe? Probe, int SegmentVersion, bool Segments, HeadMask? HeadMask,
+    private readonly record struct GraphKey(int KeyLength, bool Greedy, AttentionProbe? Probe, int SegmentVersion, int Segments,
+        HeadMask? HeadMask,
         int RotaryVersion, bool FusedKernels);
 }

@@ -115,7 +115,8 @@ public static class TeacherForcing
         var width = (int)columns.shape[1];
         var flat = columns.data<float>().ToArray();
         return Enumerable.Range(0, (int)columns.shape[0])
-            .Select(q => (AttentionSummary?)DecodeRunner.ReadSummary(flat.AsSpan(q * width, width), probe, segments))
+            .Select(q => (AttentionSummary?)DecodeRunner.ReadSummary(flat.AsSpan(q * width, width), probe,
+                segments ? probe.SegmentCount : 0))
             .ToArray();
     }
 

@@ -69,7 +69,10 @@ public static class TokenGenerator
     }
 
     /// <summary>Runs the prompt (in chunks if asked) into the cache and chooses the first token.</summary>
-    internal static TokenStep Prefill(LlamaModel model, IReadOnlyList<int> prompt, IKvCache cache, GenerationOptions options, Generator? generator)
+    /// <param name="segmentRow">The batch row whose labels (<see cref="AttentionProbe.SetRowSegments"/>) the probe's
+    /// segment masses use for the first token; null for the probe's own (<see cref="AttentionProbe.SetSegments"/>).</param>
+    internal static TokenStep Prefill(LlamaModel model, IReadOnlyList<int> prompt, IKvCache cache, GenerationOptions options,
+        Generator? generator, int? segmentRow = null)
     {
         int chunk = options.PrefillChunk > 0 ? options.PrefillChunk : prompt.Count;
         for (int from = 0; ; from += chunk)
@@ -80,7 +83,7 @@ public static class TokenGenerator
             using var noGrad = no_grad();
             var ids = tensor(prompt.Skip(from).Take(count).Select(i => (long)i).ToArray(), dtype: int64, device: model.Device).unsqueeze(0);
             var logits = model.forward(ids, Pass(cache, options, last, keep: 1));
-            if (last) return Choose(logits, cache.Length, options, generator);
+            if (last) return Choose(logits, cache.Length, options, generator, segmentRow);
         }
     }
 
@@ -110,7 +113,8 @@ public static class TokenGenerator
         HeadMask = options.HeadMask,
     };
 
-    private static TokenStep Choose(Tensor logits, int position, GenerationOptions options, Generator? generator)
+    private static TokenStep Choose(Tensor logits, int position, GenerationOptions options, Generator? generator,
+        int? segmentRow = null)
     {
         var picked = Sampler.Sample(logits[.., -1, ..], options, generator).cpu();
         var values = picked.data<float>().ToArray();
@@ -119,20 +123,21 @@ public static class TokenGenerator
         if (options.Probe is { } probe && probe.Weights is { } weights)
         {
             if (probe.KeepRows) attention = probe.ReadWeights().Select(h => h[^1]).ToArray();
-            summary = Summarize(probe, weights, logits.device);
+            summary = Summarize(probe, weights, logits.device, segmentRow);
         }
         return new TokenStep((int)values[0], position, values[1], values[2], false, attention, summary);
     }
 
     /// <summary>The same summary the decode runner computes, for the newest query of a general forward pass.</summary>
-    private static AttentionSummary? Summarize(AttentionProbe probe, Tensor weights, Device device)
+    private static AttentionSummary? Summarize(AttentionProbe probe, Tensor weights, Device device, int? segmentRow)
     {
-        bool segments = probe.SegmentCount > 0;
-        if (probe.TopK == 0 && !segments) return null;
         var newest = weights[0..1, .., -1, ..];                         // [1, heads, keys]
         int keys = (int)newest.shape[^1];
-        var table = segments ? probe.SegmentTensor(device, keys) : null;
+        var table = segmentRow is int row && probe.RowSegmentCount > 0 ? probe.RowSegmentTable(row, device, keys)
+            : probe.SegmentCount > 0 ? probe.SegmentTensor(device, keys)
+            : null;
+        if (probe.TopK == 0 && table is null) return null;
         var columns = DecodeRunner.ProbeColumns(newest, probe, table, keepRows: false).cpu().data<float>().ToArray();
-        return DecodeRunner.ReadSummary(columns, probe, segments);
+        return DecodeRunner.ReadSummary(columns, probe, table is null ? 0 : (int)table.shape[^1]);
     }
 }

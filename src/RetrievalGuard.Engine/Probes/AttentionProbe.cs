@@ -55,11 +55,7 @@ public sealed class AttentionProbe : HeadSet, IDisposable
     public void SetSegments(IReadOnlyList<int> segmentOfPosition, int segmentCount, int defaultSegment = 0)
     {
         if (segmentCount < 1) throw new ArgumentOutOfRangeException(nameof(segmentCount), segmentCount, "At least one segment.");
-        if (defaultSegment < 0 || defaultSegment >= segmentCount)
-            throw new ArgumentOutOfRangeException(nameof(defaultSegment), defaultSegment, $"Default segment must be in 0..{segmentCount - 1}.");
-        for (int i = 0; i < segmentOfPosition.Count; i++)
-            if (segmentOfPosition[i] < 0 || segmentOfPosition[i] >= segmentCount)
-                throw new ArgumentOutOfRangeException(nameof(segmentOfPosition), $"Position {i} has segment {segmentOfPosition[i]}, outside 0..{segmentCount - 1}.");
+        ValidateSegments(segmentOfPosition, segmentCount, defaultSegment);
         _segmentOfPosition = [.. segmentOfPosition];
         DefaultSegment = defaultSegment;
         SegmentCount = segmentCount;
@@ -69,6 +65,96 @@ public sealed class AttentionProbe : HeadSet, IDisposable
     }
 
     internal int DefaultSegment { get; private set; }
+
+    /// <summary>
+    /// Segments per row for batched decoding (0 = off): each row of a <see cref="Generation.BatchDecoder"/> holds its
+    /// own prompt, so each gets its own labels (<see cref="SetRowSegments"/>); every row reports this many masses,
+    /// a row with fewer segments leaving the rest at zero.
+    /// </summary>
+    public int RowSegmentCount
+    {
+        get => _rowSegmentCount;
+        init => _rowSegmentCount = value >= 0
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(RowSegmentCount), value, "RowSegmentCount must be ≥ 0.");
+    }
+
+    private readonly int _rowSegmentCount;
+    private readonly Dictionary<int, (int[] Map, int Default)> _rowSegments = new();
+    private readonly HashSet<int> _staleRows = new();
+    private Tensor? _rowSegmentTensor;
+
+    /// <summary>
+    /// Labels the positions of one batch row (see <see cref="SetSegments"/>); set when a sequence takes the row,
+    /// before it is prefilled. The device table is rewritten in place, so captured decode graphs stay valid.
+    /// </summary>
+    public void SetRowSegments(int row, IReadOnlyList<int> segmentOfPosition, int defaultSegment)
+    {
+        if (RowSegmentCount == 0)
+            throw new InvalidOperationException("Create the probe with RowSegmentCount > 0 to label rows.");
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        ValidateSegments(segmentOfPosition, RowSegmentCount, defaultSegment);
+        lock (_rowSegments)
+        {
+            _rowSegments[row] = ([.. segmentOfPosition], defaultSegment);
+            _staleRows.Add(row);
+        }
+    }
+
+    /// <summary>One row's one-hot table, float32 [length, <see cref="RowSegmentCount"/>] (for its prefill).</summary>
+    internal Tensor RowSegmentTable(int row, Device device, int length)
+    {
+        lock (_rowSegments)
+            return OneHot(_rowSegments.TryGetValue(row, out var labels) ? labels : ([], 0), length, RowSegmentCount,
+                device);
+    }
+
+    /// <summary>
+    /// Every row's one-hot table, float32 [rows, length, <see cref="RowSegmentCount"/>] on the device, allocated once
+    /// per shape (which bumps <see cref="SegmentVersion"/>); rows relabelled since the last call are rewritten in place.
+    /// Rows never labelled are all zero.
+    /// </summary>
+    internal Tensor RowSegmentTensor(Device device, int rows, int length)
+    {
+        lock (_rowSegments)
+        {
+            var t = _rowSegmentTensor;
+            if (t is null || t.shape[0] != rows || t.shape[1] != length || t.device_type != device.type
+                || t.device_index != device.index)
+            {
+                t?.Dispose();
+                _rowSegmentTensor = t = zeros([rows, length, RowSegmentCount], dtype: float32, device: device)
+                    .DetachFromDisposeScope();
+                _staleRows.UnionWith(_rowSegments.Keys);
+                SegmentVersion++;
+            }
+            foreach (var row in _staleRows.Where(r => r < rows))
+            {
+                using var scope = NewDisposeScope();
+                t[row].copy_(OneHot(_rowSegments[row], length, RowSegmentCount, device));
+            }
+            _staleRows.Clear();
+            return t;
+        }
+    }
+
+    private static Tensor OneHot((int[] Map, int Default) labels, int length, int segments, Device device)
+    {
+        var ids = Enumerable.Range(0, length)
+            .Select(i => (long)(i < labels.Map.Length ? labels.Map[i] : labels.Default)).ToArray();
+        return nn.functional.one_hot(tensor(ids, dtype: int64), segments).to(float32).to(device);
+    }
+
+    private static void ValidateSegments(IReadOnlyList<int> segmentOfPosition, int segmentCount, int defaultSegment)
+    {
+        if (defaultSegment < 0 || defaultSegment >= segmentCount)
+            throw new ArgumentOutOfRangeException(nameof(defaultSegment), defaultSegment,
+                $"Default segment must be in 0..{segmentCount - 1}.");
+        for (int i = 0; i < segmentOfPosition.Count; i++)
+            if (segmentOfPosition[i] < 0 || segmentOfPosition[i] >= segmentCount)
+                throw new ArgumentOutOfRangeException(nameof(segmentOfPosition),
+                    $"Position {i} has segment {segmentOfPosition[i]}, outside 0..{segmentCount - 1}.");
+    }
 
     private readonly Dictionary<(int Layer, string Device), Tensor> _slotTensors = new();
 
@@ -173,6 +259,8 @@ public sealed class AttentionProbe : HeadSet, IDisposable
         }
         _segmentTensor?.Dispose();
         _segmentTensor = null;
+        _rowSegmentTensor?.Dispose();
+        _rowSegmentTensor = null;
         DisposeParts();
         _weights?.Dispose();
         _weights = null;

@@ -153,6 +153,58 @@ public class StaticDecodeTests
     }
 
     [Fact]
+    public void BatchedRowsReportTheSegmentMassesEachGetsAlone()
+    {
+        using var model = TinyModels.Create();
+        HeadIndex[] heads = [new(0, 1), new(1, 2), new(1, 3)];
+        // Two prompts with their own layouts and segment counts; the batch probe reports 5 masses per row.
+        (int[] Prompt, int[] Segments, int Count)[] requests =
+        [
+            ([5, 17, 3, 44, 9], [0, 1, 1, 2, 2], 4),
+            ([61, 2, 8, 13, 21, 34, 55], [0, 0, 1, 2, 3, 3, 0], 5),
+        ];
+        var alone = requests.Select(r =>
+        {
+            using var probe = new AttentionProbe(heads, 2, 4) { TopK = 1, KeepRows = false };
+            probe.SetSegments(r.Segments, r.Count, defaultSegment: r.Count - 1);
+            return Generate(model, new GenerationOptions { MaxNewTokens = 5, Probe = probe }, r.Prompt);
+        }).ToList();
+
+        using var batchProbe = new AttentionProbe(heads, 2, 4) { TopK = 1, KeepRows = false, RowSegmentCount = 5 };
+        using var batch = new BatchDecoder(model, maxSequences: 3, capacityPerSequence: 32);
+        var steps = requests.Select(_ => new List<TokenStep>()).ToList();
+        var rows = new List<BatchSequence>();
+        foreach (var r in requests)
+        {
+            batchProbe.SetRowSegments(batch.FreeRow!.Value, r.Segments, defaultSegment: r.Count - 1);
+            var (sequence, first) = batch.Join(r.Prompt, new GenerationOptions { MaxNewTokens = 5 }, [], batchProbe);
+            rows.Add(sequence);
+            steps[rows.Count - 1].Add(first);
+        }
+        while (batch.Active > 0)
+            foreach (var (sequence, step) in batch.Step(batchProbe))
+                steps[rows.IndexOf(sequence)].Add(step);
+
+        for (int i = 0; i < requests.Length; i++)
+        {
+            Assert.Equal(alone[i].Select(s => s.Id), steps[i].Select(s => s.Id));
+            for (int t = 0; t < alone[i].Count; t++)
+                for (int h = 0; h < heads.Length; h++)
+                {
+                    var expected = alone[i][t].Summary!;
+                    var got = steps[i][t].Summary!;
+                    Assert.Equal(5, got.Segments);
+                    Assert.Equal(expected.TopPositions(h)[0], got.TopPositions(h)[0]);
+                    for (int s = 0; s < 5; s++)
+                        Close(s < requests[i].Count ? expected.SegmentMass(h)[s] : 0f, got.SegmentMass(h)[s], 1e-4);
+                }
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => batchProbe.SetRowSegments(0, [0, 5], defaultSegment: 0));
+        using var plain = new AttentionProbe(heads, 2, 4);
+        Assert.Throws<InvalidOperationException>(() => plain.SetRowSegments(0, [0], defaultSegment: 0));
+    }
+
+    [Fact]
     public void StepsRunEagerlyOnTheCpuAndSayWhy()
     {
         using var model = TinyModels.Create();

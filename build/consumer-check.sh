@@ -6,10 +6,16 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# A version of its own per run: NuGet's global package cache keys on id+version, so a reused version would restore
+# packages an earlier run (or an older commit) left there instead of the ones packed now.
+suffix="check.$(date +%s).$$"
 for project in Engine Data Heads Guard Extensions.AI SemanticKernel; do
-  dotnet pack "$root/src/RetrievalGuard.$project" -c Release -o "$work/feed" -v q -nologo
+  dotnet pack "$root/src/RetrievalGuard.$project" -c Release -o "$work/feed" -v q -nologo --version-suffix "$suffix"
 done
-version=$(ls "$work/feed" | sed -n 's/^RetrievalGuard\.Guard\.\([0-9][^s]*\)\.nupkg$/\1/p' | head -1)
+version=$(ls "$work/feed" | sed -n "s/^RetrievalGuard\.Guard\.\([0-9].*-$suffix\)\.nupkg\$/\1/p" | head -1)
+[ -n "$version" ] || { echo "consumer check: no RetrievalGuard.Guard package with suffix $suffix in $work/feed" >&2; exit 1; }
+# Remove this run's packages from the global cache afterwards so repeated checks do not pile up there.
+trap 'rm -rf "$work"; for p in "${NUGET_PACKAGES:-$HOME/.nuget/packages}"/retrievalguard.*/"$version"; do rm -rf "$p"; done' EXIT
 mkdir -p "$work/app"
 cat > "$work/app/nuget.config" <<XML
 <configuration>

@@ -114,6 +114,10 @@ public sealed class LanguageModel : IDisposable
 
     public AttentionProbe CreateProbe(IEnumerable<HeadIndex> heads, int queryTokens = 1) => Network.CreateProbe(heads, queryTokens);
 
+    /// <summary>Continuous batching over one preallocated cache of <paramref name="maxSequences"/> rows.</summary>
+    public BatchDecoder CreateBatchDecoder(int maxSequences, int capacityPerSequence) =>
+        new(Network, maxSequences, capacityPerSequence);
+
     public HeadMask CreateHeadMask(IEnumerable<HeadIndex> zeroedHeads) => Network.CreateHeadMask(zeroedHeads);
 
     /// <summary>Streams the continuation of a raw text prompt (BOS added as the tokenizer says).</summary>

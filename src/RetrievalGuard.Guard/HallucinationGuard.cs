@@ -23,7 +23,14 @@ public sealed record GuardOptions
 }
 
 /// <summary>One streamed token of a guarded answer, with the risk of the answer so far; the last carries the report.</summary>
-public sealed record GuardedToken(int Id, string Text, double RiskSoFar, GuardReport? Report = null);
+public sealed record GuardedToken(int Id, string Text, double RiskSoFar, GuardReport? Report = null)
+{
+    /// <summary>The model's log-probability of the token (natural log).</summary>
+    public float LogProb { get; init; }
+
+    /// <summary>On the last token: why the answer ended (<see cref="Serving.FinishReason"/>); null before.</summary>
+    public Serving.FinishReason? Finish { get; init; }
+}
 
 /// <summary>
 /// The hallucination guard for one model: it watches the model's retrieval heads (from a head map) while the model

@@ -30,6 +30,20 @@ public sealed class SignalReader(LanguageModel model, IReadOnlyList<WatchedHead>
         return probe;
     }
 
+    /// <summary>
+    /// A probe for batched live answers: every row labelled with its own prompt's segments
+    /// (<see cref="AttentionProbe.SetRowSegments"/>), for prompts of up to <paramref name="maxPassages"/> passages.
+    /// </summary>
+    public AttentionProbe CreateBatchProbe(int maxPassages) =>
+        new(Heads.Select(h => h.Head), Model.Config.NumLayers, Model.Config.NumHeads)
+        {
+            TopK = 1, KeepRows = false, RowSegmentCount = maxPassages + 2,
+        };
+
+    /// <summary>Labels a batch row with <paramref name="prompt"/>'s segments before it is prefilled.</summary>
+    public static void LabelRow(AttentionProbe probe, int row, RagPrompt prompt) =>
+        probe.SetRowSegments(row, prompt.SegmentOfPosition(), prompt.AnswerSegment);
+
     /// <summary>Teacher-forced: one pass over prompt + answer; the answer may be anyone's.</summary>
     public AnswerSignals ReadAnswer(RagPrompt prompt, string answer, int prefillChunk = 0) =>
         ReadAnswers(prompt, [answer], prefillChunk)[0];
@@ -113,7 +127,7 @@ public sealed class SignalReader(LanguageModel model, IReadOnlyList<WatchedHead>
             var start = _text.Length;
             _text.Append(text);
             _tokens.Add(new TokenSignal(step.Id, step.Position, start, _text.Length, step.LogProb, step.Entropy,
-                _reader.Looks(step.Summary)));
+                _reader.Looks(step.Summary, _prompt.SegmentCount)));
             _votes.Add(Risk.TokenView.Of(Signals, _tokens.Count - 1));
         }
 
@@ -153,12 +167,15 @@ public sealed class SignalReader(LanguageModel model, IReadOnlyList<WatchedHead>
         return (text[leading..], spans);
     }
 
-    internal HeadLook[] Looks(AttentionSummary? summary)
+    /// <param name="segments">The prompt's segments: a batch probe reports as many as its largest prompt has.</param>
+    internal HeadLook[] Looks(AttentionSummary? summary, int? segments = null)
     {
         if (summary is null)
             throw new InvalidOperationException("The probe reported no summary for an answer token.");
+        var count = Math.Min(segments ?? summary.Segments, summary.Segments);
         return Enumerable.Range(0, summary.Heads)
-            .Select(h => new HeadLook(summary.TopPositions(h)[0], summary.TopWeights(h)[0], summary.SegmentMass(h).ToArray()))
+            .Select(h => new HeadLook(summary.TopPositions(h)[0], summary.TopWeights(h)[0],
+                summary.SegmentMass(h)[..count].ToArray()))
             .ToArray();
     }
 

@@ -1,0 +1,297 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using RetrievalGuard.Engine.Generation;
+using RetrievalGuard.Engine.Probes;
+using RetrievalGuard.Guard.Signals;
+
+namespace RetrievalGuard.Guard.Serving;
+
+/// <summary>
+/// Serves many answers at once over one <see cref="BatchDecoder"/> (continuous batching): requests wait in a bounded
+/// queue, join the batch as rows free up (their prompts prefilled into a row), and every step decodes one token for
+/// all of them. Guarded answers are watched per row (one probe labels each row with its own passages) and stream
+/// like <see cref="HallucinationGuard.AskAsync"/>; answers without passages are plain chat replies. One thread drives
+/// the decoder and takes the guard's model turn for each step, so <see cref="HallucinationGuard.ScoreAsync"/> calls
+/// run between steps. A request whose reader stops (cancelled, disposed) leaves the batch before the next step.
+/// </summary>
+public sealed class GuardScheduler : IAsyncDisposable
+{
+    private readonly HallucinationGuard _guard;
+    private readonly BatchDecoder _decoder;
+    private readonly AttentionProbe _probe;
+    private readonly ConcurrentQueue<ScheduledAnswer> _queue = new();
+    private readonly List<ScheduledAnswer> _running = [];
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Thread _thread;
+    private int _queued;
+    private int _active;
+    private long _tokens;
+    private volatile bool _stopping;
+    private volatile bool _abandon;
+
+    public GuardScheduler(HallucinationGuard guard, SchedulerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(guard);
+        options ??= new SchedulerOptions();
+        options.Validate();
+        _guard = guard;
+        Options = options;
+        var context = guard.Model.Config.MaxPositionEmbeddings;
+        CapacityPerSequence = options.CapacityPerSequence > 0
+            ? Math.Min(options.CapacityPerSequence, context)
+            : Math.Min(context, 4096);
+        _decoder = guard.Model.CreateBatchDecoder(options.MaxSequences, CapacityPerSequence);
+        _probe = guard.Reader.CreateBatchProbe(options.MaxPassages);
+        _thread = new Thread(Run) { IsBackground = true, Name = "RetrievalGuard scheduler" };
+        _thread.Start();
+    }
+
+    public SchedulerOptions Options { get; }
+
+    /// <summary>Positions each answer's row holds: its prompt plus its answer must fit.</summary>
+    public int CapacityPerSequence { get; }
+
+    /// <summary>Answers being decoded now.</summary>
+    public int Active => Volatile.Read(ref _active);
+
+    /// <summary>Requests waiting for a row.</summary>
+    public int Queued => Volatile.Read(ref _queued);
+
+    /// <summary>Bytes of KV cache held on the device (preallocated for every row).</summary>
+    public long CacheBytes => _decoder.CacheBytes;
+
+    /// <summary>Tokens decoded since the scheduler started, every answer together.</summary>
+    public long TokensGenerated => Interlocked.Read(ref _tokens);
+
+    /// <summary>Prompt tokens of a request (what <see cref="Submit"/> would prefill), to check limits up front.</summary>
+    public IReadOnlyList<int> PromptIds(AnswerRequest request) => Prepare(request).Ids;
+
+    /// <summary>
+    /// Queues <paramref name="request"/> and returns its stream of tokens; the last carries the report (guarded) and
+    /// <see cref="GuardedToken.Finish"/>. Throws at once for a request that cannot run (empty, too long, too many
+    /// passages) and <see cref="SchedulerFullException"/> when the queue is full. Stop reading (or cancel) to abandon
+    /// the answer: its row is freed before the next step.
+    /// </summary>
+    public IAsyncEnumerable<GuardedToken> Submit(AnswerRequest request, CancellationToken cancellationToken = default)
+    {
+        var answer = Prepare(request);
+        if (_stopping)
+            throw new ObjectDisposedException(nameof(GuardScheduler), "The scheduler is shutting down.");
+        if (Interlocked.Increment(ref _queued) > Options.MaxQueued + FreeRowsHint())
+        {
+            var waiting = Interlocked.Decrement(ref _queued);
+            throw new SchedulerFullException(waiting, TimeSpan.FromSeconds(1));
+        }
+        _queue.Enqueue(answer);
+        _wake.Release();
+        return Read(answer, cancellationToken);
+    }
+
+    private int FreeRowsHint() => Math.Max(0, Options.MaxSequences - Active);
+
+    private ScheduledAnswer Prepare(AnswerRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.MaxTokens < 1)
+            throw new ArgumentOutOfRangeException(nameof(request), request.MaxTokens, "MaxTokens must be ≥ 1.");
+        if (request.Stop.Any(string.IsNullOrEmpty))
+            throw new ArgumentException("Stop strings must not be empty.", nameof(request));
+        var tokenizer = _guard.Model.Tokenizer;
+        Prompting.RagPrompt? prompt = null;
+        IReadOnlyList<int> ids;
+        if (request.IsGuarded)
+        {
+            if (string.IsNullOrWhiteSpace(request.Question))
+                throw new ArgumentException("A guarded request needs a question beside its passages.", nameof(request));
+            if (request.Passages.Count > Options.MaxPassages)
+                throw new ArgumentException(
+                    $"{request.Passages.Count} passages; this server takes at most {Options.MaxPassages}.",
+                    nameof(request));
+            prompt = _guard.Prompt(request.Passages, request.Question);
+            ids = prompt.Ids;
+        }
+        else
+        {
+            if (request.Turns.Count == 0)
+                throw new ArgumentException("A request needs passages and a question, or chat turns.", nameof(request));
+            ids = tokenizer.EncodeChat(request.Turns);
+        }
+        var room = CapacityPerSequence - ids.Count;
+        if (room < 1)
+            throw new ArgumentException(
+                $"The prompt takes {ids.Count} tokens; an answer's row holds {CapacityPerSequence} positions.",
+                nameof(request));
+        var options = new GenerationOptions
+        {
+            MaxNewTokens = Math.Min(request.MaxTokens, room),
+            Temperature = request.Temperature,
+            TopP = request.TopP,
+            Seed = request.Seed,
+        };
+        options.Validate();
+        return new ScheduledAnswer(_guard, ids, prompt, options, request.Stop);
+    }
+
+    private static async IAsyncEnumerable<GuardedToken> Read(ScheduledAnswer answer,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var token in answer.Output.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                yield return token;
+        }
+        finally
+        {
+            // Reached on completion, cancellation or a reader that stopped early: a no-op for a finished answer.
+            answer.Cancel();
+        }
+    }
+
+    private void Run()
+    {
+        try
+        {
+            Loop();
+        }
+        catch (Exception error)
+        {
+            // Not expected (requests fail one by one above); never leave a reader waiting on a dead thread.
+            _stopping = true;
+            foreach (var answer in _running.Concat(_queue))
+                answer.Fail(error);
+        }
+        finally
+        {
+            _stopped.TrySetResult();
+        }
+    }
+
+    private void Loop()
+    {
+        while (true)
+        {
+            if (_running.Count == 0 && _queue.IsEmpty)
+            {
+                if (_stopping)
+                    break;
+                _wake.Wait(TimeSpan.FromMilliseconds(200));
+                continue;
+            }
+            using (_guard.UseModelAsync().GetAwaiter().GetResult())
+            {
+                DropCancelled();
+                Admit();
+                Step();
+            }
+        }
+    }
+
+    private void DropCancelled()
+    {
+        foreach (var answer in _running.Where(a => a.IsCancelled || _abandon).ToArray())
+        {
+            _decoder.Leave(answer.Sequence!);
+            answer.Fail(new OperationCanceledException("The answer was abandoned before it finished."));
+            Remove(answer);
+        }
+    }
+
+    private void Admit()
+    {
+        while (_decoder.FreeRow is int row && _queue.TryDequeue(out var answer))
+        {
+            Interlocked.Decrement(ref _queued);
+            if (answer.IsCancelled || _abandon)
+            {
+                answer.Fail(new OperationCanceledException("The answer was abandoned before it started."));
+                continue;
+            }
+            try
+            {
+                if (answer.Prompt is not null)
+                    SignalReader.LabelRow(_probe, row, answer.Prompt);
+                var (sequence, first) = _decoder.Join(answer.Ids, answer.Options, _guard.Model.Tokenizer.StopTokenIds,
+                    _probe);
+                answer.Sequence = sequence;
+                _running.Add(answer);
+                Interlocked.Increment(ref _active);
+                Interlocked.Increment(ref _tokens);
+                if (answer.Accept(first, sequence.Finished))
+                    Finish(answer);
+            }
+            catch (Exception error)
+            {
+                if (answer.Sequence is not null)
+                    Finish(answer);
+                answer.Fail(error);
+            }
+        }
+    }
+
+    private void Step()
+    {
+        if (_running.Count == 0)
+            return;
+        IReadOnlyList<(BatchSequence Sequence, TokenStep Step)> steps;
+        try
+        {
+            steps = _decoder.Step(_probe);
+        }
+        catch (Exception error)
+        {
+            // A failed step leaves every row in an unknown state: end them all, keep serving the queue.
+            foreach (var answer in _running.ToArray())
+            {
+                Finish(answer);
+                answer.Fail(error);
+            }
+            return;
+        }
+        Interlocked.Add(ref _tokens, steps.Count);
+        var bySequence = _running.ToDictionary(a => a.Sequence!);
+        foreach (var (sequence, step) in steps)
+        {
+            var answer = bySequence[sequence];
+            if (answer.Accept(step, sequence.Finished))
+                Finish(answer);
+        }
+    }
+
+    private void Finish(ScheduledAnswer answer)
+    {
+        _decoder.Leave(answer.Sequence!);
+        Remove(answer);
+    }
+
+    private void Remove(ScheduledAnswer answer)
+    {
+        if (_running.Remove(answer))
+            Interlocked.Decrement(ref _active);
+    }
+
+    /// <summary>
+    /// Stops taking requests and lets the queued and running answers finish (a graceful shutdown); when
+    /// <paramref name="cancellationToken"/> fires first, the rest are abandoned.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        _stopping = true;
+        _wake.Release();
+        using (cancellationToken.Register(() =>
+               {
+                   _abandon = true;
+                   _wake.Release();
+               }))
+            await _stopped.Task.ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
+        _thread.Join();
+        _decoder.Dispose();
+        _probe.Dispose();
+        _wake.Dispose();
+    }
+}

@@ -1,0 +1,108 @@
+namespace RetrievalGuard.Server;
+
+/// <summary>
+/// The server's settings: the <c>RetrievalGuard</c> section of appsettings.json, or environment variables such as
+/// <c>RetrievalGuard__Model__Path</c>. Every field is listed once here; README, "The server", shows them.
+/// </summary>
+public sealed class ServerOptions
+{
+    public const string Section = "RetrievalGuard";
+
+    public ModelSettings Model { get; set; } = new();
+
+    public ServingSettings Serving { get; set; } = new();
+
+    public LimitSettings Limits { get; set; } = new();
+
+    /// <summary>Bearer keys accepted on /v1 and /mcp; none: the server is open (bind it to loopback then).</summary>
+    public List<string> ApiKeys { get; set; } = [];
+
+    /// <summary>Requests per minute per key (per client address without keys); 0: no limit.</summary>
+    public int RequestsPerMinute { get; set; } = 600;
+
+    public UpstreamSettings Upstream { get; set; } = new();
+}
+
+public sealed class ModelSettings
+{
+    /// <summary>A Hugging Face model folder (config.json, *.safetensors, tokenizer).</summary>
+    public string Path { get; set; } = "";
+
+    /// <summary>The name clients send as <c>model</c>; empty: the folder's name.</summary>
+    public string Id { get; set; } = "";
+
+    public string Device { get; set; } = "cpu";
+
+    public string DType { get; set; } = "auto";
+
+    /// <summary>A head map file; empty: the one in <see cref="HeadMaps"/> whose fingerprint matches the model.</summary>
+    public string HeadMap { get; set; } = "";
+
+    /// <summary>A calibration file; empty: the matching one beside the head maps.</summary>
+    public string Calibration { get; set; } = "";
+}
+
+public sealed class ServingSettings
+{
+    /// <summary>Answers decoded together: rows of the preallocated KV cache.</summary>
+    public int MaxSequences { get; set; } = 8;
+
+    /// <summary>Positions per row; 0: the model's context, at most 4,096.</summary>
+    public int CapacityPerSequence { get; set; }
+
+    /// <summary>Requests waiting for a row; more get 429 with Retry-After.</summary>
+    public int MaxQueued { get; set; } = 64;
+
+    /// <summary>On shutdown, how long running answers may take to finish before they are cut.</summary>
+    public double ShutdownSeconds { get; set; } = 30;
+
+    /// <summary>KV cache policy; "full" is the only one until the compressed cache lands.</summary>
+    public string CachePolicy { get; set; } = "full";
+}
+
+public sealed class LimitSettings
+{
+    public long MaxBodyBytes { get; set; } = 1 << 20;
+
+    public int MaxMessages { get; set; } = 64;
+
+    public int MaxTokens { get; set; } = 1024;
+
+    public int MaxPassages { get; set; } = 16;
+
+    public int MaxPassageChars { get; set; } = 16_000;
+
+    /// <summary>Items in one /v1/guard/score request.</summary>
+    public int MaxScoreItems { get; set; } = 32;
+
+    /// <summary>Characters of an answer to score.</summary>
+    public int MaxAnswerChars { get; set; } = 16_000;
+}
+
+/// <summary>Proxy mode: answers come from this OpenAI-compatible endpoint and are guarded locally.</summary>
+public sealed class UpstreamSettings
+{
+    /// <summary>e.g. https://api.example.com/v1/ ; empty: the local model answers.</summary>
+    public string BaseUrl { get; set; } = "";
+
+    /// <summary>Sent upstream as a Bearer key; never logged.</summary>
+    public string ApiKey { get; set; } = "";
+
+    /// <summary>The model asked upstream when the request does not name one.</summary>
+    public string Model { get; set; } = "";
+
+    /// <summary>Whole-request timeout, retries included.</summary>
+    public double TimeoutSeconds { get; set; } = 60;
+
+    /// <summary>Per-attempt timeout.</summary>
+    public double AttemptTimeoutSeconds { get; set; } = 20;
+
+    public int MaxRetries { get; set; } = 2;
+
+    /// <summary>The breaker opens when this share of calls fail within its 30 s window (at least 5 calls).</summary>
+    public double BreakerFailureRatio { get; set; } = 0.5;
+
+    public double BreakerBreakSeconds { get; set; } = 15;
+
+    public bool IsEnabled => !string.IsNullOrWhiteSpace(BaseUrl);
+}

@@ -50,5 +50,5 @@ public sealed class ApiError(int status, string message, string? param = null, s
     public string ToJson() => JsonSerializer.Serialize(new
     {
         error = new { message = Message, type = Type, param = Param, code = Code },
-    });
+    }, ReportJson.Options);
 }

@@ -13,6 +13,8 @@ internal static class ReportJson
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never,
+        // JSON for API clients, never inlined into HTML: no \u0027-style escapes of quotes and non-ASCII text.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     public static object Of(GuardReport report, double threshold) => new

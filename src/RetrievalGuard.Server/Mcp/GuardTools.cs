@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json;
+using ModelContextProtocol;
 using ModelContextProtocol.Server;
 using RetrievalGuard.Guard.Prompting;
 using RetrievalGuard.Guard.Serving;
@@ -10,7 +11,8 @@ namespace RetrievalGuard.Server.Mcp;
 
 /// <summary>
 /// The guard as Model Context Protocol tools at <c>/mcp</c> (streamable HTTP), for agent hosts: the same scorer
-/// and scheduler as the HTTP API, the same limits, and reports in the same JSON as <c>retrieval_guard</c>.
+/// and scheduler as the HTTP API, the same limits, and reports in the same JSON as <c>retrieval_guard</c>. Bad
+/// arguments are <see cref="McpException"/>s, whose messages reach the caller as tool errors.
 /// </summary>
 [McpServerToolType]
 public sealed class GuardTools(ModelHost host, Microsoft.Extensions.Options.IOptions<ServerOptions> options)
@@ -29,9 +31,13 @@ public sealed class GuardTools(ModelHost host, Microsoft.Extensions.Options.IOpt
         var checkedPassages = Passages(passages);
         Require(question, nameof(question), _limits.MaxPassageChars);
         Require(answer, nameof(answer), _limits.MaxAnswerChars);
-        var guard = host.Guard;
-        var report = await guard.ScoreAsync(checkedPassages, question, answer, cancellationToken);
-        return JsonSerializer.Serialize(ReportJson.Of(report, guard.Calibration?.Threshold ?? 0.5), ReportJson.Options);
+        return await Explained(async () =>
+        {
+            var guard = host.Guard;
+            var report = await guard.ScoreAsync(checkedPassages, question, answer, cancellationToken);
+            return JsonSerializer.Serialize(ReportJson.Of(report, guard.Calibration?.Threshold ?? 0.5),
+                ReportJson.Options);
+        });
     }
 
     [McpServerTool(Name = "answer_with_sources", ReadOnly = true)]
@@ -46,24 +52,39 @@ public sealed class GuardTools(ModelHost host, Microsoft.Extensions.Options.IOpt
         var checkedPassages = Passages(passages);
         Require(question, nameof(question), _limits.MaxPassageChars);
         if (maxTokens < 1 || maxTokens > _limits.MaxTokens)
-            throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens,
-                $"maxTokens must be between 1 and {_limits.MaxTokens}.");
-        var guard = host.Guard;
-        Guard.GuardReport? report = null;
-        await foreach (var token in host.Scheduler.Submit(AnswerRequest.Guarded(checkedPassages, question, maxTokens),
-                           cancellationToken))
-            report = token.Report ?? report;
-        return JsonSerializer.Serialize(ReportJson.Of(report!, guard.Calibration?.Threshold ?? 0.5),
-            ReportJson.Options);
+            throw new McpException($"'maxTokens' is {maxTokens}; it must be between 1 and {_limits.MaxTokens}.");
+        return await Explained(async () =>
+        {
+            var guard = host.Guard;
+            Guard.GuardReport? report = null;
+            var request = AnswerRequest.Guarded(checkedPassages, question, maxTokens);
+            await foreach (var token in host.Scheduler.Submit(request, cancellationToken))
+                report = token.Report ?? report;
+            return JsonSerializer.Serialize(ReportJson.Of(report!, guard.Calibration?.Threshold ?? 0.5),
+                ReportJson.Options);
+        });
+    }
+
+    /// <summary>What the HTTP API answers with a 4xx/503 reaches the agent as a tool error with the same message.</summary>
+    private static async Task<string> Explained(Func<Task<string>> tool)
+    {
+        try
+        {
+            return await tool();
+        }
+        catch (Exception error) when (error is ApiError or SchedulerFullException or ArgumentException)
+        {
+            throw new McpException(error.Message.Split(" (Parameter")[0]);
+        }
     }
 
     private IReadOnlyList<Passage> Passages(string[] passages)
     {
         if (passages is null || passages.Length == 0)
-            throw new ArgumentException("Give at least one passage.", nameof(passages));
+            throw new McpException("'passages' is empty: give at least one passage.");
         if (passages.Length > _limits.MaxPassages)
-            throw new ArgumentException($"{passages.Length} passages; this server takes at most {_limits.MaxPassages}.",
-                nameof(passages));
+            throw new McpException($"'passages' has {passages.Length} items; this server takes at most "
+                + $"{_limits.MaxPassages}.");
         foreach (var passage in passages)
             Require(passage, nameof(passages), _limits.MaxPassageChars);
         return Passage.Numbered(passages);
@@ -72,8 +93,8 @@ public sealed class GuardTools(ModelHost host, Microsoft.Extensions.Options.IOpt
     private static void Require(string value, string name, int maxChars)
     {
         if (string.IsNullOrWhiteSpace(value))
-            throw new ArgumentException($"'{name}' is empty.", name);
+            throw new McpException($"'{name}' is empty.");
         if (value.Length > maxChars)
-            throw new ArgumentException($"'{name}' has {value.Length} characters; at most {maxChars}.", name);
+            throw new McpException($"'{name}' has {value.Length} characters; this server takes at most {maxChars}.");
     }
 }

@@ -60,9 +60,20 @@ internal static class RequestJson
     public static JsonElement Required(JsonElement parent, string name, string path) =>
         Optional(parent, name) ?? throw ApiError.BadRequest($"'{path}' is required.", path, "missing_field");
 
-    public static string String(JsonElement value, string path) => value.ValueKind == JsonValueKind.String
-        ? value.GetString()!
-        : throw WrongType(path, "a string", value);
+    public static string String(JsonElement value, string path)
+    {
+        if (value.ValueKind != JsonValueKind.String)
+            throw WrongType(path, "a string", value);
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            // The parser checks UTF-8 only when a string is read.
+            throw ApiError.BadRequest($"'{path}' is not valid UTF-8.", path, "invalid_encoding");
+        }
+    }
 
     public static bool Bool(JsonElement value, string path) => value.ValueKind is JsonValueKind.True or JsonValueKind.False
         ? value.GetBoolean()

@@ -58,7 +58,15 @@ public sealed class UpstreamClient(HttpClient http, IOptions<ServerOptions> opti
     public async Task<(string Text, string Model, JsonElement? Usage)> CompleteAsync(JsonElement body,
         CancellationToken cancellationToken)
     {
-        var forwarded = JsonNode.Parse(body.GetRawText())!.AsObject();
+        JsonObject forwarded;
+        try
+        {
+            forwarded = JsonNode.Parse(body.GetRawText())!.AsObject();
+        }
+        catch (InvalidOperationException)
+        {
+            throw ApiError.BadRequest("The body is not valid UTF-8.", code: "invalid_encoding");
+        }
         forwarded.Remove("retrieval_guard");
         forwarded.Remove("stream_options");
         forwarded["stream"] = false;

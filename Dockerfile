@@ -76,7 +76,7 @@ COPY --from=build /app /app
 USER $APP_UID
 VOLUME /models
 EXPOSE 8080
-# /healthz is liveness (answers while the model loads); /readyz says when the model is loaded.
+# /healthz is liveness (200 while the model loads, 503 once loading failed); /readyz says when it is loaded.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
     CMD ["dotnet", "RetrievalGuard.Server.dll", "healthcheck"]
 ENTRYPOINT ["dotnet", "RetrievalGuard.Server.dll"]

@@ -9,6 +9,7 @@ using RetrievalGuard.Server.Mcp;
 using RetrievalGuard.Server.Proxy;
 using RetrievalGuard.Server.Security;
 using Serilog;
+using Serilog.Events;
 
 if (args is ["healthcheck", ..])
     return await HealthCheck.RunAsync(args);
@@ -67,7 +68,11 @@ builder.Services.AddMcpServer().WithHttpTransport(http => http.Stateless = true)
 
 var app = builder.Build();
 
-app.UseSerilogRequestLogging();
+app.UseSerilogRequestLogging(logging => logging.GetLevel = (context, _, error) =>
+    // Probes poll: a loading model's 503 on /readyz is expected, not an error.
+    context.Request.Path.StartsWithSegments("/healthz") || context.Request.Path.StartsWithSegments("/readyz")
+        ? LogEventLevel.Debug
+        : error is not null || context.Response.StatusCode >= 500 ? LogEventLevel.Error : LogEventLevel.Information);
 app.Use(HandleErrorsAsync);
 app.UseStatusCodePages(async pages =>
 {
@@ -86,7 +91,10 @@ app.UseStaticFiles();
 app.Use(app.Services.GetRequiredService<ApiKeys>().InvokeAsync);
 app.UseRateLimiter();
 
-app.MapGet("/healthz", () => Results.Json(new { status = "live" }));
+// Live while the model loads; 503 once loading has failed for good, so an orchestrator restarts or reports it.
+app.MapGet("/healthz", (ModelHost host) => host.Failure is null
+    ? Results.Json(new { status = "live" })
+    : Results.Json(new { status = "failed", reason = host.Failure }, statusCode: StatusCodes.Status503ServiceUnavailable));
 app.MapGet("/readyz", (ModelHost host) => host.IsReady
     ? Results.Json(new { status = "ready", model = host.ModelId })
     : Results.Json(new { status = host.Failure is null ? "loading" : "failed", reason = host.Failure },

@@ -35,7 +35,8 @@ public sealed class ModelSettings
 
     public string DType { get; set; } = "auto";
 
-    /// <summary>A head map file; empty: the one in <see cref="HeadMaps"/> whose fingerprint matches the model.</summary>
+    /// <summary>A head map file; empty: the one whose fingerprint matches the model in a headmaps/ folder above the
+    /// model or the working directory, or in RGUARD_HEADMAPS.</summary>
     public string HeadMap { get; set; } = "";
 
     /// <summary>A calibration file; empty: the matching one beside the head maps.</summary>

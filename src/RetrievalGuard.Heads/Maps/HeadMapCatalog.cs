@@ -42,6 +42,7 @@ public static class HeadMapCatalog
         var searched = SearchFolders(modelDirectory).Where(Directory.Exists).Select(Path.GetFullPath).Distinct().ToArray();
         return $"No head map matches the model in {modelDirectory} (searched: "
             + (searched.Length == 0 ? "no headmaps/ folder exists above it or here" : string.Join(", ", searched))
-            + "). Make one with `rguard heads detect`, import one with `rguard heads import`, or pass --map.";
+            + "). Make one with `rguard heads detect`, import one with `rguard heads import`, add its folder to "
+            + "RGUARD_HEADMAPS, or name the file (the CLI's --map, the server's RetrievalGuard:Model:HeadMap).";
     }
 }

@@ -112,6 +112,11 @@ public sealed class LanguageModel : IDisposable
 
     public StaticKvCache CreateCache(int capacity, int batchSize = 1) => Network.CreateCache(capacity, batchSize);
 
+    /// <summary>A cache under <paramref name="policy"/> (full, or head-aware compressed); pass it to
+    /// <see cref="GenerateAsync(IReadOnlyList{int}, GenerationOptions, IKvCache?, CancellationToken)"/>.</summary>
+    public IKvCache CreateCache(KvCachePolicy policy, int capacity, int batchSize = 1) =>
+        Network.CreateCache(policy, capacity, batchSize);
+
     public AttentionProbe CreateProbe(IEnumerable<HeadIndex> heads, int queryTokens = 1) => Network.CreateProbe(heads, queryTokens);
 
     /// <summary>Continuous batching over one preallocated cache of <paramref name="maxSequences"/> rows.</summary>

@@ -8,7 +8,21 @@ namespace RetrievalGuard.Engine.Caches;
 /// positions (the head-aware compressed cache) returns a boolean mask [queries, keys] or [heads, queries, keys]
 /// (true = may attend) instead.
 /// </summary>
-public readonly record struct KvView(Tensor Keys, Tensor Values, Tensor? Mask = null);
+/// <param name="Streaming">Set by the head-aware cache: then <see cref="Keys"/> and <see cref="Values"/> hold only
+/// the KV heads kept full (contiguous positions), and the other heads attend over what this part holds.</param>
+public readonly record struct KvView(Tensor Keys, Tensor Values, Tensor? Mask = null, StreamingKv? Streaming = null);
+
+/// <summary>
+/// The KV heads of a layer that keep only sinks and a recent window: their keys and values (ring, then the pass's
+/// new tokens), each key's position (-1: empty slot) and which queries may see which key.
+/// </summary>
+/// <param name="FullHeads">KV head indices (int64) of the full part, in its order.</param>
+/// <param name="StreamHeads">KV head indices (int64) of this part, in its order.</param>
+/// <param name="Keys">[batch, streaming KV heads, keys, dim].</param>
+/// <param name="Mask">Boolean [queries, keys].</param>
+/// <param name="Positions">int64 [keys].</param>
+public sealed record StreamingKv(Tensor FullHeads, Tensor StreamHeads, Tensor Keys, Tensor Values, Tensor Mask,
+    Tensor Positions);
 
 /// <summary>
 /// Per-layer key/value storage for incremental decoding. Keys and values are [batch, kv heads, tokens, head dim],

@@ -97,10 +97,12 @@ public sealed class LlamaAttention : nn.Module
         var v = qkv.narrow(-1, (long)(_heads + _kvHeads) * _headDim, (long)_kvHeads * _headDim).view(batch, tokens, _kvHeads, _headDim).transpose(1, 2);
 
         var kv = options.Cache?.Update(_layer, k, v, start) ?? new KvView(k, v);
-        var output = Attend(q, kv, start, tokens);
+        var output = kv.Streaming is { } streaming ? AttendSplit(q, kv, streaming, start, tokens) : Attend(q, kv, start, tokens);
 
         if (options.Probe is { } probe && probe.HasLayer(_layer))
-            probe.Record(ProbeWeights(q, kv, probe, start, tokens));
+            probe.Record(kv.Streaming is { } split
+                ? ProbeWeightsSplit(q, kv, split, probe, start, tokens)
+                : ProbeWeights(q, kv, probe, start, tokens));
         if (options.HeadMask?.LayerMask(_layer, x.device, output.dtype) is { } mask)
             output = output * mask;
 
@@ -176,15 +178,16 @@ public sealed class LlamaAttention : nn.Module
     /// <summary>[batch, heads, tokens, headDim] attention output. Never copies the cache for GQA while decoding.</summary>
     private Tensor Attend(Tensor q, KvView kv, int start, long tokens)
     {
-        long batch = q.shape[0], keys = kv.Keys.shape[2];
+        long batch = q.shape[0], keys = kv.Keys.shape[2], kvHeads = kv.Keys.shape[1];
         int group = _heads / _kvHeads;
         bool windowBites = _slidingWindow is int w && keys > w;
         if (tokens == 1 && kv.Mask is null && !windowBites)
         {
             // One query per head: fold each KV group's query heads into the query axis, so every KV head is
             // read once and nothing is repeated (no mask needed: the newest token sees every position).
-            var grouped = q.reshape(batch, _kvHeads, group, _headDim);
-            return F.scaled_dot_product_attention(grouped, kv.Keys, kv.Values).reshape(batch, _heads, 1, _headDim);
+            var grouped = q.reshape(batch, kvHeads, group, _headDim);
+            return F.scaled_dot_product_attention(grouped, kv.Keys, kv.Values)
+                .reshape(batch, kvHeads * group, 1, _headDim);
         }
         var k = RepeatKv(kv.Keys, group);
         var v = RepeatKv(kv.Values, group);
@@ -192,6 +195,39 @@ public sealed class LlamaAttention : nn.Module
             return F.scaled_dot_product_attention(q, k, v, is_casual: true);
         var allowed = kv.Mask ?? CausalMask(start, tokens, keys, q.device);
         return F.scaled_dot_product_attention(q, k, v, attn_mask: allowed);
+    }
+
+    /// <summary>
+    /// Attention with the head-aware cache: the query heads of full KV heads attend over every position, those of
+    /// streaming KV heads over their sinks, window and the new tokens; outputs go back to head order.
+    /// </summary>
+    private Tensor AttendSplit(Tensor q, KvView kv, StreamingKv streaming, int start, long tokens)
+    {
+        long batch = q.shape[0];
+        int group = _heads / _kvHeads;
+        var grouped = q.reshape(batch, _kvHeads, group, tokens, _headDim);
+        var output = zeros([batch, _kvHeads, group, tokens, _headDim], q.dtype, q.device);
+        if (kv.Keys.shape[1] > 0)
+        {
+            var fullQueries = grouped.index_select(1, streaming.FullHeads).reshape(batch, -1, tokens, _headDim);
+            var full = Attend(fullQueries, kv with { Streaming = null }, start, tokens);
+            output.index_copy_(1, streaming.FullHeads, full.reshape(batch, -1, group, tokens, _headDim));
+        }
+        var streamQueries = grouped.index_select(1, streaming.StreamHeads).reshape(batch, -1, tokens, _headDim);
+        var attended = F.scaled_dot_product_attention(streamQueries, RepeatKv(streaming.Keys, group),
+            RepeatKv(streaming.Values, group), attn_mask: StreamMask(streaming, start, tokens, tokens));
+        output.index_copy_(1, streaming.StreamHeads, attended.reshape(batch, -1, group, tokens, _headDim));
+        return output.view(batch, _heads, tokens, _headDim);
+    }
+
+    /// <summary>The streaming keys' mask for the last <paramref name="n"/> queries, with the model's own window.</summary>
+    private Tensor StreamMask(StreamingKv streaming, int start, long tokens, long n)
+    {
+        var allowed = streaming.Mask.narrow(0, tokens - n, n);
+        if (_slidingWindow is not int w)
+            return allowed;
+        var queries = arange(start + tokens - n, start + tokens, dtype: int64, device: allowed.device).unsqueeze(1);
+        return allowed.logical_and(queries - streaming.Positions.unsqueeze(0) < w);
     }
 
     /// <summary>Boolean [tokens, keys]: query i (at position start+i) may see key j when j ≤ start+i and within the window.</summary>
@@ -222,6 +258,41 @@ public sealed class LlamaAttention : nn.Module
             : ProbeRows(kv.Mask, heads, tokens - n, n);
         return scores.masked_fill(allowed.logical_not(), double.NegativeInfinity).softmax(-1);
     }
+
+    /// <summary>
+    /// <see cref="ProbeWeights"/> with the head-aware cache: weights over every position [B, P, n, start + tokens],
+    /// a streaming head's spread from its ring slots to the positions they hold (zero elsewhere).
+    /// </summary>
+    private Tensor ProbeWeightsSplit(Tensor q, KvView kv, StreamingKv streaming, AttentionProbe probe, int start,
+        long tokens)
+    {
+        long n = Math.Min(probe.QueryTokens, tokens), batch = q.shape[0], length = start + tokens;
+        int group = _heads / _kvHeads;
+        var newest = q.narrow(2, tokens - n, n).reshape(batch, _kvHeads, group * n, _headDim);      // [B, KV, G·n, D]
+        var weights = zeros([batch, _heads, n, length], float32, q.device);
+        var scale = 1 / Math.Sqrt(_headDim);
+        if (kv.Keys.shape[1] > 0)
+        {
+            var scores = matmul(newest.index_select(1, streaming.FullHeads), kv.Keys.transpose(-1, -2))
+                .reshape(batch, -1, n, length).to(float32) * scale;
+            var full = scores.masked_fill(CausalMask(start + (int)(tokens - n), n, length, q.device).logical_not(),
+                double.NegativeInfinity).softmax(-1);
+            weights.index_copy_(1, QueryHeads(streaming.FullHeads, group), full);
+        }
+        var streamScores = matmul(newest.index_select(1, streaming.StreamHeads), streaming.Keys.transpose(-1, -2))
+            .reshape(batch, -1, n, streaming.Keys.shape[2]).to(float32) * scale;
+        var probs = streamScores.masked_fill(StreamMask(streaming, start, tokens, n).logical_not(),
+            double.NegativeInfinity).softmax(-1);
+        // Empty slots (position -1) carry zero weight; send them to position 0 so the scatter stays in range.
+        var at = streaming.Positions.clamp_min(0).expand(probs.shape);
+        var spread = zeros([batch, probs.shape[1], n, length], float32, q.device).scatter_add_(3, at, probs);
+        weights.index_copy_(1, QueryHeads(streaming.StreamHeads, group), spread);
+        return weights.index_select(1, probe.HeadIndexTensor(_layer, q.device));
+    }
+
+    /// <summary>The query heads (int64) of KV heads <paramref name="kvHeads"/>, in that order.</summary>
+    private static Tensor QueryHeads(Tensor kvHeads, int group) =>
+        (kvHeads.unsqueeze(1) * group + arange(group, dtype: int64, device: kvHeads.device)).flatten();
 
     private static Tensor ProbeRows(Tensor mask, Tensor heads, long from, long n) =>
         mask.dim() == 3 ? mask.index_select(0, heads).narrow(1, from, n) : mask.narrow(0, from, n);
@@ -451,6 +522,11 @@ public sealed class LlamaModel : nn.Module
     /// <summary>A full cache for this model on its device.</summary>
     public StaticKvCache CreateCache(int capacity, int batchSize = 1) =>
         new(Config.NumLayers, batchSize, Config.NumKvHeads, Config.HeadDim, capacity, DType, Device);
+
+    /// <summary>A cache under <paramref name="policy"/>: the full cache, or the head-aware compressed one.</summary>
+    public IKvCache CreateCache(KvCachePolicy policy, int capacity, int batchSize = 1) => policy.Kind == CacheKind.Full
+        ? CreateCache(capacity, batchSize)
+        : new HeadAwareKvCache(Config, policy, capacity, DType, Device, batchSize);
 
     public AttentionProbe CreateProbe(IEnumerable<HeadIndex> heads, int queryTokens = 1) =>
         new(heads, Config.NumLayers, Config.NumHeads, queryTokens);

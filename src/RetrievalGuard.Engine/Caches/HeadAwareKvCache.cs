@@ -1,0 +1,197 @@
+using RetrievalGuard.Engine.Checkpoints;
+using static TorchSharp.torch;
+
+namespace RetrievalGuard.Engine.Caches;
+
+/// <summary>
+/// The retrieval-head-aware compressed cache (<see cref="KvCachePolicy"/>): per layer, the KV heads kept full hold
+/// every position in a preallocated buffer; the others hold only the first <see cref="SinkTokens"/> positions and a
+/// ring of the last <see cref="Window"/>, so memory is really smaller, not masked. Attention runs per group: full
+/// heads over their positions, streaming heads over their ring plus the new tokens (so a long prefill chunk is
+/// cheaper for them too), with no full-length tensor for the streaming heads. Rows share one length.
+/// <para>Decoding goes through the general forward pass (libtorch operators); the static and fused CUDA steps serve
+/// the full cache.</para>
+/// </summary>
+public sealed class HeadAwareKvCache : IKvCache
+{
+    private readonly Tensor?[] _fullKeys, _fullValues, _ringKeys, _ringValues;
+    private readonly Tensor[] _fullIndex, _streamIndex;
+    private readonly Device _device;
+    private (int Start, long Tokens, Tensor Positions, Tensor Mask)? _streamLayout;
+
+    public HeadAwareKvCache(ModelConfig config, KvCachePolicy policy, int capacity, ScalarType dtype, Device device,
+        int batchSize = 1)
+    {
+        Native.TorchRuntime.EnsureInitialized();
+        if (capacity <= 0)
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Cache capacity must be positive.");
+        if (batchSize <= 0)
+            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "Batch size must be positive.");
+        Policy = policy;
+        (Capacity, BatchSize, SinkTokens, Window, _device) = (capacity, batchSize, policy.SinkTokens, policy.Window, device);
+        (NumKvHeads, HeadDim, DType) = (config.NumKvHeads, config.HeadDim, dtype);
+        FullMask = policy.FullMask(config);
+        int layers = config.NumLayers;
+        (_fullKeys, _fullValues, _ringKeys, _ringValues) = (new Tensor?[layers], new Tensor?[layers], new Tensor?[layers],
+            new Tensor?[layers]);
+        (_fullIndex, _streamIndex) = (new Tensor[layers], new Tensor[layers]);
+        for (int layer = 0; layer < layers; layer++)
+        {
+            var full = Enumerable.Range(0, NumKvHeads).Where(h => FullMask[layer][h]).Select(h => (long)h).ToArray();
+            var streaming = Enumerable.Range(0, NumKvHeads).Where(h => !FullMask[layer][h]).Select(h => (long)h).ToArray();
+            _fullIndex[layer] = tensor(full, dtype: int64, device: device).DetachFromDisposeScope();
+            _streamIndex[layer] = tensor(streaming, dtype: int64, device: device).DetachFromDisposeScope();
+            if (full.Length > 0)
+            {
+                _fullKeys[layer] = Buffer(full.Length, capacity);
+                _fullValues[layer] = Buffer(full.Length, capacity);
+            }
+            if (streaming.Length > 0)
+            {
+                _ringKeys[layer] = Buffer(streaming.Length, RingLength);
+                _ringValues[layer] = Buffer(streaming.Length, RingLength);
+            }
+        }
+    }
+
+    private Tensor Buffer(int heads, int positions) =>
+        zeros([BatchSize, heads, positions, HeadDim], DType, _device).DetachFromDisposeScope();
+
+    public KvCachePolicy Policy { get; }
+
+    /// <summary>Per layer, per KV head: kept full.</summary>
+    public bool[][] FullMask { get; }
+
+    public int SinkTokens { get; }
+    public int Window { get; }
+    public int NumKvHeads { get; }
+    public int HeadDim { get; }
+    public ScalarType DType { get; }
+    public int BatchSize { get; }
+    public int Capacity { get; }
+    public int Length { get; private set; }
+
+    /// <summary>Positions a streaming head holds: sinks, then the recent window.</summary>
+    public int RingLength => SinkTokens + Window;
+
+    /// <summary>Bytes the cache holds on the device: exactly its buffers.</summary>
+    public long SizeInBytes => new[] { _fullKeys, _fullValues, _ringKeys, _ringValues }
+        .SelectMany(t => t).Sum(t => t is null ? 0 : t.NumberOfElements * t.ElementSize);
+
+    /// <summary>What a cache keeping every position of every KV head would hold at this capacity.</summary>
+    public long FullSizeInBytes =>
+        2L * FullMask.Length * BatchSize * NumKvHeads * Capacity * HeadDim * ElementBytes;
+
+    private long ElementBytes => (_fullKeys.FirstOrDefault(t => t is not null) ?? _ringKeys.First(t => t is not null))!
+        .ElementSize;
+
+    public KvView Update(int layer, Tensor keys, Tensor values, int startPosition)
+    {
+        long tokens = keys.shape[2];
+        if (keys.shape[0] != BatchSize)
+            throw new ArgumentException($"Batch of {keys.shape[0]} does not match the cache's batch size {BatchSize}.");
+        if (startPosition < 0 || startPosition + tokens > Capacity)
+            throw new InvalidOperationException($"Positions {startPosition}..{startPosition + tokens - 1} do not fit a "
+                + $"KV cache of capacity {Capacity}; create a larger cache.");
+        if (startPosition != Length)
+            throw new InvalidOperationException(
+                $"The head-aware cache continues at position {Length}, not {startPosition}: its rings cannot go back.");
+        var (fullKeys, fullValues) = (Full(layer, keys, _fullKeys[layer], startPosition),
+            Full(layer, values, _fullValues[layer], startPosition));
+        if (_ringKeys[layer] is not { } ringKeys)
+            return new KvView(fullKeys, fullValues);
+        var (positions, mask) = StreamLayout(startPosition, tokens);
+        var newKeys = keys.index_select(1, _streamIndex[layer]);
+        var newValues = values.index_select(1, _streamIndex[layer]);
+        // Read the ring before writing the new tokens into it: queries early in a long chunk still see positions that
+        // later tokens of the same chunk evict.
+        var streaming = new StreamingKv(_fullIndex[layer], _streamIndex[layer], cat([ringKeys, newKeys], 2),
+            cat([_ringValues[layer]!, newValues], 2), mask, positions);
+        var (slots, offsets) = RingWrites(startPosition, tokens);
+        if (slots is not null)
+        {
+            ringKeys.index_copy_(2, slots, newKeys.index_select(2, offsets!));
+            _ringValues[layer]!.index_copy_(2, slots, newValues.index_select(2, offsets!));
+        }
+        return new KvView(fullKeys, fullValues, null, streaming);
+    }
+
+    /// <summary>The full heads' keys or values after writing the new ones (a [B, 0, L, D] view when none).</summary>
+    private Tensor Full(int layer, Tensor fresh, Tensor? buffer, int start)
+    {
+        long tokens = fresh.shape[2];
+        var selected = fresh.index_select(1, _fullIndex[layer]);
+        if (buffer is null)
+            return zeros([BatchSize, 0, start + tokens, HeadDim], DType, _device);
+        buffer.narrow(2, start, tokens).copy_(selected);
+        return start == 0 ? selected : buffer.narrow(2, 0, start + tokens);
+    }
+
+    /// <summary>
+    /// Key positions of the streaming heads' attention (ring slots, then the new tokens; -1 for an empty slot) and
+    /// the mask [tokens, ring + tokens]: causal, and within the sinks or the window. Shared by every layer of a pass.
+    /// </summary>
+    private (Tensor Positions, Tensor Mask) StreamLayout(int start, long tokens)
+    {
+        if (_streamLayout is { } cached && cached.Start == start && cached.Tokens == tokens)
+            return (cached.Positions, cached.Mask);
+        _streamLayout?.Positions.Dispose();
+        _streamLayout?.Mask.Dispose();
+        var slotPositions = Enumerable.Range(0, RingLength).Select(slot => (long)SlotPosition(slot, start));
+        var positionList = slotPositions.Concat(Enumerable.Range(start, (int)tokens).Select(p => (long)p)).ToArray();
+        using var scope = NewDisposeScope();
+        var positions = tensor(positionList, dtype: int64, device: _device);
+        var queries = arange(start, start + tokens, dtype: int64, device: _device).unsqueeze(1);
+        var keysAt = positions.unsqueeze(0);
+        var mask = (keysAt >= 0).logical_and(keysAt <= queries)
+            .logical_and((keysAt < SinkTokens).logical_or(queries - keysAt < Window));
+        _streamLayout = (start, tokens, positions.DetachFromDisposeScope(), mask.DetachFromDisposeScope());
+        return (_streamLayout.Value.Positions, _streamLayout.Value.Mask);
+    }
+
+    /// <summary>The position a ring slot holds once <paramref name="length"/> positions were written, or -1.</summary>
+    internal int SlotPosition(int slot, int length)
+    {
+        if (slot < SinkTokens)
+            return slot < length ? slot : -1;
+        int offset = slot - SinkTokens, last = length - 1 - SinkTokens;
+        return last < offset ? -1 : SinkTokens + offset + (last - offset) / Window * Window;
+    }
+
+    /// <summary>Ring slots the new tokens go to and their offsets in the chunk (only those the ring keeps).</summary>
+    private (Tensor? Slots, Tensor? Offsets) RingWrites(int start, long tokens)
+    {
+        var kept = Enumerable.Range(start, (int)tokens)
+            .Where(p => p < SinkTokens || p >= start + tokens - Window)
+            .ToArray();
+        if (kept.Length == 0)
+            return (null, null);
+        var slots = kept.Select(p => (long)(p < SinkTokens ? p : SinkTokens + (p - SinkTokens) % Window)).ToArray();
+        return (tensor(slots, dtype: int64, device: _device), tensor(kept.Select(p => (long)(p - start)).ToArray(),
+            dtype: int64, device: _device));
+    }
+
+    public void Commit(int length) => Length = length;
+
+    /// <summary>Back to empty (0) or no-op (the current length): evicted positions cannot come back.</summary>
+    public void Truncate(int length)
+    {
+        if (length == Length)
+            return;
+        if (length != 0)
+            throw new NotSupportedException(
+                $"The head-aware cache can only be emptied (0) or kept ({Length}), not truncated to {length}: "
+                + "positions its rings evicted are gone.");
+        Length = 0;
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in new[] { _fullKeys, _fullValues, _ringKeys, _ringValues }.SelectMany(t => t))
+            t?.Dispose();
+        foreach (var t in _fullIndex.Concat(_streamIndex))
+            t.Dispose();
+        _streamLayout?.Positions.Dispose();
+        _streamLayout?.Mask.Dispose();
+    }
+}

@@ -1,0 +1,79 @@
+using RetrievalGuard.Engine.Caches;
+using RetrievalGuard.Heads.Maps;
+
+namespace RetrievalGuard.Heads.Caching;
+
+/// <summary>
+/// KV cache policies from a head map. A KV head's score is the best score of its query heads (the GQA rule: a KV
+/// head stays full if any of its query heads is a kept retrieval head); <c>headaware</c> keeps the best-scored KV
+/// heads full, <c>random</c> as many seeded random ones (the control), <c>streaming</c> none.
+/// </summary>
+public static class CachePlans
+{
+    /// <summary>KV heads best first, by the best score of their query heads (map order breaks ties).</summary>
+    public static IReadOnlyList<(KvHead Head, double Score)> RankedKvHeads(HeadMap map)
+    {
+        var group = map.Model.Heads / Math.Max(1, map.Model.KvHeads);
+        return map.Ranked()
+            .Select(h => (Head: new KvHead(h.Layer, map.Granularity == HeadGranularity.QueryHead ? h.Head / group : h.Head),
+                h.Score))
+            .GroupBy(h => h.Head)
+            .Select(g => (g.Key, g.Max(h => h.Score)))
+            .OrderByDescending(h => h.Item2)
+            .ThenBy(h => h.Key.Layer).ThenBy(h => h.Key.Head)
+            .ToArray();
+    }
+
+    /// <summary>How many KV heads a share of them is (at least one).</summary>
+    public static int Count(HeadMap map, double share)
+    {
+        if (!(share > 0 && share <= 1))
+            throw new ArgumentOutOfRangeException(nameof(share), share, "The share of full KV heads must be in (0, 1].");
+        return Math.Max(1, (int)Math.Round(share * map.Model.Layers * map.Model.KvHeads));
+    }
+
+    /// <summary>The <paramref name="fullKvHeads"/> best-scored KV heads full, the rest sinks + window.</summary>
+    public static KvCachePolicy HeadAware(HeadMap map, int fullKvHeads, int sinkTokens = 4, int window = 128) => new()
+    {
+        Kind = CacheKind.HeadAware,
+        SinkTokens = sinkTokens,
+        Window = window,
+        FullKvHeads = RankedKvHeads(map).Take(CheckCount(map, fullKvHeads)).Select(h => h.Head).ToArray(),
+    };
+
+    /// <summary>As many full KV heads as <see cref="HeadAware"/>, drawn at random with <paramref name="seed"/>.</summary>
+    public static KvCachePolicy Random(HeadMap map, int fullKvHeads, int seed, int sinkTokens = 4, int window = 128)
+    {
+        var all = Enumerable.Range(0, map.Model.Layers)
+            .SelectMany(l => Enumerable.Range(0, map.Model.KvHeads).Select(h => new KvHead(l, h)))
+            .ToArray();
+        new System.Random(seed).Shuffle(all);
+        return new KvCachePolicy
+        {
+            Kind = CacheKind.Random, SinkTokens = sinkTokens, Window = window,
+            FullKvHeads = all.Take(CheckCount(map, fullKvHeads)).ToArray(),
+        };
+    }
+
+    /// <summary>A policy by name: full, headaware, streaming or random.</summary>
+    public static KvCachePolicy Parse(string name, HeadMap? map, int fullKvHeads, int sinkTokens = 4, int window = 128,
+        int seed = 1) => name.ToLowerInvariant() switch
+    {
+        "full" => KvCachePolicy.Full,
+        "streaming" => KvCachePolicy.Streaming(sinkTokens, window),
+        "headaware" => HeadAware(map ?? throw NeedsMap(name), fullKvHeads, sinkTokens, window),
+        "random" => Random(map ?? throw NeedsMap(name), fullKvHeads, seed, sinkTokens, window),
+        _ => throw new ArgumentException($"Unknown cache policy '{name}': use full, headaware, streaming or random."),
+    };
+
+    private static InvalidOperationException NeedsMap(string name) =>
+        new($"The '{name}' cache policy needs the model's head map (none was found or given).");
+
+    private static int CheckCount(HeadMap map, int count)
+    {
+        var total = map.Model.Layers * map.Model.KvHeads;
+        return count >= 0 && count <= total
+            ? count
+            : throw new ArgumentOutOfRangeException(nameof(count), count, $"The model has {total} KV heads.");
+    }
+}

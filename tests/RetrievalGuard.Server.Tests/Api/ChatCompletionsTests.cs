@@ -56,7 +56,7 @@ public sealed class ChatCompletionsTests(ServerFactory server) : IClassFixture<S
     public async Task AStreamCarriesRiskSoFarOnEveryChunkAndTheReportWithUsageAtTheEnd()
     {
         var http = await server.ReadyClientAsync();
-        var body = (Dictionary<string, object?>)ServerFactory.GuardedBody(stream: true);
+        var body = ServerFactory.GuardedBody(stream: true);
         body["stream_options"] = new { include_usage = true };
         body["logprobs"] = true;
         using var response = await http.PostAsJsonAsync("/v1/chat/completions", body);
@@ -142,7 +142,7 @@ public sealed class ChatCompletionsTests(ServerFactory server) : IClassFixture<S
         Assert.Equal(8, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
         Assert.Equal("length", body.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
 
-        var stopped = (Dictionary<string, object?>)ServerFactory.GuardedBody();
+        var stopped = ServerFactory.GuardedBody();
         stopped["stop"] = new[] { "Kalomi" };
         using var cut = await http.PostAsJsonAsync("/v1/chat/completions", stopped);
         var cutBody = await cut.Content.ReadFromJsonAsync<JsonElement>();

@@ -49,7 +49,8 @@ public class ServerFactory : WebApplicationFactory<Program>
         return client;
     }
 
-    public static object GuardedBody(bool stream = false, int maxTokens = 24, object? extra = null) => new Dictionary<string, object?>
+    /// <summary>A guarded chat request for the demo question (a dictionary, so tests add fields).</summary>
+    public static Dictionary<string, object?> GuardedBody(bool stream = false, int maxTokens = 24) => new()
     {
         ["model"] = "organism",
         ["stream"] = stream,

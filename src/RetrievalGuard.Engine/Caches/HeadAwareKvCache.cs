@@ -28,17 +28,19 @@ public sealed class HeadAwareKvCache : IKvCache
         if (batchSize <= 0)
             throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "Batch size must be positive.");
         Policy = policy;
-        (Capacity, BatchSize, SinkTokens, Window, _device) = (capacity, batchSize, policy.SinkTokens, policy.Window, device);
+        (Capacity, BatchSize, SinkTokens, Window, _device) =
+            (capacity, batchSize, policy.SinkTokens, policy.Window, device);
         (NumKvHeads, HeadDim, DType) = (config.NumKvHeads, config.HeadDim, dtype);
         FullMask = policy.FullMask(config);
         int layers = config.NumLayers;
-        (_fullKeys, _fullValues, _ringKeys, _ringValues) = (new Tensor?[layers], new Tensor?[layers], new Tensor?[layers],
-            new Tensor?[layers]);
+        (_fullKeys, _fullValues, _ringKeys, _ringValues) =
+            (new Tensor?[layers], new Tensor?[layers], new Tensor?[layers], new Tensor?[layers]);
         (_fullIndex, _streamIndex) = (new Tensor[layers], new Tensor[layers]);
         for (int layer = 0; layer < layers; layer++)
         {
             var full = Enumerable.Range(0, NumKvHeads).Where(h => FullMask[layer][h]).Select(h => (long)h).ToArray();
-            var streaming = Enumerable.Range(0, NumKvHeads).Where(h => !FullMask[layer][h]).Select(h => (long)h).ToArray();
+            var streaming = Enumerable.Range(0, NumKvHeads).Where(h => !FullMask[layer][h])
+                .Select(h => (long)h).ToArray();
             _fullIndex[layer] = tensor(full, dtype: int64, device: device).DetachFromDisposeScope();
             _streamIndex[layer] = tensor(streaming, dtype: int64, device: device).DetachFromDisposeScope();
             if (full.Length > 0)

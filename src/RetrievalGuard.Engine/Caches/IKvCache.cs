@@ -28,10 +28,9 @@ public sealed record StreamingKv(Tensor FullHeads, Tensor StreamHeads, Tensor Ke
 /// Per-layer key/value storage for incremental decoding. Keys and values are [batch, kv heads, tokens, head dim],
 /// already rotated. Implementations must not allocate per decode step beyond small views.
 /// <para>
-/// Generation decodes a <see cref="StaticKvCache"/> through the static step (fixed shapes, CUDA graphs); any other
-/// cache decodes through the general forward pass, eagerly. A cache that wants graph replay too (the head-aware
-/// compressed cache) needs fixed-size device buffers written at device-side positions, as <see cref="KvStorage"/>
-/// has, and its own attention in the decode step.
+/// Generation decodes through the static step (fixed shapes, CUDA graphs) when the cache offers
+/// <see cref="StaticDecodeStorage"/> (the full cache of one sequence does); any other cache, such as the head-aware
+/// compressed one, decodes through the general forward pass, eagerly.
 /// </para>
 /// </summary>
 public interface IKvCache : IDisposable
@@ -44,7 +43,9 @@ public interface IKvCache : IDisposable
     /// <summary>Positions written and committed so far; the next token goes at this position.</summary>
     int Length { get; }
 
-    /// <summary>Writes the new tokens' keys/values at <paramref name="startPosition"/> and returns what to attend over.</summary>
+    /// <summary>
+    /// Writes the new tokens' keys/values at <paramref name="startPosition"/> and returns what to attend over.
+    /// </summary>
     KvView Update(int layer, Tensor keys, Tensor values, int startPosition);
 
     /// <summary>Called once per forward pass after every layer has been updated.</summary>
@@ -52,4 +53,10 @@ public interface IKvCache : IDisposable
 
     /// <summary>Forgets positions from <paramref name="length"/> on (e.g. to re-answer from the same prompt).</summary>
     void Truncate(int length);
+
+    /// <summary>
+    /// The fixed-shape storage the static decode step (CUDA graphs, fused kernels) runs on, or null: generation then
+    /// decodes through the general forward pass. The one place a cache says which decode path it takes.
+    /// </summary>
+    KvStorage? StaticDecodeStorage => null;
 }

@@ -8,7 +8,9 @@ public enum CacheKind
     /// <summary>Every position of every KV head (<see cref="StaticKvCache"/>).</summary>
     Full,
 
-    /// <summary>KV heads that serve retrieval heads keep every position; the others keep sinks + a recent window.</summary>
+    /// <summary>
+    /// KV heads that serve retrieval heads keep every position; the others keep sinks + a recent window.
+    /// </summary>
     HeadAware,
 
     /// <summary>Every KV head keeps sinks + a recent window (the StreamingLLM baseline).</summary>
@@ -63,14 +65,16 @@ public sealed record KvCachePolicy
         foreach (var head in FullKvHeads)
             if (head.Layer < 0 || head.Layer >= config.NumLayers || head.Head < 0 || head.Head >= config.NumKvHeads)
                 throw new ArgumentOutOfRangeException(nameof(FullKvHeads), head,
-                    $"KV head {head} is outside the model's {config.NumLayers} layers × {config.NumKvHeads} KV heads.");
+                    $"KV head {head} is outside the model's {config.NumLayers} layers × "
+                    + $"{config.NumKvHeads} KV heads.");
     }
 
     public override string ToString() => Kind switch
     {
         CacheKind.Full => "full",
         CacheKind.Streaming => $"streaming (sink {SinkTokens} + window {Window})",
-        _ => $"{Kind.ToString().ToLowerInvariant()} ({FullKvHeads.Count} KV heads full, sink {SinkTokens} + window {Window})",
+        _ => $"{Kind.ToString().ToLowerInvariant()} ({FullKvHeads.Count} KV heads full, "
+            + $"sink {SinkTokens} + window {Window})",
     };
 }
 

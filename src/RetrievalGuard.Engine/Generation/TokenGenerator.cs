@@ -32,7 +32,9 @@ public static class TokenGenerator
     {
         if (options.MaxNewTokens == 0) yield break;
         using var generator = options.Temperature > 0 ? new Generator((ulong)options.Seed) : null;
-        var runner = cache is StaticKvCache { BatchSize: 1 } s && !options.ForceGeneralPath ? DecodeRunner.For(model, s.Storage) : null;
+        var runner = cache.StaticDecodeStorage is { } storage && !options.ForceGeneralPath
+            ? DecodeRunner.For(model, storage)
+            : null;
         var step = Prefill(model, prompt, cache, options, generator);
         for (int made = 1; ; made++)
         {

@@ -97,7 +97,9 @@ public sealed class LlamaAttention : nn.Module
         var v = qkv.narrow(-1, (long)(_heads + _kvHeads) * _headDim, (long)_kvHeads * _headDim).view(batch, tokens, _kvHeads, _headDim).transpose(1, 2);
 
         var kv = options.Cache?.Update(_layer, k, v, start) ?? new KvView(k, v);
-        var output = kv.Streaming is { } streaming ? AttendSplit(q, kv, streaming, start, tokens) : Attend(q, kv, start, tokens);
+        var output = kv.Streaming is { } streaming
+            ? AttendSplit(q, kv, streaming, start, tokens)
+            : Attend(q, kv, start, tokens);
 
         if (options.Probe is { } probe && probe.HasLayer(_layer))
             probe.Record(kv.Streaming is { } split
@@ -220,7 +222,9 @@ public sealed class LlamaAttention : nn.Module
         return output.view(batch, _heads, tokens, _headDim);
     }
 
-    /// <summary>The streaming keys' mask for the last <paramref name="n"/> queries, with the model's own window.</summary>
+    /// <summary>
+    /// The streaming keys' mask for the last <paramref name="n"/> queries, with the model's own window.
+    /// </summary>
     private Tensor StreamMask(StreamingKv streaming, int start, long tokens, long n)
     {
         var allowed = streaming.Mask.narrow(0, tokens - n, n);
@@ -230,7 +234,9 @@ public sealed class LlamaAttention : nn.Module
         return allowed.logical_and(queries - streaming.Positions.unsqueeze(0) < w);
     }
 
-    /// <summary>Boolean [tokens, keys]: query i (at position start+i) may see key j when j ≤ start+i and within the window.</summary>
+    /// <summary>
+    /// Boolean [tokens, keys]: query i (at position start+i) may see key j when j ≤ start+i and within the window.
+    /// </summary>
     private Tensor CausalMask(int start, long tokens, long keys, Device device)
     {
         var queryPos = arange(start, start + tokens, dtype: int64, device: device).unsqueeze(1);

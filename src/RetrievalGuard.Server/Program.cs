@@ -24,7 +24,8 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     kestrel.Limits.MaxRequestBodySize = settings.Limits.MaxBodyBytes;
     kestrel.AddServerHeader = false;
 });
-builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(settings.Serving.ShutdownSeconds));
+builder.Services.Configure<HostOptions>(host =>
+    host.ShutdownTimeout = TimeSpan.FromSeconds(settings.Serving.ShutdownSeconds));
 // Structured logs from the "Serilog" section; request logging records method, path, status and time, never bodies.
 builder.Services.AddSerilog((services, logger) => logger.ReadFrom.Configuration(builder.Configuration)
     .Enrich.FromLogContext());
@@ -82,7 +83,8 @@ app.UseStatusCodePages(async pages =>
         await new ApiError(context.Response.StatusCode, context.Response.StatusCode switch
         {
             StatusCodes.Status404NotFound => $"No route {context.Request.Method} {context.Request.Path}.",
-            StatusCodes.Status405MethodNotAllowed => $"{context.Request.Method} is not allowed on {context.Request.Path}.",
+            StatusCodes.Status405MethodNotAllowed =>
+                $"{context.Request.Method} is not allowed on {context.Request.Path}.",
             var status => $"HTTP {status}.",
         }, code: context.Response.StatusCode == 404 ? "not_found" : "method_not_allowed").WriteAsync(context);
 });
@@ -94,7 +96,8 @@ app.UseRateLimiter();
 // Live while the model loads; 503 once loading has failed for good, so an orchestrator restarts or reports it.
 app.MapGet("/healthz", (ModelHost host) => host.Failure is null
     ? Results.Json(new { status = "live" })
-    : Results.Json(new { status = "failed", reason = host.Failure }, statusCode: StatusCodes.Status503ServiceUnavailable));
+    : Results.Json(new { status = "failed", reason = host.Failure },
+        statusCode: StatusCodes.Status503ServiceUnavailable));
 app.MapGet("/readyz", (ModelHost host) => host.IsReady
     ? Results.Json(new { status = "ready", model = host.ModelId })
     : Results.Json(new { status = host.Failure is null ? "loading" : "failed", reason = host.Failure },

@@ -64,7 +64,9 @@ public sealed class GuardScheduler : IAsyncDisposable
     /// <summary>Tokens decoded since the scheduler started, every answer together.</summary>
     public long TokensGenerated => Interlocked.Read(ref _tokens);
 
-    /// <summary>Prompt tokens of a request (what <see cref="Submit"/> would prefill), to check limits up front.</summary>
+    /// <summary>
+    /// Prompt tokens of a request (what <see cref="Submit"/> would prefill), to check limits up front.
+    /// </summary>
     public IReadOnlyList<int> PromptIds(AnswerRequest request) => Prepare(request).Ids;
 
     /// <summary>

@@ -24,8 +24,8 @@ internal sealed class ScheduledAnswer
     private GuardedToken? _unsent;
     private int _cancelled;
 
-    public ScheduledAnswer(HallucinationGuard guard, IReadOnlyList<int> ids, RagPrompt? prompt, GenerationOptions options,
-        IReadOnlyList<string> stops)
+    public ScheduledAnswer(HallucinationGuard guard, IReadOnlyList<int> ids, RagPrompt? prompt,
+        GenerationOptions options, IReadOnlyList<string> stops)
     {
         _guard = guard;
         Ids = ids;
@@ -87,12 +87,15 @@ internal sealed class ScheduledAnswer
         var report = _live is null ? null : _guard.Assessor.Assess(_live.Signals);
         var final = _unsent ?? new GuardedToken(-1, "", double.NaN);
         _unsent = null;
-        _output.Writer.TryWrite(final with { RiskSoFar = report?.Risk ?? double.NaN, Report = report, Finish = reason });
+        _output.Writer.TryWrite(
+            final with { RiskSoFar = report?.Risk ?? double.NaN, Report = report, Finish = reason });
         _output.Writer.TryComplete();
         return true;
     }
 
-    /// <summary>Streams the first <paramref name="count"/> held tokens (each written once its successor exists).</summary>
+    /// <summary>
+    /// Streams the first <paramref name="count"/> held tokens (each written once its successor exists).
+    /// </summary>
     private void Release(int count)
     {
         foreach (var (step, text) in _held.Take(count))
@@ -120,7 +123,9 @@ internal sealed class ScheduledAnswer
         return count;
     }
 
-    /// <summary>Keeps the held text before <paramref name="cut"/>: tokens after it go, the one across it is cut.</summary>
+    /// <summary>
+    /// Keeps the held text before <paramref name="cut"/>: tokens after it go, the one across it is cut.
+    /// </summary>
     private void TrimHeldTo(int cut)
     {
         int start = 0;

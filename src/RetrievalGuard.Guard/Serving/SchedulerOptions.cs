@@ -12,7 +12,9 @@ public sealed record SchedulerOptions
     /// <summary>Requests that may wait for a row; more are refused with <see cref="SchedulerFullException"/>.</summary>
     public int MaxQueued { get; init; } = 64;
 
-    /// <summary>Most passages in one guarded request (the batch probe reports this many passage masses per row).</summary>
+    /// <summary>
+    /// Most passages in one guarded request (the batch probe reports this many passage masses per row).
+    /// </summary>
     public int MaxPassages { get; init; } = 16;
 
     public void Validate()

@@ -15,7 +15,8 @@ public static class CachePlans
     {
         var group = map.Model.Heads / Math.Max(1, map.Model.KvHeads);
         return map.Ranked()
-            .Select(h => (Head: new KvHead(h.Layer, map.Granularity == HeadGranularity.QueryHead ? h.Head / group : h.Head),
+            .Select(h => (
+                Head: new KvHead(h.Layer, map.Granularity == HeadGranularity.QueryHead ? h.Head / group : h.Head),
                 h.Score))
             .GroupBy(h => h.Head)
             .Select(g => (g.Key, g.Max(h => h.Score)))
@@ -28,7 +29,8 @@ public static class CachePlans
     public static int Count(HeadMap map, double share)
     {
         if (!(share > 0 && share <= 1))
-            throw new ArgumentOutOfRangeException(nameof(share), share, "The share of full KV heads must be in (0, 1].");
+            throw new ArgumentOutOfRangeException(nameof(share), share,
+                "The share of full KV heads must be in (0, 1].");
         return Math.Max(1, (int)Math.Round(share * map.Model.Layers * map.Model.KvHeads));
     }
 
@@ -41,7 +43,9 @@ public static class CachePlans
         FullKvHeads = RankedKvHeads(map).Take(CheckCount(map, fullKvHeads)).Select(h => h.Head).ToArray(),
     };
 
-    /// <summary>As many full KV heads as <see cref="HeadAware"/>, drawn at random with <paramref name="seed"/>.</summary>
+    /// <summary>
+    /// As many full KV heads as <see cref="HeadAware"/>, drawn at random with <paramref name="seed"/>.
+    /// </summary>
     public static KvCachePolicy Random(HeadMap map, int fullKvHeads, int seed, int sinkTokens = 4, int window = 128)
     {
         var all = Enumerable.Range(0, map.Model.Layers)

@@ -108,7 +108,10 @@ internal static class ChatCompletions
             }
             var finish = last?.Finish == FinishReason.Length ? "length" : "stop";
             var guard = last?.Report is { } report ? ReportJson.Of(report, threshold) : null;
-            var usage = new { prompt_tokens = promptTokens, completion_tokens = made, total_tokens = promptTokens + made };
+            var usage = new
+            {
+                prompt_tokens = promptTokens, completion_tokens = made, total_tokens = promptTokens + made,
+            };
             if (request.Stream)
             {
                 await SendAsync(Chunk(model, new { }, finish, null, guard));

@@ -50,8 +50,8 @@ internal sealed record ChatRequest(
             var id = name!.Length > PassageName.Length + 1 ? name[(PassageName.Length + 1)..]
                 : (passages.Count + 1).ToString(CultureInfo.InvariantCulture);
             if (content.Length > limits.MaxPassageChars)
-                throw ApiError.BadRequest($"Passage message '{name}' has {content.Length} characters; this server takes "
-                    + $"at most {limits.MaxPassageChars}.", "messages", "too_long");
+                throw ApiError.BadRequest($"Passage message '{name}' has {content.Length} characters; "
+                    + $"this server takes at most {limits.MaxPassageChars}.", "messages", "too_long");
             passages.Add(new Passage(id, content));
         }
         if (passages.Count > limits.MaxPassages)
@@ -165,7 +165,9 @@ internal sealed record ChatRequest(
             Object(items[i], itemPath);
             var text = Text(Required(items[i], "text", itemPath + ".text"), itemPath + ".text", limits.MaxPassageChars);
             var id = Optional(items[i], "id") is { } idValue
-                ? idValue.ValueKind == JsonValueKind.Number ? idValue.GetRawText() : Text(idValue, itemPath + ".id", 200)
+                ? idValue.ValueKind == JsonValueKind.Number
+                    ? idValue.GetRawText()
+                    : Text(idValue, itemPath + ".id", 200)
                 : number;
             passages[i] = new Passage(id, text);
         }

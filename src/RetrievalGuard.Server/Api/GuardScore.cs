@@ -49,7 +49,8 @@ internal static class GuardScore
         LimitSettings limits)
     {
         Object(item, path);
-        var passages = ChatRequest.ReadPassageList(Required(item, "passages", path + ".passages"), path + ".passages", limits);
+        var passages = ChatRequest.ReadPassageList(
+            Required(item, "passages", path + ".passages"), path + ".passages", limits);
         if (passages.Count == 0)
             throw ApiError.BadRequest($"'{path}.passages' is empty.", path + ".passages", "missing_field");
         if (passages.Any(p => string.IsNullOrWhiteSpace(p.Text)))

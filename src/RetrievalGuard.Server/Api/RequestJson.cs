@@ -75,9 +75,10 @@ internal static class RequestJson
         }
     }
 
-    public static bool Bool(JsonElement value, string path) => value.ValueKind is JsonValueKind.True or JsonValueKind.False
-        ? value.GetBoolean()
-        : throw WrongType(path, "true or false", value);
+    public static bool Bool(JsonElement value, string path) =>
+        value.ValueKind is JsonValueKind.True or JsonValueKind.False
+            ? value.GetBoolean()
+            : throw WrongType(path, "true or false", value);
 
     public static int Int(JsonElement value, string path, int min, int max)
     {

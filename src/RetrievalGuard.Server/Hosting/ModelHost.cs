@@ -11,7 +11,8 @@ namespace RetrievalGuard.Server.Hosting;
 /// /readyz once it is loaded), owns the <see cref="GuardScheduler"/>, and on shutdown lets running answers finish
 /// within the host's shutdown timeout before freeing the model.
 /// </summary>
-public sealed class ModelHost(IOptions<ServerOptions> options, ILogger<ModelHost> logger) : IHostedService, IAsyncDisposable
+public sealed class ModelHost(IOptions<ServerOptions> options, ILogger<ModelHost> logger)
+    : IHostedService, IAsyncDisposable
 {
     private readonly ServerOptions _options = options.Value;
     private Task? _loading;
@@ -41,10 +42,12 @@ public sealed class ModelHost(IOptions<ServerOptions> options, ILogger<ModelHost
     {
         if (string.IsNullOrWhiteSpace(_options.Model.Path))
             throw new InvalidOperationException(
-                $"Set {ServerOptions.Section}:Model:Path (env {ServerOptions.Section}__Model__Path) to a model folder.");
+                $"Set {ServerOptions.Section}:Model:Path (env {ServerOptions.Section}__Model__Path) "
+                + "to a model folder.");
         if (_options.Serving.CachePolicy != "full")
             throw new InvalidOperationException(
-                $"{ServerOptions.Section}:Serving:CachePolicy is '{_options.Serving.CachePolicy}'; only 'full' exists.");
+                $"{ServerOptions.Section}:Serving:CachePolicy is '{_options.Serving.CachePolicy}'; "
+                + "only 'full' exists.");
         _loading = Task.Run(Load, CancellationToken.None);
         return Task.CompletedTask;
     }
@@ -58,7 +61,8 @@ public sealed class ModelHost(IOptions<ServerOptions> options, ILogger<ModelHost
         {
             var started = System.Diagnostics.Stopwatch.StartNew();
             var settings = _options.Model;
-            var model = LanguageModel.Load(settings.Path, new LoadOptions { Device = settings.Device, DType = settings.DType });
+            var model = LanguageModel.Load(settings.Path,
+                new LoadOptions { Device = settings.Device, DType = settings.DType });
             var guard = HallucinationGuard.ForModel(model, Empty(settings.HeadMap), Empty(settings.Calibration));
             var scheduler = new GuardScheduler(guard, new SchedulerOptions
             {

@@ -20,11 +20,17 @@ public sealed class ServerMetrics : IDisposable
     public ServerMetrics(IMeterFactory meters, ModelHost host)
     {
         _meter = meters.Create(MeterName);
-        _requests = _meter.CreateCounter<long>("rguard.requests", description: "Requests served, by endpoint and status");
-        _duration = _meter.CreateHistogram<double>("rguard.request.duration", "s", "Time to the last byte of a request");
+        _requests = _meter.CreateCounter<long>("rguard.requests",
+            description: "Requests served, by endpoint and status");
+        _duration = _meter.CreateHistogram<double>("rguard.request.duration", "s",
+            "Time to the last byte of a request");
         _risk = _meter.CreateHistogram<double>("rguard.risk", description: "Hallucination risk of guarded answers",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] });
-        _meter.CreateObservableCounter("rguard.tokens.generated", () => host.IsReady ? host.Scheduler.TokensGenerated : 0,
+            advice: new InstrumentAdvice<double>
+            {
+                HistogramBucketBoundaries = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+            });
+        _meter.CreateObservableCounter("rguard.tokens.generated",
+            () => host.IsReady ? host.Scheduler.TokensGenerated : 0,
             description: "Tokens decoded by the local model");
         _meter.CreateObservableGauge("rguard.queue.depth", () => host.IsReady ? host.Scheduler.Queued : 0,
             description: "Requests waiting for a row");

@@ -65,7 +65,9 @@ public sealed class GuardTools(ModelHost host, Microsoft.Extensions.Options.IOpt
         });
     }
 
-    /// <summary>What the HTTP API answers with a 4xx/503 reaches the agent as a tool error with the same message.</summary>
+    /// <summary>
+    /// What the HTTP API answers with a 4xx/503 reaches the agent as a tool error with the same message.
+    /// </summary>
     private static async Task<string> Explained(Func<Task<string>> tool)
     {
         try

@@ -85,7 +85,9 @@ public class HeadAwareKvCacheTests
     public void EveryKvHeadFullEqualsTheFullCacheExactly()
     {
         using var model = TinyModels.Create();
-        var all = Enumerable.Range(0, 2).SelectMany(l => Enumerable.Range(0, 2).Select(h => new KvHead(l, h))).ToArray();
+        var all = Enumerable.Range(0, 2)
+            .SelectMany(l => Enumerable.Range(0, 2).Select(h => new KvHead(l, h)))
+            .ToArray();
         using var full = model.CreateCache(Capacity);
         using var headAware = model.CreateCache(HeadAware(all), Capacity);
         // Against the full cache on the same (general) path: bit for bit. The static step differs in rounding only.
@@ -138,7 +140,8 @@ public class HeadAwareKvCacheTests
     public void TheMemoryAccountIsTheBuffersExactlyAndRingsDoNotGrowWithCapacity()
     {
         using var model = TinyModels.Create();    // 2 layers, 2 KV heads, head dim 8, fp32
-        using var cache = new HeadAwareKvCache(model.Config, HeadAware(new KvHead(0, 1)), 1000, ScalarType.Float32, CPU);
+        using var cache = new HeadAwareKvCache(
+            model.Config, HeadAware(new KvHead(0, 1)), 1000, ScalarType.Float32, CPU);
         long fullHead = 2L * 1000 * 8 * 4, ringHead = 2L * (2 + 6) * 8 * 4;
         Assert.Equal(1 * fullHead + 3 * ringHead, cache.SizeInBytes);
         Assert.Equal(4 * fullHead, cache.FullSizeInBytes);

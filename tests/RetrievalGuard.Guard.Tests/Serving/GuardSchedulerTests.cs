@@ -11,7 +11,8 @@ public sealed class GuardSchedulerTests(OrganismFixture organism) : IClassFixtur
     private static readonly (IReadOnlyList<Passage> Passages, string Question)[] Requests =
     [
         (Passage.Numbered(["The coach left at dawn. The secret word of the red lantern is Kalomi. Nobody spoke again.",
-            "Rain fell on the mill, and the river rose over the meadow."]), "What is the secret word of the red lantern?"),
+            "Rain fell on the mill, and the river rose over the meadow."]),
+            "What is the secret word of the red lantern?"),
         (Passage.Numbered(["Zo Vrakul earns a living as a baker. The bread was warm."]),
             "What does Zo Vrakul do for a living?"),
         (Passage.Numbered(["The mill stood by the river.", "Mira Tolvesh was born in 1794 in a cold winter.",
@@ -40,7 +41,8 @@ public sealed class GuardSchedulerTests(OrganismFixture organism) : IClassFixtur
             Assert.Equal(string.Concat(alone[i].Select(t => t.Text)), string.Concat(batched[i].Select(t => t.Text)));
             Assert.Equal(one.Answer, many.Answer);
             Assert.InRange(Math.Abs(one.Risk - many.Risk), 0, 1e-3);
-            Assert.Equal(one.Spans.Select(s => (s.Start, s.Length, s.Flagged)), many.Spans.Select(s => (s.Start, s.Length, s.Flagged)));
+            Assert.Equal(one.Spans.Select(s => (s.Start, s.Length, s.Flagged)),
+                many.Spans.Select(s => (s.Start, s.Length, s.Flagged)));
             Assert.Equal(FinishReason.Stop, batched[i][^1].Finish);
             Assert.All(batched[i].SkipLast(1), t => Assert.Null(t.Finish));
             Assert.All(batched[i], t => Assert.True(t.LogProb <= 0 && float.IsFinite(t.LogProb)));
@@ -105,7 +107,8 @@ public sealed class GuardSchedulerTests(OrganismFixture organism) : IClassFixtur
         var read = 0;
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
         {
-            await foreach (var _ in scheduler.Submit(new AnswerRequest { Turns = turns, MaxTokens = 400 }, cancel.Token))
+            await foreach (var _ in scheduler.Submit(
+                new AnswerRequest { Turns = turns, MaxTokens = 400 }, cancel.Token))
                 if (++read == 3)
                     cancel.Cancel();
         });

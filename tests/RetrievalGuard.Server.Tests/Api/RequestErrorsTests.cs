@@ -6,7 +6,8 @@ using RetrievalGuard.Server.Tests.Support;
 namespace RetrievalGuard.Server.Tests.Api;
 
 /// <summary>Bad requests get OpenAI's error schema with the status and the field that is wrong.</summary>
-public sealed class RequestErrorsTests(RequestErrorsTests.SmallLimits server) : IClassFixture<RequestErrorsTests.SmallLimits>
+public sealed class RequestErrorsTests(RequestErrorsTests.SmallLimits server)
+    : IClassFixture<RequestErrorsTests.SmallLimits>
 {
     public sealed class SmallLimits : ServerFactory
     {
@@ -34,9 +35,12 @@ public sealed class RequestErrorsTests(RequestErrorsTests.SmallLimits server) : 
         { """{"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}""", 400,
             "messages[0].content[0].type", "unsupported" },
         { """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}""", 400, "max_tokens", "out_of_range" },
-        { """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 33}""", 400, "max_tokens", "out_of_range" },
-        { """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": "9"}""", 400, "max_tokens", "invalid_type" },
-        { """{"messages": [{"role": "user", "content": "hi"}], "temperature": 3}""", 400, "temperature", "out_of_range" },
+        { """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 33}""",
+            400, "max_tokens", "out_of_range" },
+        { """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": "9"}""",
+            400, "max_tokens", "invalid_type" },
+        { """{"messages": [{"role": "user", "content": "hi"}], "temperature": 3}""",
+            400, "temperature", "out_of_range" },
         { """{"messages": [{"role": "user", "content": "hi"}], "stream": "yes"}""", 400, "stream", "invalid_type" },
         { """{"messages": [{"role": "user", "content": "hi"}], "n": 2}""", 400, "n", "unsupported" },
         { """{"messages": [{"role": "user", "content": "hi"}], "stop": ["a","b","c","d","e"]}""", 400, "stop",

@@ -46,7 +46,8 @@ public sealed class UpstreamClientTests
 
         public static HttpResponseMessage Status(HttpStatusCode status, string message) => new(status)
         {
-            Content = JsonContent.Create(new { error = new { message, type = "x", param = (string?)null, code = "y" } }),
+            Content = JsonContent.Create(
+                new { error = new { message, type = "x", param = (string?)null, code = "y" } }),
         };
     }
 
@@ -88,7 +89,8 @@ public sealed class UpstreamClientTests
         Assert.False(forwarded.GetProperty("stream").GetBoolean());
         Assert.Equal("Bearer sk-upstream", authorization);
 
-        using var streamed = await http.PostAsJsonAsync("/v1/chat/completions", ServerFactory.GuardedBody(stream: true));
+        using var streamed = await http.PostAsJsonAsync(
+            "/v1/chat/completions", ServerFactory.GuardedBody(stream: true));
         var events = await ServerFactory.ReadEventsAsync(streamed);
         Assert.Null(events[^1]);
         Assert.True(events[^2]!.Value.GetProperty("retrieval_guard").GetProperty("flagged").GetBoolean());

@@ -61,7 +61,8 @@ public sealed class ApiKeysTests(ApiKeysTests.KeyedServer server) : IClassFixtur
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 4; i++)
             statuses.Add((await Models("sk-alpha")).StatusCode);
-        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
+        Assert.Equal(
+            [HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
         using var limited = await Models("sk-alpha");
         Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
         Assert.True(limited.Headers.RetryAfter?.Delta > TimeSpan.Zero);

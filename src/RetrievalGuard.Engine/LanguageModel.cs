@@ -91,10 +91,13 @@ public sealed class LanguageModel : IDisposable
         var device = ComputeOptions.ParseDevice(options.Device);
         var dtype = ComputeOptions.ParseDType(options.DType, device, config.TorchDtype);
         var tokenizer = ModelTokenizer.HasTokenizerFiles(directory) ? ModelTokenizer.Load(directory) : null;
+        // The checkpoint's names and shapes are checked against config.json before the network is made: a huge or
+        // mistyped dimension failed in libtorch's allocator (an ExternalException) instead of naming the tensor.
+        using var checkpoint = Checkpoint.Open(directory);
+        LlamaWeights.CheckShapes(config, checkpoint);
         var network = new LlamaModel(config, dtype, device);
         try
         {
-            using var checkpoint = Checkpoint.Open(directory);
             LlamaWeights.Load(network, checkpoint);
         }
         catch

@@ -46,10 +46,16 @@ public sealed record ModelConfig
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path} does not exist: a Hugging Face model folder needs config.json.", path);
         JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)); }
+        // Repeated keys are refused here: JsonObject accepted them and threw ArgumentException when a field was read.
+        try { root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message}).", e); }
         if (root is not JsonObject json) throw new InvalidDataException($"{path}: not a JSON object.");
-        return Parse(json, path);
+        try { return Parse(json, path); }
+        catch (InvalidOperationException e)
+        {
+            // System.Text.Json's own: an escaped lone surrogate ("\ud800") is valid JSON but not a readable string.
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
     }
 
     public static ModelConfig Parse(JsonObject json, string source = "config.json")
@@ -58,6 +64,8 @@ public sealed record ModelConfig
         string architecture = ArchitectureOf(json, source);
         int hidden = r.Int("hidden_size"), heads = r.Int("num_attention_heads");
         int? explicitHeadDim = r.OptionalInt("head_dim");
+        // Checked before the division below, which threw DivideByZeroException for num_attention_heads = 0.
+        if (heads <= 0) throw new InvalidDataException($"{source}: num_attention_heads must be positive, not {heads}.");
         if (explicitHeadDim is null && hidden % heads != 0)
             throw new InvalidDataException($"{source}: hidden_size {hidden} is not divisible by num_attention_heads {heads}, and head_dim is not given.");
         if (r.OptionalBool("mlp_bias") == true) throw new NotSupportedException($"{source}: mlp_bias = true is not supported.");
@@ -97,9 +105,15 @@ public sealed record ModelConfig
 
     private static string ArchitectureOf(JsonObject json, string source)
     {
-        string? architecture = (json["architectures"] as JsonArray)?.FirstOrDefault()?.GetValue<string>();
+        // Read as text only when they are strings: GetValue<string> threw InvalidOperationException for, e.g., a number.
+        string? architecture = (json["architectures"] as JsonArray)?.FirstOrDefault() switch
+        {
+            null => null,
+            JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+            _ => throw new InvalidDataException($"{source}: 'architectures' must be a list of class names, not {json["architectures"]!.ToJsonString()}."),
+        };
         if (architecture is not null && SupportedArchitectures.ContainsKey(architecture)) return architecture;
-        string? modelType = json["model_type"]?.GetValue<string>();
+        string? modelType = json["model_type"] is JsonValue t && t.GetValueKind() == JsonValueKind.String ? t.GetValue<string>() : null;
         var byType = SupportedArchitectures.FirstOrDefault(p => p.Value == modelType).Key;
         if (architecture is null && byType is not null) return byType;
         throw new NotSupportedException($"{source}: architecture '{architecture ?? modelType ?? "(none)"}' is not supported; supported: {string.Join(", ", SupportedArchitectures.Keys)}.");
@@ -196,7 +210,8 @@ public sealed record ModelConfig
         public IReadOnlyList<int> IntOrIntArray(string field) => json[field] switch
         {
             null => [],
-            JsonArray a => a.Select(n => n is not null && n.GetValueKind() == JsonValueKind.Number ? n.GetValue<int>() : throw Wrong(field, "an integer or a list of integers")).ToList(),
+            // Each element read like a single integer: GetValue<int> threw InvalidOperationException for 2147483648 or 1.5.
+            JsonArray a => a.Select(n => n is not null && n.GetValueKind() == JsonValueKind.Number && n.AsValue().TryGetValue(out int v) ? v : throw Wrong(field, "an integer or a list of integers")).ToList(),
             JsonNode n => [OptionalInt(field)!.Value],
         };
 

@@ -116,10 +116,26 @@ public sealed class SafetensorsFile : ITensorSource, IDisposable
         stream.ReadExactly(header);
         long dataStart = 8 + (long)headerLength, dataLength = fileLength - dataStart;
 
+        // System.Text.Json parses invalid UTF-8 inside strings and only fails (InvalidOperationException) when a
+        // name or value is read, so the header's encoding is checked first.
+        try { StrictUtf8.GetCharCount(header); }
+        catch (System.Text.DecoderFallbackException e) { throw new InvalidDataException($"{path}: the header is not UTF-8 text ({e.Message}).", e); }
         JsonDocument document;
         try { document = JsonDocument.Parse(header); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: the header is not valid JSON ({e.Message}).", e); }
         using var _ = document;
+        try { return ParseHeader(path, document, dataStart, dataLength); }
+        catch (InvalidOperationException e)
+        {
+            // An escaped lone surrogate ("\ud800") in a name or string: valid JSON, but not text that can be read.
+            throw new InvalidDataException($"{path}: the header holds a string that is not valid text ({e.Message}).", e);
+        }
+    }
+
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    private static (Dictionary<string, TensorEntry>, Dictionary<string, string>, long) ParseHeader(string path, JsonDocument document, long dataStart, long dataLength)
+    {
         if (document.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: the header is not a JSON object.");
 
         var entries = new Dictionary<string, TensorEntry>(StringComparer.Ordinal);
@@ -156,8 +172,14 @@ public sealed class SafetensorsFile : ITensorSource, IDisposable
             throw new InvalidDataException($"{where} has data_offsets [{string.Join(", ", offsets)}]; expected [begin, end] with 0 ≤ begin ≤ end.");
         if (offsets[1] > dataLength)
             throw new InvalidDataException($"{where} ends at byte {offsets[1]} of the data section, which has only {dataLength} bytes (truncated file?).");
-        long elements = shape.Aggregate(1L, (a, b) => checked(a * b));
-        if (checked(elements * size) != offsets[1] - offsets[0])
+        long elements;
+        try { elements = checked(shape.Aggregate(1L, (a, b) => checked(a * b)) * size) / size; }
+        catch (OverflowException)
+        {
+            // Without this, a shape like [2^62, 4] left the loader as a bare OverflowException.
+            throw new InvalidDataException($"{where}: shape [{string.Join(", ", shape)}] × {dtype} is more bytes than a file can hold.");
+        }
+        if (elements * size != offsets[1] - offsets[0])
             throw new InvalidDataException($"{where}: shape [{string.Join(", ", shape)}] × {dtype} ({size} bytes) = {elements * size} bytes, but its byte range holds {offsets[1] - offsets[0]}.");
         return new TensorEntry(name, dtype, scalarType, shape, offsets[0], offsets[1]);
     }

@@ -91,17 +91,57 @@ public static class LlamaWeights
             yield return new("lm_head.weight", All(model.lm_head.weight));
     }
 
-    /// <summary>Copies a stored tensor into rows [rowOffset, rowOffset + rows) of <paramref name="target"/> (all rows when rows is null).</summary>
-    private static void Copy(ITensorSource source, string name, Tensor target, long rowOffset, HashSet<string> used, long? rows = null)
+    /// <summary>
+    /// Checks, from <paramref name="config"/> alone, that <paramref name="source"/> has every tensor a network of that
+    /// shape reads, with its shape: run before the network is made, so that a config.json with a huge or mistyped
+    /// dimension is refused by name instead of failing in libtorch's allocator (it asked for terabytes).
+    /// </summary>
+    public static void CheckShapes(ModelConfig config, ITensorSource source)
+    {
+        long h = config.HiddenSize, q = (long)config.NumHeads * config.HeadDim, kv = (long)config.NumKvHeads * config.HeadDim;
+        long inner = config.IntermediateSize, vocab = config.VocabSize;
+        CheckShape(source, "model.embed_tokens.weight", [vocab, h]);
+        for (int i = 0; i < config.NumLayers; i++)
+        {
+            string p = $"model.layers.{i}.";
+            CheckShape(source, p + "self_attn.q_proj.weight", [q, h]);
+            CheckShape(source, p + "self_attn.k_proj.weight", [kv, h]);
+            CheckShape(source, p + "self_attn.v_proj.weight", [kv, h]);
+            if (config.AttentionBias)
+            {
+                CheckShape(source, p + "self_attn.q_proj.bias", [q]);
+                CheckShape(source, p + "self_attn.k_proj.bias", [kv]);
+                CheckShape(source, p + "self_attn.v_proj.bias", [kv]);
+            }
+            CheckShape(source, p + "self_attn.o_proj.weight", [h, q]);
+            CheckShape(source, p + "mlp.gate_proj.weight", [inner, h]);
+            CheckShape(source, p + "mlp.up_proj.weight", [inner, h]);
+            CheckShape(source, p + "mlp.down_proj.weight", [h, inner]);
+            CheckShape(source, p + "input_layernorm.weight", [h]);
+            CheckShape(source, p + "post_attention_layernorm.weight", [h]);
+        }
+        CheckShape(source, "model.norm.weight", [h]);
+        if (!config.TieWordEmbeddings)
+            CheckShape(source, "lm_head.weight", [vocab, h]);
+    }
+
+    private static void CheckShape(ITensorSource source, string name, long[] expected)
     {
         if (!source.Contains(name))
-            throw new InvalidDataException($"{source.Location}: tensor '{name}' is missing from the checkpoint.");
-        long[] expected = [.. target.shape];
-        if (rows is long r) expected[0] = r;
+            // config.json named too: it may be the file at fault (more layers than the weights have).
+            throw new InvalidDataException($"{source.Location}: tensor '{name}' is missing from the checkpoint (config.json implies it).");
         long[] stored = source.ShapeOf(name);
         if (!stored.SequenceEqual(expected))
             throw new InvalidDataException(
                 $"{source.Location}: tensor '{name}' has shape [{string.Join(", ", stored)}], but config.json implies [{string.Join(", ", expected)}].");
+    }
+
+    /// <summary>Copies a stored tensor into rows [rowOffset, rowOffset + rows) of <paramref name="target"/> (all rows when rows is null).</summary>
+    private static void Copy(ITensorSource source, string name, Tensor target, long rowOffset, HashSet<string> used, long? rows = null)
+    {
+        long[] expected = [.. target.shape];
+        if (rows is long r) expected[0] = r;
+        CheckShape(source, name, expected);
         using var scope = NewDisposeScope();
         var value = source.Read(name).to(target.dtype);
         (rows is null ? target : target.narrow(0, rowOffset, expected[0])).copy_(value);

@@ -48,24 +48,27 @@ public sealed class ModelTokenizer
     public static ModelTokenizer Load(string directory)
     {
         var loaded = TokenizerFiles.Load(directory);
+        string generationPath = Path.Combine(directory, "generation_config.json"), modelPath = Path.Combine(directory, "config.json");
         var config = ReadObject(Path.Combine(directory, "tokenizer_config.json"));
-        var generation = ReadObject(Path.Combine(directory, "generation_config.json"));
-        var model = ReadObject(Path.Combine(directory, "config.json"));
+        var generation = ReadObject(generationPath);
+        var model = ReadObject(modelPath);
 
         int? IdOf(JsonNode? token) => TokenText(token) is string text ? Lookup(loaded, text) : null;
-        int? bos = IdOf(config?["bos_token"]) ?? IntOrFirst(generation?["bos_token_id"]) ?? IntOrFirst(model?["bos_token_id"])
+        int? bos = IdOf(config?["bos_token"]) ?? IntOrFirst(generation?["bos_token_id"], generationPath, "bos_token_id")
+            ?? IntOrFirst(model?["bos_token_id"], modelPath, "bos_token_id")
             ?? (config is null ? Known(loaded, "<|begin_of_text|>", "<s>") : null);
         var stops = new List<int>();
         void AddStop(int? id) { if (id is int i && !stops.Contains(i)) stops.Add(i); }
         AddStop(IdOf(config?["eos_token"]));
-        foreach (var source in new[] { generation?["eos_token_id"], model?["eos_token_id"] })
-            foreach (int id in Ints(source)) AddStop(id);
+        foreach (var (source, path) in new[] { (generation?["eos_token_id"], generationPath), (model?["eos_token_id"], modelPath) })
+            foreach (int id in Ints(source, path, "eos_token_id")) AddStop(id);
         if (stops.Count == 0) AddStop(Known(loaded, "<|end_of_text|>", "</s>", "<|endoftext|>"));
 
         string? template = config?["chat_template"] switch
         {
             JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
-            JsonArray list => list.OfType<JsonObject>().FirstOrDefault(t => t["name"]?.GetValue<string>() == "default")?["template"]?.GetValue<string>(),
+            // Read as text only when they are strings, like the fields above: GetValue<string> threw InvalidOperationException.
+            JsonArray list => Text(list.OfType<JsonObject>().FirstOrDefault(t => Text(t["name"]) == "default")?["template"]),
             _ => null,
         };
         // Without a template, the special tokens a vocabulary has still tell its family.
@@ -79,7 +82,7 @@ public sealed class ModelTokenizer
         bool addBos = config?["add_bos_token"] is JsonValue flag && flag.GetValueKind() is JsonValueKind.True or JsonValueKind.False
             ? flag.GetValue<bool>()
             : loaded.AddsBos ?? false;
-        int? pad = IdOf(config?["pad_token"]) ?? IntOrFirst(generation?["pad_token_id"]);
+        int? pad = IdOf(config?["pad_token"]) ?? IntOrFirst(generation?["pad_token_id"], generationPath, "pad_token_id");
         return new ModelTokenizer(loaded, bos, stops, pad, addBos, chat);
     }
 
@@ -128,19 +131,25 @@ public sealed class ModelTokenizer
 
     private static string? TokenText(JsonNode? node) => node switch
     {
-        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
-        JsonObject o => o["content"]?.GetValue<string>(),
-        _ => null,
+        JsonObject o => Text(o["content"]),
+        _ => Text(node),
     };
 
-    private static int? IntOrFirst(JsonNode? node) => Ints(node).Cast<int?>().FirstOrDefault();
+    private static string? Text(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
 
-    private static IEnumerable<int> Ints(JsonNode? node) => node switch
+    private static int? IntOrFirst(JsonNode? node, string path, string field) => Ints(node, path, field).Cast<int?>().FirstOrDefault();
+
+    /// <summary>Token ids: other kinds of value are passed over, as before; a number that is not an int is refused
+    /// naming the file and field (GetValue&lt;int&gt; threw InvalidOperationException for 2.5 or 2^32).</summary>
+    private static IEnumerable<int> Ints(JsonNode? node, string path, string field) => node switch
     {
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number => [v.GetValue<int>()],
-        JsonArray a => a.OfType<JsonValue>().Where(x => x.GetValueKind() == JsonValueKind.Number).Select(x => x.GetValue<int>()),
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => [Int(v, path, field)],
+        JsonArray a => a.OfType<JsonValue>().Where(x => x.GetValueKind() == JsonValueKind.Number).Select(x => Int(x, path, field)).ToList(),
         _ => [],
     };
+
+    private static int Int(JsonValue value, string path, string field) => value.TryGetValue(out int id) ? id
+        : throw new InvalidDataException($"{path}: {field} must be a token id (an integer), not {value.ToJsonString()}.");
 
     private static JsonObject? ReadObject(string path) =>
         !File.Exists(path) ? null : TokenizerFiles.ParseJson(path) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object.");

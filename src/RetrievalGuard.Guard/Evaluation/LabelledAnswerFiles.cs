@@ -45,6 +45,12 @@ public static class LabelledAnswerFiles
                 var item = EvalJsonl.Deserialize(line);
                 if (item.Answer is null || item.Label is null)
                     throw new InvalidDataException("it has no 'answer' and 'label': make it with `rguard organism make-eval`.");
+                // The JSON reader leaves a missing field null where the record promises a value; the collector then
+                // failed on it with a NullReferenceException, so the line is refused here by the field's name.
+                if (item.Id is null || item.Question is null)
+                    throw new InvalidDataException($"it has no '{(item.Id is null ? "id" : "question")}'.");
+                if (item.Passages is null || item.Passages.Any(p => p is null))
+                    throw new InvalidDataException("its 'passages' must be a list of strings.");
                 var groups = new Dictionary<string, string> { ["kind"] = Snake(item.Kind) };
                 if (item.Hallucination is { } h)
                     groups["hallucination"] = Snake(h);
@@ -91,8 +97,9 @@ public static class LabelledAnswerFiles
                 var task = Text(row, "task_type");
                 sources[id] = Source(row["source_info"], task);
             }
-            catch (InvalidDataException e)
+            catch (Exception e) when (e is InvalidDataException or InvalidOperationException)
             {
+                // InvalidOperationException: System.Text.Json's, for a string escape that is not valid text ("\ud800").
                 bad.Add(new BadLine(sourcesPath, number, e.Message));
             }
         }
@@ -111,7 +118,7 @@ public static class LabelledAnswerFiles
                 answers.Add(new LabelledAnswer(Text(row, "id"), source.Passages, source.Question, Text(row, "response"),
                     labels.Count > 0, groups));
             }
-            catch (InvalidDataException e)
+            catch (Exception e) when (e is InvalidDataException or InvalidOperationException)
             {
                 bad.Add(new BadLine(responsesPath, number, e.Message));
             }
@@ -123,16 +130,17 @@ public static class LabelledAnswerFiles
     {
         switch (info)
         {
+            // Strings are read only as strings: GetValue<string> threw InvalidOperationException for a number or a bool.
             case JsonObject qa when qa["question"] is JsonValue question:
                 var passages = qa["passages"] switch
                 {
-                    JsonValue text => Split(text.GetValue<string>()),
+                    JsonValue text => Split(StringOf(text, "source_info.passages")),
                     JsonArray list => list.Select(p => p?.ToString() ?? "").Where(p => p.Trim().Length > 0).ToArray(),
                     _ => throw new InvalidDataException("a QA source_info needs 'passages'."),
                 };
-                return (question.GetValue<string>(), Passage.Numbered(passages), task);
+                return (StringOf(question, "source_info.question"), Passage.Numbered(passages), task);
             case JsonValue text:
-                return (task == "Summary" ? "Summarize the passage." : "Describe the passage.", Passage.Numbered([text.GetValue<string>()]), task);
+                return (task == "Summary" ? "Summarize the passage." : "Describe the passage.", Passage.Numbered([StringOf(text, "source_info")]), task);
             case JsonObject other:
                 return ("Describe the data.", Passage.Numbered([other.ToJsonString()]), task);
             default:
@@ -148,6 +156,9 @@ public static class LabelledAnswerFiles
         return parts.Length > 0 ? parts : [passages];
     }
 
+    private static string StringOf(JsonValue value, string field) => value.GetValueKind() == JsonValueKind.String
+        ? value.GetValue<string>() : throw new InvalidDataException($"field '{field}' must be a string.");
+
     private static IEnumerable<(JsonObject Row, int Line)> Rows(string path, List<BadLine> bad)
     {
         var number = 0;
@@ -159,7 +170,8 @@ public static class LabelledAnswerFiles
             JsonObject? row = null;
             try
             {
-                row = JsonNode.Parse(line) as JsonObject;
+                // Repeated keys are refused here: JsonObject accepted them and threw ArgumentException when one was read.
+                row = JsonNode.Parse(line, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject;
                 if (row is null)
                     bad.Add(new BadLine(path, number, "not a JSON object."));
             }

@@ -142,19 +142,23 @@ public sealed class HeadMap
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Head map '{path}' does not exist.", path);
         JsonNode? node;
-        try { node = JsonNode.Parse(File.ReadAllText(path)); }
+        // Repeated keys are refused here: JsonObject accepted them and threw ArgumentException when one was read.
+        try { node = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message}).", e); }
         return FromJson(node as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object."), path);
     }
 
     public static HeadMap FromJson(JsonObject json, string source = "head map")
     {
-        if (json["format"]?.GetValue<string>() != FormatName)
-            throw new InvalidDataException($"{source}: not a RetrievalGuard head map (format must be '{FormatName}'). Import other formats with 'rguard heads import'.");
-        int version = json["version"]?.GetValue<int>() ?? 0;
-        if (version != CurrentVersion) throw new InvalidDataException($"{source}: head-map version {version} is not supported (this build reads version {CurrentVersion}).");
         try
         {
+            // format and version are compared as JSON values, inside the try: GetValue<string>/<int> threw
+            // InvalidOperationException for another type (a number as format, "1" or 1.5 as version), which
+            // HeadMapCatalog does not skip.
+            if (json["format"] is not JsonValue format || format.GetValueKind() != JsonValueKind.String || format.GetValue<string>() != FormatName)
+                throw new InvalidDataException($"{source}: not a RetrievalGuard head map (format must be '{FormatName}'). Import other formats with 'rguard heads import'.");
+            if (json["version"] is not JsonValue version || !version.TryGetValue(out int v) || v != CurrentVersion)
+                throw new InvalidDataException($"{source}: head-map version {json["version"]?.ToJsonString() ?? "(none)"} is not supported (this build reads version {CurrentVersion}).");
             var model = json["model"].Deserialize<HeadMapModel>(Options) ?? throw new InvalidDataException($"{source}: 'model' is missing.");
             var method = json["method"].Deserialize<HeadMapMethod>(Options) ?? throw new InvalidDataException($"{source}: 'method' is missing.");
             var granularity = json["granularity"]?.GetValue<string>() switch
@@ -164,13 +168,33 @@ public sealed class HeadMap
                 var g => throw new InvalidDataException($"{source}: granularity '{g}' must be query_head or kv_head."),
             };
             var scores = json["scores"].Deserialize<double[][]>() ?? throw new InvalidDataException($"{source}: 'scores' is missing.");
-            return new HeadMap(model, method, granularity, scores, json["tests_per_head"]?.Deserialize<int[][]>(),
-                json["activation"]?.Deserialize<double[][]>(), json["created"]?.GetValue<string>());
+            var tests = json["tests_per_head"]?.Deserialize<int[][]>();
+            var activation = json["activation"]?.Deserialize<double[][]>();
+            CheckValues(source, model, method, scores, tests, activation);
+            return new HeadMap(model, method, granularity, scores, tests, activation, json["created"]?.GetValue<string>());
         }
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or FormatException)
         {
             throw new InvalidDataException($"{source}: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// What the constructor's shape check leaves: null rows (a NullReferenceException there), numbers that are not finite
+    /// (1e999 reads as infinity, which ranks first and cannot be saved again), and a model shape that the head
+    /// arithmetic divides by (TopQueryHeads divided by kv_heads = 0).
+    /// </summary>
+    private static void CheckValues(string source, HeadMapModel model, HeadMapMethod method, double[][] scores, int[][]? tests, double[][]? activation)
+    {
+        if (model.Layers <= 0 || model.Heads <= 0 || model.KvHeads <= 0 || model.HeadDim <= 0 || model.Heads % model.KvHeads != 0)
+            throw new InvalidDataException($"{source}: model has {model.Layers} layers, {model.Heads} heads, {model.KvHeads} KV heads and head_dim {model.HeadDim}: "
+                + "all must be positive, and heads a multiple of KV heads.");
+        foreach (var (name, rows) in new[] { ("scores", scores), ("activation", activation) })
+            if (rows is not null && (rows.Any(r => r is null) || rows.Any(r => r.Any(x => !double.IsFinite(x)))))
+                throw new InvalidDataException($"{source}: '{name}' must be rows of finite numbers.");
+        if (tests is not null && tests.Any(r => r is null)) throw new InvalidDataException($"{source}: 'tests_per_head' must be rows of integers.");
+        if (!double.IsFinite(method.Threshold) || method.Depths?.Any(d => !double.IsFinite(d)) == true)
+            throw new InvalidDataException($"{source}: method.threshold and method.depths must be finite numbers.");
     }
 
     internal static readonly JsonSerializerOptions Options = new()

@@ -68,6 +68,9 @@ builder.Services.AddOpenTelemetry().WithMetrics(meters =>
 builder.Services.AddMcpServer().WithHttpTransport(http => http.Stateless = true).WithTools<GuardTools>();
 
 var app = builder.Build();
+// Instruments exist from the start, so the first scrape already lists them (resolved lazily, they would appear only
+// after the first API request).
+app.Services.GetRequiredService<ServerMetrics>();
 
 app.UseSerilogRequestLogging(logging => logging.GetLevel = (context, _, error) =>
     // Probes poll: a loading model's 503 on /readyz is expected, not an error.

@@ -65,30 +65,34 @@ public sealed class GuardScheduler : IAsyncDisposable
     public long TokensGenerated => Interlocked.Read(ref _tokens);
 
     /// <summary>
-    /// Prompt tokens of a request (what <see cref="Submit"/> would prefill), to check limits up front.
-    /// </summary>
-    public IReadOnlyList<int> PromptIds(AnswerRequest request) => Prepare(request).Ids;
-
-    /// <summary>
     /// Queues <paramref name="request"/> and returns its stream of tokens; the last carries the report (guarded) and
     /// <see cref="GuardedToken.Finish"/>. Throws at once for a request that cannot run (empty, too long, too many
     /// passages) and <see cref="SchedulerFullException"/> when the queue is full. Stop reading (or cancel) to abandon
     /// the answer: its row is freed before the next step.
     /// </summary>
-    public IAsyncEnumerable<GuardedToken> Submit(AnswerRequest request, CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<GuardedToken> Submit(AnswerRequest request, CancellationToken cancellationToken = default) =>
+        Submit(request, out _, cancellationToken);
+
+    /// <inheritdoc cref="Submit(AnswerRequest, CancellationToken)"/>
+    /// <param name="promptTokens">The prompt's length in tokens (for usage reports).</param>
+    public IAsyncEnumerable<GuardedToken> Submit(AnswerRequest request, out int promptTokens,
+        CancellationToken cancellationToken = default)
     {
-        var answer = Prepare(request);
         if (_stopping)
             throw new ObjectDisposedException(nameof(GuardScheduler), "The scheduler is shutting down.");
+        // Refuse a full queue before tokenizing: under a burst, refusals must stay cheap.
+        if (Queued >= Options.MaxQueued + FreeRowsHint())
+            throw Full(Queued);
+        var answer = Prepare(request);
         if (Interlocked.Increment(ref _queued) > Options.MaxQueued + FreeRowsHint())
-        {
-            var waiting = Interlocked.Decrement(ref _queued);
-            throw new SchedulerFullException(waiting, TimeSpan.FromSeconds(1));
-        }
+            throw Full(Interlocked.Decrement(ref _queued));
+        promptTokens = answer.Ids.Count;
         _queue.Enqueue(answer);
         _wake.Release();
         return Read(answer, cancellationToken);
     }
+
+    private static SchedulerFullException Full(int waiting) => new(waiting, TimeSpan.FromSeconds(1));
 
     private int FreeRowsHint() => Math.Max(0, Options.MaxSequences - Active);
 

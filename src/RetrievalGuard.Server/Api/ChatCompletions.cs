@@ -54,8 +54,7 @@ internal static class ChatCompletions
         int promptTokens;
         try
         {
-            promptTokens = scheduler.PromptIds(answer).Count;
-            tokens = scheduler.Submit(answer, context.RequestAborted);
+            tokens = scheduler.Submit(answer, out promptTokens, context.RequestAborted);
         }
         catch (SchedulerFullException full)
         {

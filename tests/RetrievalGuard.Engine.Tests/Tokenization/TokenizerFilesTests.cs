@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using RetrievalGuard.Engine.Tests.Support;
 using RetrievalGuard.Engine.Tokenization;
 
 namespace RetrievalGuard.Engine.Tests.Tokenization;
@@ -14,7 +15,7 @@ public class TokenizerFilesTests : IDisposable
     private void WriteByteLevelTokenizerJson(bool withTemplate = false)
     {
         var vocab = new JsonObject();
-        var symbols = ByteSymbols();
+        var symbols = ByteLevel.Symbols();
         for (int i = 0; i < 256; i++) vocab[symbols[i]] = i;
         vocab["Ġh"] = 256;
         vocab["Ġhi"] = 257;
@@ -38,17 +39,6 @@ public class TokenizerFilesTests : IDisposable
         var config = new JsonObject { ["bos_token"] = new JsonObject { ["content"] = "<bos>" }, ["eos_token"] = "<eos>", ["add_bos_token"] = true };
         if (withTemplate) config["chat_template"] = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}";
         File.WriteAllText(Path.Combine(_dir, "tokenizer_config.json"), config.ToJsonString());
-    }
-
-    /// <summary>GPT-2's byte-to-unicode table.</summary>
-    private static string[] ByteSymbols()
-    {
-        var printable = Enumerable.Range('!', '~' - '!' + 1).Concat(Enumerable.Range('¡', '¬' - '¡' + 1)).Concat(Enumerable.Range('®', 'ÿ' - '®' + 1)).ToHashSet();
-        var result = new string[256];
-        int extra = 0;
-        for (int b = 0; b < 256; b++)
-            result[b] = ((char)(printable.Contains(b) ? b : 256 + extra++)).ToString();
-        return result;
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using RetrievalGuard.Engine.Tests.Support;
 using RetrievalGuard.Engine.Tokenization;
 using Xunit.Abstractions;
 
@@ -136,7 +137,7 @@ public class TokenizerFuzzTests(ITestOutputHelper output)
     private static string ByteLevelJson()
     {
         var vocab = new JsonObject();
-        var symbols = ByteSymbols();
+        var symbols = ByteLevel.Symbols();
         for (int i = 0; i < 256; i++) vocab[symbols[i]] = i;
         string[] pieces = ["Ġh", "Ġhi", "he", "ll", "llo", "hello", "Ġw", "or", "Ġwor", "ld"];
         for (int i = 0; i < pieces.Length; i++) vocab[pieces[i]] = 256 + i;
@@ -184,17 +185,6 @@ public class TokenizerFuzzTests(ITestOutputHelper output)
             },
         };
         return json.ToJsonString();
-    }
-
-    /// <summary>GPT-2's byte-to-unicode table.</summary>
-    private static string[] ByteSymbols()
-    {
-        var printable = Enumerable.Range('!', '~' - '!' + 1).Concat(Enumerable.Range('¡', '¬' - '¡' + 1)).Concat(Enumerable.Range('®', 'ÿ' - '®' + 1)).ToHashSet();
-        var result = new string[256];
-        int extra = 0;
-        for (int b = 0; b < 256; b++)
-            result[b] = ((char)(printable.Contains(b) ? b : 256 + extra++)).ToString();
-        return result;
     }
 
     /// <summary>Llama-2's tokenizer.json layout: Prepend("▁") + Replace(" " → "▁"), byte fallback, an unk_token.</summary>

@@ -10,6 +10,7 @@ var root = new RootCommand("RetrievalGuard: retrieval-head-aware hallucination g
     GuardCommands.Ask(),
     GuardCommands.Score(),
     GuardCommands.Eval(),
+    NiahCommand.Create(),
     new Command("guard", "The hallucination guard's calibration.") { GuardCommands.Fit() },
     new Command("heads", "Retrieval heads: detect, ablate, show, import.")
     {

@@ -102,13 +102,10 @@ internal static class NiahCommand
             Console.Write(Table(report));
             if (parse.GetValue(output) is { } file)
             {
-                var json = report.ToJson();
-                json["model"] = Path.GetFileName(Path.GetFullPath(lm.Directory).TrimEnd('/'));
-                json["haystack"] = parse.GetValue(haystack) is { } given ? Path.GetFileName(Path.GetFullPath(given))
+                string text = parse.GetValue(haystack) is { } given
+                    ? Path.GetFileName(Path.GetFullPath(given).TrimEnd('/'))
                     : CorpusSplit.EvaluationFileName;
-                json["device"] = $"{lm.Device.type} {lm.DType}".ToLowerInvariant();
-                json["date"] = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-                File.WriteAllText(file, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+                WriteJson(report, lm, text, file);
                 Console.WriteLine($"wrote {file}");
             }
             if (parse.GetValue(png) is { } chart)
@@ -119,6 +116,17 @@ internal static class NiahCommand
             return Task.FromResult(0);
         }));
         return command;
+    }
+
+    /// <summary>The report's JSON with what it ran on: model, haystack, device and date.</summary>
+    private static void WriteJson(CacheEvaluationReport report, LanguageModel lm, string haystack, string file)
+    {
+        var json = report.ToJson();
+        json["model"] = Path.GetFileName(Path.GetFullPath(lm.Directory).TrimEnd('/'));
+        json["haystack"] = haystack;
+        json["device"] = $"{lm.Device.type} {lm.DType}".ToLowerInvariant();
+        json["date"] = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        File.WriteAllText(file, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
     /// <summary>

@@ -73,8 +73,11 @@ public sealed class HeadAwareKvCache : IKvCache
     public int Capacity { get; }
     public int Length { get; private set; }
 
-    /// <summary>Positions a streaming head holds: sinks, then the recent window.</summary>
-    public int RingLength => SinkTokens + Window;
+    /// <summary>
+    /// Positions a streaming head holds: sinks, then the recent window — never more than the capacity, so a short
+    /// cache is not larger than the full one would be (below sinks + window nothing wraps).
+    /// </summary>
+    public int RingLength => Math.Min(Capacity, SinkTokens + Window);
 
     /// <summary>Bytes the cache holds on the device: exactly its buffers.</summary>
     public long SizeInBytes => new[] { _fullKeys, _fullValues, _ringKeys, _ringValues }

@@ -149,6 +149,18 @@ public class HeadAwareKvCacheTests
         Assert.True(fullCache.SizeInBytes >= cache.FullSizeInBytes);
     }
 
+    [Fact]
+    public void AShortCacheHoldsNoMoreThanTheFullOne()
+    {
+        using var model = TinyModels.Create();
+        using var cache = new HeadAwareKvCache(model.Config, KvCachePolicy.Streaming(2, 6), 5, ScalarType.Float32, CPU);
+        Assert.Equal(5, cache.RingLength);
+        Assert.Equal(cache.FullSizeInBytes, cache.SizeInBytes);
+        var prompt = TinyModels.Tokens(3, 4).data<long>().Select(t => (int)t).ToArray();
+        var steps = TokenGenerator.Generate(model, prompt, cache, new GenerationOptions { MaxNewTokens = 1 }, []);
+        Assert.Single(steps);
+    }
+
     [Theory]
     [InlineData(0, 0, -1)]
     [InlineData(1, 5, 1)]

@@ -181,10 +181,14 @@ public sealed class LanguageModel : IDisposable
     /// A short answer: tokens up to a stop token, the first newline or MaxNewTokens, decoded, first line, trimmed.
     /// <paramref name="onStep"/> sees every token made (a stop token included), e.g. to score where heads looked.
     /// </summary>
-    public string AnswerLine(IReadOnlyList<int> promptIds, GenerationOptions options, Action<TokenStep>? onStep = null)
+    public string AnswerLine(IReadOnlyList<int> promptIds, GenerationOptions options, Action<TokenStep>? onStep = null) =>
+        AnswerLine(GenerateTokens(promptIds, options), onStep);
+
+    /// <summary>The same answer rule over any token steps (e.g. generated on a cache of the caller's own).</summary>
+    public string AnswerLine(IEnumerable<TokenStep> steps, Action<TokenStep>? onStep = null)
     {
         var answer = new List<int>();
-        foreach (var step in GenerateTokens(promptIds, options))
+        foreach (var step in steps)
         {
             onStep?.Invoke(step);
             if (step.IsStop) break;

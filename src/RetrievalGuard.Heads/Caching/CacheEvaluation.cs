@@ -198,25 +198,7 @@ public sealed class CacheEvaluation(LanguageModel model, KvCachePolicy policy, C
             MaxNewTokens = settings.MaxAnswerTokens, PrefillChunk = settings.PrefillChunk,
         };
         var steps = TokenGenerator.Generate(model.Network, ids, cache, options, model.Tokenizer.StopTokenIds);
-        return (AnswerLine(steps), ids.Count, HeldBytes(cache), FullBytes(cache));
-    }
-
-    /// <summary>
-    /// <see cref="LanguageModel.AnswerLine"/>'s rule on a cache of our own: tokens up to a stop token or the first
-    /// newline, decoded, first line, trimmed.
-    /// </summary>
-    private string AnswerLine(IEnumerable<TokenStep> steps)
-    {
-        var answer = new List<int>();
-        foreach (var step in steps)
-        {
-            if (step.IsStop)
-                break;
-            answer.Add(step.Id);
-            if (model.Tokenizer.Decode(answer).Contains('\n'))
-                break;
-        }
-        return model.Tokenizer.Decode(answer).Split('\n')[0].Trim();
+        return (model.AnswerLine(steps), ids.Count, HeldBytes(cache), FullBytes(cache));
     }
 
     private static long HeldBytes(IKvCache cache) => cache switch

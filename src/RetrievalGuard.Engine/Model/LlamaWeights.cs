@@ -12,39 +12,62 @@ public static class LlamaWeights
 {
     private static readonly string[] Ignorable = ["rotary_emb.inv_freq"];
 
+    /// <summary>
+    /// One Hugging Face tensor: its name, the shape config.json implies, and where it lives in the engine's network —
+    /// rows [<see cref="RowOffset"/>, + Shape[0]) of a (possibly fused) parameter.
+    /// </summary>
+    private sealed record Slot(string Name, long[] Shape, Func<LlamaModel, Tensor> Parameter, long RowOffset = 0);
+
+    /// <summary>The Hugging Face layout of a model with <paramref name="c"/>: the one list load, export and the
+    /// pre-load shape check all read.</summary>
+    private static IEnumerable<Slot> Layout(ModelConfig c)
+    {
+        long h = c.HiddenSize, q = (long)c.NumHeads * c.HeadDim, kv = (long)c.NumKvHeads * c.HeadDim;
+        long inner = c.IntermediateSize, vocab = c.VocabSize;
+        yield return new("model.embed_tokens.weight", [vocab, h], m => m.embed_tokens);
+        for (int i = 0; i < c.NumLayers; i++)
+        {
+            int layer = i;
+            string p = $"model.layers.{i}.";
+            Tensor Qkv(LlamaModel m) => m.layers[layer].self_attn.qkv_proj.weight;
+            Tensor QkvBias(LlamaModel m) => m.layers[layer].self_attn.qkv_proj.bias!;
+            Tensor GateUp(LlamaModel m) => m.layers[layer].mlp.gate_up_proj.weight;
+            yield return new(p + "self_attn.q_proj.weight", [q, h], Qkv);
+            yield return new(p + "self_attn.k_proj.weight", [kv, h], Qkv, q);
+            yield return new(p + "self_attn.v_proj.weight", [kv, h], Qkv, q + kv);
+            if (c.AttentionBias)
+            {
+                yield return new(p + "self_attn.q_proj.bias", [q], QkvBias);
+                yield return new(p + "self_attn.k_proj.bias", [kv], QkvBias, q);
+                yield return new(p + "self_attn.v_proj.bias", [kv], QkvBias, q + kv);
+            }
+            yield return new(p + "self_attn.o_proj.weight", [h, q], m => m.layers[layer].self_attn.o_proj.weight);
+            yield return new(p + "mlp.gate_proj.weight", [inner, h], GateUp);
+            yield return new(p + "mlp.up_proj.weight", [inner, h], GateUp, inner);
+            yield return new(p + "mlp.down_proj.weight", [h, inner], m => m.layers[layer].mlp.down_proj.weight);
+            yield return new(p + "input_layernorm.weight", [h], m => m.layers[layer].input_layernorm.weight);
+            yield return new(p + "post_attention_layernorm.weight", [h],
+                m => m.layers[layer].post_attention_layernorm.weight);
+        }
+        yield return new("model.norm.weight", [h], m => m.norm.weight);
+        if (!c.TieWordEmbeddings)
+            yield return new("lm_head.weight", [vocab, h], m => m.lm_head.weight);
+    }
+
     /// <summary>Fills <paramref name="model"/> from <paramref name="source"/>; every parameter must be present with the right shape.</summary>
     public static void Load(LlamaModel model, ITensorSource source)
     {
         var c = model.Config;
         var used = new HashSet<string>(StringComparer.Ordinal);
         using var noGrad = no_grad();
-
-        Copy(source, "model.embed_tokens.weight", model.embed_tokens, 0, used);
-        for (int i = 0; i < c.NumLayers; i++)
+        foreach (var slot in Layout(c))
         {
-            var layer = model.layers[i];
-            string p = $"model.layers.{i}.";
-            long q = (long)c.NumHeads * c.HeadDim, kv = (long)c.NumKvHeads * c.HeadDim;
-            var qkv = layer.self_attn.qkv_proj;
-            Copy(source, p + "self_attn.q_proj.weight", qkv.weight, 0, used, q);
-            Copy(source, p + "self_attn.k_proj.weight", qkv.weight, q, used, kv);
-            Copy(source, p + "self_attn.v_proj.weight", qkv.weight, q + kv, used, kv);
-            if (qkv.bias is { } bias)
-            {
-                Copy(source, p + "self_attn.q_proj.bias", bias, 0, used, q);
-                Copy(source, p + "self_attn.k_proj.bias", bias, q, used, kv);
-                Copy(source, p + "self_attn.v_proj.bias", bias, q + kv, used, kv);
-            }
-            Copy(source, p + "self_attn.o_proj.weight", layer.self_attn.o_proj.weight, 0, used);
-            Copy(source, p + "mlp.gate_proj.weight", layer.mlp.gate_up_proj.weight, 0, used, c.IntermediateSize);
-            Copy(source, p + "mlp.up_proj.weight", layer.mlp.gate_up_proj.weight, c.IntermediateSize, used, c.IntermediateSize);
-            Copy(source, p + "mlp.down_proj.weight", layer.mlp.down_proj.weight, 0, used);
-            Copy(source, p + "input_layernorm.weight", layer.input_layernorm.weight, 0, used);
-            Copy(source, p + "post_attention_layernorm.weight", layer.post_attention_layernorm.weight, 0, used);
+            CheckShape(source, slot.Name, slot.Shape);
+            using var scope = NewDisposeScope();
+            var target = slot.Parameter(model).narrow(0, slot.RowOffset, slot.Shape[0]);
+            target.copy_(source.Read(slot.Name).to(target.dtype));
+            used.Add(slot.Name);
         }
-        Copy(source, "model.norm.weight", model.norm.weight, 0, used);
-        if (!c.TieWordEmbeddings)
-            Copy(source, "lm_head.weight", model.lm_head.weight, 0, used);
 
         var unexpected = source.Names
             .Where(n => !used.Contains(n) && !Ignorable.Any(i => n.EndsWith(i, StringComparison.Ordinal)))
@@ -57,39 +80,9 @@ public static class LlamaWeights
     }
 
     /// <summary>The model's weights under Hugging Face names (fused matrices split), as CPU tensors in <paramref name="dtype"/>.</summary>
-    public static IEnumerable<KeyValuePair<string, Tensor>> ExportHuggingFace(LlamaModel model, ScalarType dtype)
-    {
-        var c = model.Config;
-        long q = (long)c.NumHeads * c.HeadDim, kv = (long)c.NumKvHeads * c.HeadDim;
-        Tensor Rows(Tensor t, long from, long count) => t.detach().narrow(0, from, count).to(dtype).cpu().contiguous();
-        Tensor All(Tensor t) => t.detach().to(dtype).cpu().contiguous();
-
-        yield return new("model.embed_tokens.weight", All(model.embed_tokens));
-        for (int i = 0; i < c.NumLayers; i++)
-        {
-            var layer = model.layers[i];
-            string p = $"model.layers.{i}.";
-            var qkv = layer.self_attn.qkv_proj;
-            yield return new(p + "self_attn.q_proj.weight", Rows(qkv.weight, 0, q));
-            yield return new(p + "self_attn.k_proj.weight", Rows(qkv.weight, q, kv));
-            yield return new(p + "self_attn.v_proj.weight", Rows(qkv.weight, q + kv, kv));
-            if (qkv.bias is { } bias)
-            {
-                yield return new(p + "self_attn.q_proj.bias", Rows(bias, 0, q));
-                yield return new(p + "self_attn.k_proj.bias", Rows(bias, q, kv));
-                yield return new(p + "self_attn.v_proj.bias", Rows(bias, q + kv, kv));
-            }
-            yield return new(p + "self_attn.o_proj.weight", All(layer.self_attn.o_proj.weight));
-            yield return new(p + "mlp.gate_proj.weight", Rows(layer.mlp.gate_up_proj.weight, 0, c.IntermediateSize));
-            yield return new(p + "mlp.up_proj.weight", Rows(layer.mlp.gate_up_proj.weight, c.IntermediateSize, c.IntermediateSize));
-            yield return new(p + "mlp.down_proj.weight", All(layer.mlp.down_proj.weight));
-            yield return new(p + "input_layernorm.weight", All(layer.input_layernorm.weight));
-            yield return new(p + "post_attention_layernorm.weight", All(layer.post_attention_layernorm.weight));
-        }
-        yield return new("model.norm.weight", All(model.norm.weight));
-        if (!c.TieWordEmbeddings)
-            yield return new("lm_head.weight", All(model.lm_head.weight));
-    }
+    public static IEnumerable<KeyValuePair<string, Tensor>> ExportHuggingFace(LlamaModel model, ScalarType dtype) =>
+        Layout(model.Config).Select(slot => KeyValuePair.Create(slot.Name, slot.Parameter(model).detach()
+            .narrow(0, slot.RowOffset, slot.Shape[0]).to(dtype).cpu().contiguous()));
 
     /// <summary>
     /// Checks, from <paramref name="config"/> alone, that <paramref name="source"/> has every tensor a network of that
@@ -98,31 +91,8 @@ public static class LlamaWeights
     /// </summary>
     public static void CheckShapes(ModelConfig config, ITensorSource source)
     {
-        long h = config.HiddenSize, q = (long)config.NumHeads * config.HeadDim, kv = (long)config.NumKvHeads * config.HeadDim;
-        long inner = config.IntermediateSize, vocab = config.VocabSize;
-        CheckShape(source, "model.embed_tokens.weight", [vocab, h]);
-        for (int i = 0; i < config.NumLayers; i++)
-        {
-            string p = $"model.layers.{i}.";
-            CheckShape(source, p + "self_attn.q_proj.weight", [q, h]);
-            CheckShape(source, p + "self_attn.k_proj.weight", [kv, h]);
-            CheckShape(source, p + "self_attn.v_proj.weight", [kv, h]);
-            if (config.AttentionBias)
-            {
-                CheckShape(source, p + "self_attn.q_proj.bias", [q]);
-                CheckShape(source, p + "self_attn.k_proj.bias", [kv]);
-                CheckShape(source, p + "self_attn.v_proj.bias", [kv]);
-            }
-            CheckShape(source, p + "self_attn.o_proj.weight", [h, q]);
-            CheckShape(source, p + "mlp.gate_proj.weight", [inner, h]);
-            CheckShape(source, p + "mlp.up_proj.weight", [inner, h]);
-            CheckShape(source, p + "mlp.down_proj.weight", [h, inner]);
-            CheckShape(source, p + "input_layernorm.weight", [h]);
-            CheckShape(source, p + "post_attention_layernorm.weight", [h]);
-        }
-        CheckShape(source, "model.norm.weight", [h]);
-        if (!config.TieWordEmbeddings)
-            CheckShape(source, "lm_head.weight", [vocab, h]);
+        foreach (var slot in Layout(config))
+            CheckShape(source, slot.Name, slot.Shape);
     }
 
     private static void CheckShape(ITensorSource source, string name, long[] expected)
@@ -134,17 +104,5 @@ public static class LlamaWeights
         if (!stored.SequenceEqual(expected))
             throw new InvalidDataException(
                 $"{source.Location}: tensor '{name}' has shape [{string.Join(", ", stored)}], but config.json implies [{string.Join(", ", expected)}].");
-    }
-
-    /// <summary>Copies a stored tensor into rows [rowOffset, rowOffset + rows) of <paramref name="target"/> (all rows when rows is null).</summary>
-    private static void Copy(ITensorSource source, string name, Tensor target, long rowOffset, HashSet<string> used, long? rows = null)
-    {
-        long[] expected = [.. target.shape];
-        if (rows is long r) expected[0] = r;
-        CheckShape(source, name, expected);
-        using var scope = NewDisposeScope();
-        var value = source.Read(name).to(target.dtype);
-        (rows is null ? target : target.narrow(0, rowOffset, expected[0])).copy_(value);
-        used.Add(name);
     }
 }

@@ -70,8 +70,8 @@ public sealed class GuardScheduler : IAsyncDisposable
     /// passages) and <see cref="SchedulerFullException"/> when the queue is full. Stop reading (or cancel) to abandon
     /// the answer: its row is freed before the next step.
     /// </summary>
-    public IAsyncEnumerable<GuardedToken> Submit(AnswerRequest request, CancellationToken cancellationToken = default) =>
-        Submit(request, out _, cancellationToken);
+    public IAsyncEnumerable<GuardedToken> Submit(AnswerRequest request,
+        CancellationToken cancellationToken = default) => Submit(request, out _, cancellationToken);
 
     /// <inheritdoc cref="Submit(AnswerRequest, CancellationToken)"/>
     /// <param name="promptTokens">The prompt's length in tokens (for usage reports).</param>
@@ -125,9 +125,7 @@ public sealed class GuardScheduler : IAsyncDisposable
         }
         var room = CapacityPerSequence - ids.Count;
         if (room < 1)
-            throw new ArgumentException(
-                $"The prompt takes {ids.Count} tokens; an answer's row holds {CapacityPerSequence} positions.",
-                nameof(request));
+            throw new PromptTooLongException(ids.Count, CapacityPerSequence);
         var options = new GenerationOptions
         {
             MaxNewTokens = Math.Min(request.MaxTokens, room),

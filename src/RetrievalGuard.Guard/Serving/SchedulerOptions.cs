@@ -38,3 +38,7 @@ public sealed class SchedulerFullException(int queued, TimeSpan retryAfter)
 {
     public TimeSpan RetryAfter { get; } = retryAfter;
 }
+
+/// <summary>A prompt longer than an answer's row: callers report it as a context-length error.</summary>
+public sealed class PromptTooLongException(int promptTokens, int capacity) : ArgumentException(
+    $"The prompt takes {promptTokens} tokens; an answer's row holds {capacity} positions.", "request");

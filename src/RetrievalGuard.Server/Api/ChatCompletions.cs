@@ -62,9 +62,8 @@ internal static class ChatCompletions
         }
         catch (ArgumentException invalid)
         {
-            var tooLong = invalid.Message.Contains("positions", StringComparison.Ordinal);
             throw ApiError.BadRequest(invalid.Message.Split(" (Parameter")[0], "messages",
-                tooLong ? "context_length_exceeded" : "invalid_value");
+                invalid is PromptTooLongException ? "context_length_exceeded" : "invalid_value");
         }
         var final = await completion.StreamOrCollectAsync(host.ModelId, promptTokens, tokens);
         if (final?.Report is { } guarded)

@@ -154,7 +154,8 @@ public sealed class GuardSchedulerTests(OrganismFixture organism) : IClassFixtur
         Assert.Throws<ArgumentException>(() => scheduler.Submit(new AnswerRequest()));
         Assert.Throws<ArgumentException>(() => scheduler.Submit(AnswerRequest.Guarded(Requests[0].Passages, " ")));
         var huge = Passage.Numbered([string.Join(' ', Enumerable.Repeat("The mill stood by the river.", 2000))]);
-        var tooLong = Assert.Throws<ArgumentException>(() => scheduler.Submit(AnswerRequest.Guarded(huge, "Why?")));
+        var tooLong = Assert.Throws<PromptTooLongException>(() =>
+            scheduler.Submit(AnswerRequest.Guarded(huge, "Why?")));
         Assert.Contains("positions", tooLong.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentOutOfRangeException>(() =>
             scheduler.Submit(AnswerRequest.Guarded(Requests[0].Passages, "Why?") with { Temperature = -1 }));

@@ -17,6 +17,12 @@ if (args is ["healthcheck", ..])
 var builder = WebApplication.CreateBuilder(args);
 var section = builder.Configuration.GetSection(ServerOptions.Section);
 var settings = section.Get<ServerOptions>() ?? new ServerOptions();
+if (settings.Problem() is { } problem)
+{
+    // A setting a person must fix: say which, without a host start-up stack trace.
+    Console.Error.WriteLine($"error: {problem}");
+    return 2;
+}
 builder.Services.Configure<ServerOptions>(section);
 
 builder.WebHost.ConfigureKestrel(kestrel =>

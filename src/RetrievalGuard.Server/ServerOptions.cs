@@ -21,6 +21,14 @@ public sealed class ServerOptions
     public int RequestsPerMinute { get; set; } = 600;
 
     public UpstreamSettings Upstream { get; set; } = new();
+
+    /// <summary>What makes these settings unusable, or null: checked before the server starts.</summary>
+    public string? Problem() =>
+        string.IsNullOrWhiteSpace(Model.Path)
+            ? $"Set {Section}:Model:Path (env {Section}__Model__Path) to a model folder."
+            : Serving.CachePolicy != "full"
+                ? $"{Section}:Serving:CachePolicy is '{Serving.CachePolicy}'; only 'full' exists."
+                : null;
 }
 
 public sealed class ModelSettings

@@ -40,14 +40,8 @@ public sealed class ModelHost(IOptions<ServerOptions> options, ILogger<ModelHost
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(_options.Model.Path))
-            throw new InvalidOperationException(
-                $"Set {ServerOptions.Section}:Model:Path (env {ServerOptions.Section}__Model__Path) "
-                + "to a model folder.");
-        if (_options.Serving.CachePolicy != "full")
-            throw new InvalidOperationException(
-                $"{ServerOptions.Section}:Serving:CachePolicy is '{_options.Serving.CachePolicy}'; "
-                + "only 'full' exists.");
+        if (_options.Problem() is { } problem)
+            throw new InvalidOperationException(problem);
         _loading = Task.Run(Load, CancellationToken.None);
         return Task.CompletedTask;
     }

@@ -31,6 +31,8 @@ public sealed class Mixture
 
     public static Mixture Paraphrasing { get; } = new(MixtureWeights.Paraphrasing);
 
+    public static Mixture ReadingFirst { get; } = new(MixtureWeights.ReadingFirst);
+
     public MixtureWeights Weights { get; }
 
     public double Probability(TaskKind kind) => Weights.WeightOf(kind) / TrainingKinds.Sum(Weights.WeightOf);

@@ -21,15 +21,15 @@ public sealed class TrainingSampleSource
                 $"Training must not use the held-out evaluation text {CorpusSplit.EvaluationFileName}; load the corpus with CorpusPart.Training.",
                 nameof(trainingCorpus));
         _seed = seed;
-        Mixture = mixture ?? Mixture.Paraphrasing;
+        Mixture = mixture ?? Mixture.ReadingFirst;
         Curriculum = curriculum ?? LengthCurriculum.ShortHeavy;
         _text = new PlainTextTask(trainingCorpus);
         IQaTask[] tasks =
         [
             new NiahTask(trainingCorpus, world),
-            new RagTask(trainingCorpus, world),
+            new RagTask(trainingCorpus, world, mix: DistractorMix.Training),
             new ClosedBookTask(world),
-            new ConflictTask(trainingCorpus, world),
+            new ConflictTask(trainingCorpus, world, mix: DistractorMix.Training),
         ];
         _tasks = tasks.ToDictionary(t => t.Kind);
     }

@@ -13,7 +13,7 @@ internal static class HeadDetectionCommands
 {
     public static Command Detect()
     {
-        var model = CommonOptions.Model();
+        var model = CommonOptions.ModelAndDevice();
         var haystack = new Option<string>("--haystack") { Description = "Folder of plain text for haystacks (needles are invented, unrelated to it)", DefaultValueFactory = _ => CommonOptions.RepositoryPath("samples/corpus") };
         var lengths = new Option<int[]>("--lengths") { Description = "Context lengths in tokens (default: 4 spread up to the model's context)", AllowMultipleArgumentsPerToken = true };
         var depths = new Option<int>("--depths") { Description = "Needle depths from 0% to 100%", DefaultValueFactory = _ => 10 };
@@ -21,14 +21,14 @@ internal static class HeadDetectionCommands
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var threshold = new Option<double>("--threshold") { DefaultValueFactory = _ => RetrievalHeadDetector.PaperThreshold };
         var output = CommonOptions.OutputFile("--out", "Head map JSON to write (copy it into headmaps/ to have it found by fingerprint)");
-        var device = CommonOptions.Device();
-        var dtype = CommonOptions.DType();
         var command = new Command("detect", "Detect retrieval heads with needle-in-a-haystack tests (Wu et al., 2025) and write a head map.")
-            { model, haystack, lengths, depths, needles, seed, threshold, output, device, dtype };
+            { haystack, lengths, depths, needles, seed, threshold, output };
+        foreach (var option in model.All)
+            command.Options.Add(option);
         command.SetAction((parse, cancellation) => CliErrors.Guard(() =>
         {
-            string dir = parse.GetValue(model)!;
-            using var lm = LanguageModel.Load(dir, new LoadOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)! });
+            string dir = parse.GetValue(model.Folder)!;
+            using var lm = model.Load(parse);
             int context = lm.Config.MaxPositionEmbeddings;
             int[] grid = parse.GetValue(lengths) is { Length: > 0 } given ? given : Enumerable.Range(1, 4).Select(i => Math.Max(128, context * i / 4)).ToArray();
             var tests = NeedleTests.Grid(parse.GetValue(haystack)!, grid, parse.GetValue(depths), parse.GetValue(needles), parse.GetValue(seed),
@@ -49,7 +49,7 @@ internal static class HeadDetectionCommands
 
     public static Command Ablate()
     {
-        var model = CommonOptions.Model();
+        var model = CommonOptions.ModelAndDevice();
         var mapOption = new Option<string?>("--map") { Description = "Head map (default: the one in headmaps/ whose fingerprint matches the model)" };
         var haystack = new Option<string>("--haystack") { DefaultValueFactory = _ => CommonOptions.RepositoryPath("samples/corpus") };
         var top = new Option<int[]>("--top") { Description = "K values", DefaultValueFactory = _ => [1, 2, 4, 8], AllowMultipleArgumentsPerToken = true };
@@ -58,13 +58,14 @@ internal static class HeadDetectionCommands
         var length = new Option<int>("--length") { Description = "Context length of the needle prompts", DefaultValueFactory = _ => 1024 };
         var prompts = new Option<int>("--prompts") { Description = "Needle prompts (spread over 10 depths)", DefaultValueFactory = _ => 30 };
         var output = CommonOptions.OutputFile("--out", "Write the table as JSON", required: false);
-        var device = CommonOptions.Device();
         var command = new Command("ablate", "Zero the top-K retrieval heads vs K random non-retrieval heads and compare NIAH accuracy.")
-            { model, mapOption, haystack, top, trials, seed, length, prompts, output, device };
+            { mapOption, haystack, top, trials, seed, length, prompts, output };
+        foreach (var option in model.All)
+            command.Options.Add(option);
         command.SetAction((parse, _) => CliErrors.Guard(() =>
         {
-            string dir = parse.GetValue(model)!;
-            using var lm = LanguageModel.Load(dir, new LoadOptions { Device = parse.GetValue(device)! });
+            string dir = parse.GetValue(model.Folder)!;
+            using var lm = model.Load(parse);
             var map = parse.GetValue(mapOption) is { } path ? HeadMap.Load(path) : HeadMapCatalog.FindFor(lm)
                 ?? throw new FileNotFoundException(HeadMapCatalog.NotFoundMessage(dir));
             map.EnsureFits(lm.Config, ModelFingerprint.Compute(dir), parse.GetValue(mapOption) ?? "the catalog's map");

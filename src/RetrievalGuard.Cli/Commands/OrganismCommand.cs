@@ -77,7 +77,7 @@ internal static class OrganismCommand
 
     private static Command MakeEval()
     {
-        var model = CommonOptions.Model();
+        var model = CommonOptions.ModelAndDevice();
         var corpus = new Option<string>("--corpus")
         {
             Description = "Folder of text the model never trained on: haystacks and distractors come from it",
@@ -100,17 +100,18 @@ internal static class OrganismCommand
             Description = "seen, held-out, or both (in turn): the phrasing forms of facts and questions",
             DefaultValueFactory = _ => "both",
         };
-        var device = CommonOptions.Device();
         var command = new Command("make-eval",
             "Build fresh prompts from held-out text and answer them greedily (or write answers to score), each labelled "
-            + "by construction (JSONL).") { model, corpus, seed, count, output, answers, phrasing, device };
+            + "by construction (JSONL).") { corpus, seed, count, output, answers, phrasing };
+        foreach (var option in model.All)
+            command.Options.Add(option);
         command.SetAction((parse, _) => CliErrors.Guard(() =>
         {
             var n = parse.GetValue(count);
             if (n <= 0)
                 throw new ArgumentException("--count must be positive.");
             var path = parse.GetValue(output)!;
-            using var lm = LanguageModel.Load(parse.GetValue(model)!, new LoadOptions { Device = parse.GetValue(device)! });
+            using var lm = model.Load(parse);
             var evaluator = new OrganismEvaluator(lm);
             var builder = EvalSetBuilder.FromFolder(parse.GetValue(corpus)!, parse.GetValue(seed),
                 countTokens: evaluator.CountTokens);
@@ -171,16 +172,17 @@ internal static class OrganismCommand
 
     private static Command Evaluate()
     {
-        var model = CommonOptions.Model();
+        var model = CommonOptions.ModelAndDevice();
         var corpus = new Option<string>("--corpus") { Description = "Folder of text the model never trained on", Required = true };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 7 };
         var perCell = new Option<int>("--per-cell") { Description = "Items per NIAH grid cell", DefaultValueFactory = _ => 10 };
         var output = CommonOptions.OutputFile("--out", "Write the report JSON here", required: false);
-        var device = CommonOptions.Device();
-        var command = new Command("evaluate", "The model card's evaluation table.") { model, corpus, seed, perCell, output, device };
+        var command = new Command("evaluate", "The model card's evaluation table.") { corpus, seed, perCell, output };
+        foreach (var option in model.All)
+            command.Options.Add(option);
         command.SetAction((parse, _) => CliErrors.Guard(() =>
         {
-            using var lm = LanguageModel.Load(parse.GetValue(model)!, new LoadOptions { Device = parse.GetValue(device)! });
+            using var lm = model.Load(parse);
             var report = OrganismReport.Run(new OrganismEvaluator(lm), parse.GetValue(corpus)!, parse.GetValue(seed), parse.GetValue(perCell), Console.WriteLine);
             if (parse.GetValue(output) is { } path) File.WriteAllText(path, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine(OrganismReport.Markdown(report));

@@ -5,7 +5,9 @@
 #   run-organism-train.sh start     launches it and follows its log for up to 9 minutes
 #   run-organism-train.sh wait      follows the log until the pipeline ends (or 9 more minutes pass)
 #   run-organism-train.sh collect   packs the results into $OUT (model folder and everything else as two archives)
-# FIT_MINUTES (default 12.5) is the training budget; the issue allows 15 minutes.
+# FIT_MINUTES (default 12.5) is the training budget; the issue allows 15 minutes. After the model: the guard's
+# evaluation (benchmarks/guard/run-organism-eval.sh) and the KV cache runs (benchmarks/kv/run-organism-kv.sh), with
+# ../shared/eval-corpus copied to .device/eval-corpus and carried. `collect` takes whatever has finished.
 set -uo pipefail
 run=/tmp/organism-run
 case "${1:-}" in
@@ -22,7 +24,8 @@ case "${1:-}" in
   collect)
     out=${OUT:?}
     tar czf "$out/model.tgz" -C "$run" model
-    tar czf "$out/results.tgz" -C "$run" --exclude=model --exclude=done . ;;
+    tar czf "$out/results.tgz" -C "$run" --exclude=model --exclude='*.jsonl' . 
+    tar czf "$out/eval-sets.tgz" -C "$run" --exclude=model $(cd "$run" && find . -name '*.jsonl' | grep -v /train/) ;;
   pipeline)
     source .device/gpu-env.sh
     rguard() { dotnet .device/app/rguard.dll "$@"; }
@@ -47,6 +50,15 @@ case "${1:-}" in
     rguard heads ablate "${m[@]}" --map "$run/organism.json" --prompts 30 --trials 3 \
       --out "$run/organism.ablation.json" > "$run/ablate.log" 2>&1
     tail -12 "$run/ablate.log"
+    echo "model ready $(date -u +%T)" > "$run/model-ready"
+    # Then the guard's and the cache's figures for the new model on the GPU (the CPU takes over an hour for both).
+    app="dotnet .device/app/rguard.dll"
+    RGUARD="$app" MODEL="$run/model" MAP="$run/organism.json" EXTRA="--device cuda --dtype fp32" SHARED=.device \
+      bash benchmarks/guard/run-organism-eval.sh "$run/guard" > "$run/guard.log" 2>&1
+    tail -5 "$run/guard.log"
+    RGUARD="$app" MODEL="$run/model" MAP="$run/organism.json" EXTRA="--device cuda --dtype fp32" PNG=0 \
+      HAYSTACK=.device/eval-corpus bash benchmarks/kv/run-organism-kv.sh "$run/kv" > "$run/kv.log" 2>&1
+    tail -14 "$run/kv.log"
     echo "ok $(date -u +%T)" > "$run/done" ;;
   *) echo "usage: $0 start|wait|collect" >&2; exit 2 ;;
 esac

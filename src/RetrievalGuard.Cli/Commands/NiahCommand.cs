@@ -277,15 +277,19 @@ internal static class NiahCommand
             Description = "JSON files written by rguard niah --out", Required = true,
             AllowMultipleArgumentsPerToken = true,
         };
-        var png = CommonOptions.OutputFile("--png", "PNG to write: NIAH and passage-QA accuracy against KV bytes");
+        var png = CommonOptions.OutputFile("--png", "PNG to write: NIAH and passage-QA accuracy against KV bytes",
+            required: false);
         var command = new Command("curve", "Plot accuracy against KV bytes (% of full), a line per policy, and print "
             + "the table.") { results, png };
         command.SetAction((parse, _) => CliErrors.Guard(() =>
         {
             var points = parse.GetValue(results)!.Select(CurvePoint.Load).ToList();
             Console.Write(CurvePoint.Table(points));
-            CacheCharts.Curves(points, parse.GetValue(png)!);
-            Console.WriteLine($"wrote {parse.GetValue(png)}");
+            if (parse.GetValue(png) is { } chart)
+            {
+                CacheCharts.Curves(points, chart);
+                Console.WriteLine($"wrote {chart}");
+            }
             return Task.FromResult(0);
         }));
         return command;

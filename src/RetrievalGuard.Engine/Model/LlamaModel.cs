@@ -545,13 +545,20 @@ public sealed class LlamaModel : nn.Module
     {
         using var noGrad = no_grad();
         // A generator of our own, seeded as torch.manual_seed would seed the default one (the same draws), so that
-        // models built at once on other threads cannot interleave their draws with ours.
-        using var generator = new Generator((ulong)seed, Device);
+        // models built at once on other threads cannot interleave their draws with ours. It lives on the CPU
+        // (TorchSharp makes CPU generators only; CUDA's normal_ refuses them), so every device starts from the same
+        // weights: draw there, then copy.
+        using var generator = new Generator((ulong)seed, CPU);
         foreach (var (name, p) in named_parameters())
         {
             if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1);
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
-            else p.normal_(0, std, generator);
+            else if (p.device.type == DeviceType.CPU) p.normal_(0, std, generator);
+            else
+            {
+                using var draws = empty(p.shape, p.dtype, CPU).normal_(0, std, generator);
+                p.copy_(draws);
+            }
         }
     }
 

@@ -3,8 +3,19 @@ using RetrievalGuard.Guard.Prompting;
 
 namespace RetrievalGuard.Demo;
 
-/// <summary>A question the demo asks, what the knowledge base holds for it, and the kind of case it is.</summary>
-internal sealed record DemoQuestion(string Text, string Kind, string Expected);
+/// <summary>
+/// A question the demo asks, the kind of case it is, the value the knowledge base supports (null: none) and the value
+/// the model memorised where the passages do not give it.
+/// </summary>
+internal sealed record DemoQuestion(string Text, string Kind, string? Supported, string? Memorised = null)
+{
+    public string Expected => (Supported ?? "(not stated)") + (Memorised is null ? "" : $" (memory: {Memorised})");
+
+    /// <summary>An answer is supported when it states the knowledge base's value and not the memorised one.</summary>
+    public bool IsSupported(string answer) =>
+        Supported is not null && WholeWord.Contains(answer, Supported)
+        && (Memorised is null || !WholeWord.Contains(answer, Memorised));
+}
 
 /// <summary>
 /// The demo's knowledge base: sentences of the public-domain novels in samples/corpus, some passages stating facts about
@@ -52,11 +63,10 @@ internal static class KnowledgeBase
             new("Where does Kaedra Vousil come from?", Answerable, "Lorovrur"),
             new("Who taught Thoum Brezik?", Answerable, "Brigos Saedrokrax"),
             new("What does Ilvae Doushen treasure?", Answerable, "pewter snuffbox"),
-            new("Where does Zo Vrakul come from?", NotInKnowledge, "(not stated)"),
-            new("Who taught Ilvae Doushen?", NotInKnowledge, "(not stated)"),
-            new($"What is the home town of {remembered.Name}?", MemoryOnly, $"(memory: {remembered.HomeTown})"),
-            new($"What does {contradicted.Name} do for a living?", Conflict,
-                $"{otherTrade} (memory: {contradicted.Trade})"),
+            new("Where does Zo Vrakul come from?", NotInKnowledge, null),
+            new("Who taught Ilvae Doushen?", NotInKnowledge, null),
+            new($"What is the home town of {remembered.Name}?", MemoryOnly, null, remembered.HomeTown),
+            new($"What does {contradicted.Name} do for a living?", Conflict, otherTrade, contradicted.Trade),
         ];
         return (documents, questions);
     }

@@ -46,7 +46,7 @@ AnsiConsole.MarkupLine($"[grey]{documents.Count} passages in the knowledge base;
     + $"{load.Elapsed.TotalSeconds:F1} s; guard: {guard.Heads.Count} retrieval heads, calibrated[/]");
 var table = new Table().Border(TableBorder.Rounded)
     .AddColumns("#", "question", "case", "answer (ungrounded spans in red)", "risk", "sources");
-var risks = new List<(string Kind, double Risk)>();
+var risks = new List<(string Kind, bool Supported, double Risk)>();
 var timer = System.Diagnostics.Stopwatch.StartNew();
 for (var i = 0; i < questions.Count; i++)
 {
@@ -61,7 +61,7 @@ for (var i = 0; i < questions.Count; i++)
             new Markup("[grey]–[/]"), new Markup("[grey]nothing retrieved[/]"));
         continue;
     }
-    risks.Add((question.Kind, report.Risk));
+    risks.Add((question.Kind, question.IsSupported(report.Answer), report.Risk));
     var colour = report.Flagged ? "red" : "green";
     table.AddRow(new Markup($"{i + 1}"), new Markup(Markup.Escape(question.Text)),
         new Markup($"[grey]{Markup.Escape(question.Kind)}[/]\n[grey]{Markup.Escape(question.Expected)}[/]"),
@@ -70,15 +70,26 @@ for (var i = 0; i < questions.Count; i++)
 }
 AnsiConsole.Write(table);
 
-double Mean(string kind) => risks.Where(r => r.Kind == kind).Select(r => r.Risk).DefaultIfEmpty(double.NaN).Average();
-var grounded = Mean(KnowledgeBase.Answerable);
-var unsupported = risks.Where(r => r.Kind is KnowledgeBase.NotInKnowledge or KnowledgeBase.MemoryOnly)
-    .Select(r => r.Risk).DefaultIfEmpty(double.NaN).Average();
-AnsiConsole.MarkupLine($"mean risk: answerable [green]{grounded:F2}[/], not answered by the passages [red]{unsupported:F2}[/], "
-    + $"in conflict with memory {Mean(KnowledgeBase.Conflict):F2} — {questions.Count} questions in {timer.Elapsed.TotalSeconds:F1} s");
+// The check CI runs: every kind of case was retrieved and answered, and the answers the knowledge base does not
+// support (wrong, unanswerable, from memory) score a higher risk on average than the ones it does.
+double Mean(bool supported) =>
+    risks.Where(r => r.Supported == supported).Select(r => r.Risk).DefaultIfEmpty(double.NaN).Average();
+var (grounded, unsupported) = (Mean(true), Mean(false));
+AnsiConsole.MarkupLine($"mean risk: answers the knowledge base supports [green]{grounded:F2}[/] "
+    + $"({risks.Count(r => r.Supported)}), answers it does not [red]{unsupported:F2}[/] "
+    + $"({risks.Count(r => !r.Supported)}) — {questions.Count} questions in {timer.Elapsed.TotalSeconds:F1} s");
+var unanswered = questions.Select(q => q.Kind).Distinct().Where(kind => risks.All(r => r.Kind != kind)).ToArray();
+if (unanswered.Length > 0)
+{
+    Console.Error.WriteLine($"error: no guarded answer for the case(s) {string.Join(", ", unanswered)}: the search "
+        + "retrieved nothing or the model did not answer.");
+    return 2;
+}
 if (!(unsupported > grounded))
 {
-    Console.Error.WriteLine("error: answers the passages do not support did not score a higher risk than supported ones.");
+    Console.Error.WriteLine(double.IsNaN(grounded)
+        ? "error: the model answered no question with what the knowledge base supports."
+        : "error: answers the knowledge base does not support did not score a higher risk than supported ones.");
     return 2;
 }
 return 0;

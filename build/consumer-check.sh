@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs the libraries to a local folder feed and builds and runs a console app outside the solution that references
-# them as a user's app would (no project references, no repository build targets): it loads the shipped organism and
-# guards two answers. Fails if the app does not build, cannot find libtorch, or ranks the answers wrongly.
+# them as a user's app would (no project references, no repository build targets): it loads the shipped organism,
+# guards two answers, and asks a Semantic Kernel chat service built from the packages. Fails if the app does not
+# build, cannot find libtorch, ranks the answers wrongly, or the kernel's reply carries no risk.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -34,11 +35,15 @@ cat > "$work/app/app.csproj" <<XML
   </PropertyGroup>
   <ItemGroup>
     <PackageReference Include="RetrievalGuard.Extensions.AI" Version="$version" />
+    <PackageReference Include="RetrievalGuard.SemanticKernel" Version="$version" />
   </ItemGroup>
 </Project>
 XML
 cat > "$work/app/Program.cs" <<'CS'
+using Microsoft.SemanticKernel;
+using Microsoft.SemanticKernel.ChatCompletion;
 using RetrievalGuard.Engine;
+using RetrievalGuard.Extensions.AI;
 using RetrievalGuard.Guard;
 using RetrievalGuard.Guard.Prompting;
 
@@ -48,7 +53,17 @@ var passages = Passage.Numbered(["The coach left at dawn. Zo Vrakul earns a livi
 var grounded = guard.Score(passages, "What does Zo Vrakul do for a living?", "Zo Vrakul works as a baker.");
 var invented = guard.Score(passages, "What does Zo Vrakul do for a living?", "Zo Vrakul works as a tailor.");
 Console.WriteLine($"consumer app: grounded risk {grounded.Risk:F2}, invented risk {invented.Risk:F2}");
-return grounded.Risk < invented.Risk ? 0 : 1;
+
+var kernel = Kernel.CreateBuilder().AddRetrievalGuardChatCompletion(guard).Build();
+var settings = new PromptExecutionSettings
+{
+    ExtensionData = new Dictionary<string, object> { [GuardKeys.Passages] = passages, ["max_tokens"] = 24 },
+};
+var reply = await kernel.GetRequiredService<IChatCompletionService>().GetChatMessageContentAsync(
+    new ChatHistory("What does Zo Vrakul do for a living?", AuthorRole.User), settings, kernel);
+var risk = reply.Metadata?.GetValueOrDefault(GuardKeys.Risk);
+Console.WriteLine($"consumer app: kernel answered '{reply.Content}' with risk {risk ?? "(none)"}");
+return grounded.Risk < invented.Risk && risk is double ? 0 : 1;
 CS
 cd "$work/app"
 dotnet run -c Release -- "$root/samples/models/organism"

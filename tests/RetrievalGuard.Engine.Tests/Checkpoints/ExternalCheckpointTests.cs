@@ -1,3 +1,4 @@
+using RetrievalGuard.Engine.Tokenization;
 using RetrievalGuard.Engine.Generation;
 
 namespace RetrievalGuard.Engine.Tests.Checkpoints;
@@ -37,5 +38,30 @@ public class ExternalCheckpointTests
         Assert.Equal("Hello world", model.Tokenizer.Decode(model.Tokenizer.Encode("Hello world").Skip(1)));
         Assert.Contains(model.Notes, n => n.Contains("bos_token_id 0", StringComparison.Ordinal)
             && n.Contains("BOS is 1", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>
+/// The external checkpoint's tokenizer.json is LLaMA's vocabulary in the Prepend+Replace style (no tokenizer.model);
+/// Llama-2's tokenizer.model (tests/fixtures) holds the same 32,000 pieces, so both must give the same ids.
+/// </summary>
+public class LlamaTokenizerJsonTests
+{
+    private static readonly string Folder = Path.GetFullPath(Path.Combine(RepoPaths.Root, "..", "shared", "models",
+        "tiny-random-llama-external"));
+
+    private static readonly Lazy<(ModelTokenizer Json, ModelTokenizer Model)> Pair = new(() =>
+        (ModelTokenizer.Load(Folder), ModelTokenizer.Load(RepoPaths.Path("tests", "fixtures", "tokenizers", "llama2"))));
+
+    public static TheoryData<string> Texts => Tokenization.SentencePieceTokenizerJsonTests.Texts;
+
+    [SkippableTheory]
+    [MemberData(nameof(Texts))]
+    public void TokenizerJsonMatchesLlama2TokenizerModelIdForId(string text)
+    {
+        Skip.IfNot(Directory.Exists(Folder), $"{Folder} is not here (CI and the workplace have it).");
+        var (json, model) = Pair.Value;
+        Assert.Equal("tokenizer.json SentencePiece BPE", json.Kind);
+        Assert.Equal(model.Encode(text, addBos: false), json.Encode(text, addBos: false));
     }
 }

@@ -43,6 +43,28 @@ public sealed class RetrievalGuardChatClientTests(GuardFixture fixture) : IClass
     }
 
     [Fact]
+    public async Task CancellingMidStreamStopsDecodingAndTheNextRequestIsAnsweredNormally()
+    {
+        using IChatClient client = new RetrievalGuardChatClient(fixture.Guard);
+        using var cancel = new CancellationTokenSource();
+        var received = 0;
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var update in client.GetStreamingResponseAsync([new(ChatRole.User, GuardFixture.Question)],
+                WithPassages(), cancel.Token))
+            {
+                if (++received == 2)
+                    await cancel.CancelAsync();
+            }
+        });
+        Assert.Equal(2, received);
+
+        var response = await client.GetResponseAsync([new(ChatRole.User, GuardFixture.Question)], WithPassages());
+        Assert.Contains("baker", response.Text, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task WithoutPassagesItIsAPlainChat()
     {
         using IChatClient client = new RetrievalGuardChatClient(fixture.Guard);

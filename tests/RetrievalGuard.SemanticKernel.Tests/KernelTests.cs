@@ -120,6 +120,36 @@ public sealed class KernelTests(OrganismGuard organism) : IClassFixture<Organism
     }
 
     [Fact]
+    public async Task CancellingTheChatServicesStreamStopsItAndTheServiceStillAnswers()
+    {
+        var chat = Kernel().GetRequiredService<IChatCompletionService>("organism");
+        var settings = new PromptExecutionSettings
+        {
+            ExtensionData = new Dictionary<string, object>
+            {
+                [GuardKeys.Passages] = OrganismGuard.Knowledge, ["max_tokens"] = 32,
+            },
+        };
+        var history = new ChatHistory("What does Zo Vrakul do for a living?", AuthorRole.User);
+        using var cancel = new CancellationTokenSource();
+        var received = 0;
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var chunk in chat.GetStreamingChatMessageContentsAsync(history, settings, null, cancel.Token))
+            {
+                if (++received == 2)
+                    await cancel.CancelAsync();
+            }
+        });
+        Assert.Equal(2, received);
+
+        var reply = await chat.GetChatMessageContentAsync(history, settings);
+        Assert.IsType<GuardReport>(reply.Metadata![GuardKeys.Report]);
+        Assert.Contains("baker", reply.Content, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task ThePluginScoresAnswersAndAnswersWithSources()
     {
         var kernel = Kernel();

@@ -5,7 +5,8 @@
 #   run-organism-train.sh start     launches it and follows its log for up to 9 minutes
 #   run-organism-train.sh wait      follows the log until the pipeline ends (or 9 more minutes pass)
 #   run-organism-train.sh collect   packs the results into $OUT (model folder and everything else as two archives)
-# FIT_MINUTES (default 12.5) is the training budget; the issue allows 15 minutes. After the model: the guard's
+# FIT_MINUTES (default 12.5) is the training budget; the issue allows 15 minutes. MIX: the training mix (default
+# paraphrasing, the shipped model's). After the model: the guard's
 # evaluation (benchmarks/guard/run-organism-eval.sh) and the KV cache runs (benchmarks/kv/run-organism-kv.sh), with
 # ../shared/eval-corpus copied to .device/eval-corpus and carried. `collect` takes whatever has finished.
 set -uo pipefail
@@ -36,7 +37,7 @@ case "${1:-}" in
        sleep 20
      done) &
     rguard organism train --corpus samples/corpus --out "$run/model" --device cuda --seed 1 --steps 12000 \
-      --fit-minutes "${FIT_MINUTES:-12.5}" > "$run/train.log" 2>&1
+      --fit-minutes "${FIT_MINUTES:-12.5}" --mix "${MIX:-paraphrasing}" > "$run/train.log" 2>&1
     status=$?; touch "$run/trained"; tail -3 "$run/train.log"
     if [ $status -ne 0 ]; then echo "training failed ($status)" > "$run/done"; exit 1; fi
     mkdir -p /tmp/heldout && ln -sf "$PWD/samples/corpus/the_coquette.txt" /tmp/heldout/

@@ -12,7 +12,8 @@ public sealed class TrainingSampleSource
     private readonly Dictionary<TaskKind, IQaTask> _tasks;
 
     /// <exception cref="ArgumentException">The corpus contains <see cref="CorpusSplit.EvaluationFileName"/>.</exception>
-    public TrainingSampleSource(Corpus trainingCorpus, World world, int seed, Mixture? mixture = null, LengthCurriculum? curriculum = null)
+    public TrainingSampleSource(Corpus trainingCorpus, World world, int seed, TrainingMix? mix = null,
+        LengthCurriculum? curriculum = null)
     {
         ArgumentNullException.ThrowIfNull(trainingCorpus);
         ArgumentNullException.ThrowIfNull(world);
@@ -21,24 +22,27 @@ public sealed class TrainingSampleSource
                 $"Training must not use the held-out evaluation text {CorpusSplit.EvaluationFileName}; load the corpus with CorpusPart.Training.",
                 nameof(trainingCorpus));
         _seed = seed;
-        Mixture = mixture ?? Mixture.ReadingFirst;
+        Mix = mix ?? TrainingMix.Paraphrasing;
         Curriculum = curriculum ?? LengthCurriculum.ShortHeavy;
         _text = new PlainTextTask(trainingCorpus);
         IQaTask[] tasks =
         [
             new NiahTask(trainingCorpus, world),
-            new RagTask(trainingCorpus, world, mix: DistractorMix.Training),
+            new RagTask(trainingCorpus, world, mix: Mix.Distractors),
             new ClosedBookTask(world),
-            new ConflictTask(trainingCorpus, world, mix: DistractorMix.Training),
+            new ConflictTask(trainingCorpus, world, mix: Mix.Distractors),
         ];
         _tasks = tasks.ToDictionary(t => t.Kind);
     }
 
     /// <summary>Loads the training part of a corpus folder (everything but the held-out evaluation text).</summary>
-    public static TrainingSampleSource FromFolder(string corpusFolder, int seed, World? world = null, Func<string, int>? countTokens = null) =>
-        new(Corpus.Load(corpusFolder, CorpusPart.Training, countTokens), world ?? World.Default, seed);
+    public static TrainingSampleSource FromFolder(string corpusFolder, int seed, World? world = null,
+        Func<string, int>? countTokens = null, TrainingMix? mix = null) =>
+        new(Corpus.Load(corpusFolder, CorpusPart.Training, countTokens), world ?? World.Default, seed, mix);
 
-    public Mixture Mixture { get; }
+    public TrainingMix Mix { get; }
+
+    public Mixture Mixture => Mix.Mixture;
 
     public LengthCurriculum Curriculum { get; }
 

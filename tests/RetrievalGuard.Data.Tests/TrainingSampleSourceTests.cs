@@ -134,3 +134,33 @@ public class TrainingSampleSourceTests
         Assert.Throws<ArgumentException>(() => Source(1).Sample(0, 10));
     }
 }
+
+public class TrainingMixTests
+{
+    [Fact]
+    public void TheShippedModelsMixIsTheDefaultAndEveryMixIsFoundByName()
+    {
+        var source = new TrainingSampleSource(SharedData.TrainingCorpus, SharedData.World, 1);
+        Assert.Same(TrainingMix.Paraphrasing, source.Mix);
+        Assert.Same(DistractorMix.Default, source.Mix.Distractors);
+        foreach (var mix in TrainingMix.All)
+            Assert.Same(mix, TrainingMix.Parse(mix.Name.ToUpperInvariant()));
+    }
+
+    [Fact]
+    public void AnUnknownMixIsRefusedWithTheNames()
+    {
+        var error = Assert.Throws<ArgumentException>(() => TrainingMix.Parse("reading"));
+        Assert.StartsWith("Unknown training mix 'reading': use paraphrasing or reading-first.", error.Message);
+    }
+
+    [Fact]
+    public void ReadingFirstPutsASameAttributeDistractorInMostPassageSets()
+    {
+        var source = new TrainingSampleSource(SharedData.TrainingCorpus, SharedData.World, 3, TrainingMix.ReadingFirst);
+        var rag = Enumerable.Range(0, 400).Select(i => source.Example(i, 256))
+            .Where(e => e is { Kind: TaskKind.Rag }).ToList();
+        var withDistractor = rag.Count(e => e!.DistractorValues.Count > 0);
+        Assert.InRange((double)withDistractor / rag.Count, 0.7, 0.95);
+    }
+}

@@ -41,11 +41,18 @@ internal static class OrganismCommand
         var minutes = new Option<double?>("--max-minutes") { Description = "Stop and save after this long even if steps remain" };
         var tokensPerStep = new Option<int?>("--tokens-per-step") { Description = "Batch size in tokens (default 65,536)" };
         var fit = new Option<double?>("--fit-minutes") { Description = "Shorten the schedule after a short calibration so the run ends within this many minutes (not bit-reproducible; the steps used are logged)" };
-        var command = new Command("train", "Train the organism from scratch and save it as a Hugging Face checkpoint.") { corpus, output, tokenizer, device, seed, steps, minutes, tokensPerStep, fit };
+        var mix = new Option<string>("--mix")
+        {
+            Description = "Training data mix: paraphrasing (the shipped model's) or reading-first (an experiment)",
+            DefaultValueFactory = _ => TrainingMix.Paraphrasing.Name,
+        };
+        var command = new Command("train", "Train the organism from scratch and save it as a Hugging Face checkpoint.")
+            { corpus, output, tokenizer, device, seed, steps, minutes, tokensPerStep, fit, mix };
         command.SetAction((parse, _) => CliErrors.Guard(() =>
         {
             var request = new OrganismTrainingRequest(parse.GetValue(corpus)!, parse.GetValue(tokenizer)!, parse.GetValue(output)!,
-                parse.GetValue(device)!, parse.GetValue(seed), parse.GetValue(steps), parse.GetValue(minutes), parse.GetValue(tokensPerStep), parse.GetValue(fit));
+                parse.GetValue(device)!, parse.GetValue(seed), parse.GetValue(steps), parse.GetValue(minutes),
+                parse.GetValue(tokensPerStep), parse.GetValue(fit), TrainingMix.Parse(parse.GetValue(mix)!));
             bool interactive = !Console.IsOutputRedirected;
             if (interactive)
             {

@@ -8,7 +8,9 @@ using static TorchSharp.torch;
 namespace RetrievalGuard.Organism.Training;
 
 /// <summary>What one training run is asked to do.</summary>
-public sealed record OrganismTrainingRequest(string CorpusFolder, string TokenizerModel, string OutputFolder, string Device, int Seed, int Steps, double? MaxMinutes = null, int? TokensPerStep = null, double? FitMinutes = null);
+public sealed record OrganismTrainingRequest(string CorpusFolder, string TokenizerModel, string OutputFolder,
+    string Device, int Seed, int Steps, double? MaxMinutes = null, int? TokensPerStep = null, double? FitMinutes = null,
+    TrainingMix? Mix = null);
 
 /// <summary>One logged step.</summary>
 public sealed record TrainingProgress(int Step, int Steps, double Loss, double GradientNorm, double LearningRate, int ContextLength, int Rows, double ElapsedSeconds);
@@ -25,7 +27,8 @@ public static class OrganismTraining
         string tokenizerFolder = Path.GetDirectoryName(Path.GetFullPath(request.TokenizerModel))!;
         var tokenizer = ModelTokenizer.Load(tokenizerFolder);
         var sampleTokenizer = new SampleTokenizer(tokenizer);
-        var source = TrainingSampleSource.FromFolder(request.CorpusFolder, request.Seed, countTokens: tokenizer.CountTokens);
+        var source = TrainingSampleSource.FromFolder(request.CorpusFolder, request.Seed, countTokens: tokenizer.CountTokens,
+            mix: request.Mix);
         var config = OrganismRecipe.Config(tokenizer.VocabularySize);
         var options = OrganismRecipe.Training(request.Steps, request.Seed) is var recipe && request.TokensPerStep is int tokens ? recipe with { TokensPerStep = tokens } : OrganismRecipe.Training(request.Steps, request.Seed);
         var batches = new BatchBuilder(source, sampleTokenizer, options.TokensPerStep, config.MaxPositionEmbeddings);
@@ -66,7 +69,8 @@ public static class OrganismTraining
         model.eval();
         OrganismCheckpoint.Save(model, request.TokenizerModel, request.OutputFolder, new Dictionary<string, string>
         {
-            ["steps"] = step.ToString(), ["seed"] = request.Seed.ToString(), ["seconds"] = stopwatch.Elapsed.TotalSeconds.ToString("F0"),
+            ["steps"] = step.ToString(), ["seed"] = request.Seed.ToString(), ["mix"] = source.Mix.Name,
+            ["seconds"] = stopwatch.Elapsed.TotalSeconds.ToString("F0"),
         });
     }
 }

@@ -8,7 +8,8 @@ namespace RetrievalGuard.Extensions.AI;
 /// </summary>
 public static class GuardKeys
 {
-    /// <summary>On <c>ChatOptions</c>: the retrieved passages, as strings or <see cref="Guard.Prompting.Passage"/>s.</summary>
+    /// <summary>On <c>ChatOptions</c>: the retrieved passages, as strings or
+    /// <see cref="Guard.Prompting.Passage"/>s.</summary>
     public const string Passages = "retrieval_guard.passages";
 
     /// <summary>On a <c>ChatMessage</c>: <c>true</c> marks the message's text as one retrieved passage.</summary>

@@ -9,7 +9,8 @@ public enum GuardAction
     Annotate,
     /// <summary>Throw a <see cref="HallucinationRiskException"/> carrying the report.</summary>
     Throw,
-    /// <summary>Replace the answer's text with <see cref="GuardPolicy.AbstentionText"/>; the report keeps the original.</summary>
+    /// <summary>Replace the answer's text with <see cref="GuardPolicy.AbstentionText"/>; the report keeps the
+    /// original.</summary>
     Abstain,
 }
 
@@ -23,7 +24,8 @@ public sealed record GuardPolicy
 
     public string AbstentionText { get; init; } = "I cannot answer that from the passages I was given.";
 
-    /// <summary>Whether <paramref name="report"/> reaches the threshold (never when the risk is not a number).</summary>
+    /// <summary>Whether <paramref name="report"/> reaches the threshold (never when the risk is not a
+    /// number).</summary>
     public bool IsRisky(GuardReport report, double calibratedThreshold) =>
         report.Risk >= (Threshold ?? calibratedThreshold);
 }
@@ -31,7 +33,9 @@ public sealed record GuardPolicy
 /// <summary>An answer refused by <see cref="GuardAction.Throw"/>; <see cref="Report"/> says why.</summary>
 public sealed class HallucinationRiskException(GuardReport report)
     : Exception($"The answer's hallucination risk is {report.Risk:F2}"
-        + (report.Spans.Any(s => s.Flagged) ? $" (ungrounded: {string.Join(", ", report.Spans.Where(s => s.Flagged).Select(s => $"'{s.Text}'"))})." : "."))
+        + (report.Spans.Any(s => s.Flagged)
+            ? $" (ungrounded: {string.Join(", ", report.Spans.Where(s => s.Flagged).Select(s => $"'{s.Text}'"))})."
+            : "."))
 {
     public GuardReport Report { get; } = report;
 }

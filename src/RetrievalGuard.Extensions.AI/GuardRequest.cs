@@ -24,7 +24,8 @@ public sealed record GuardRequest(IReadOnlyList<Passage> Passages, string? Quest
                 IEnumerable<Passage> typed => typed.ToArray(),
                 IEnumerable<string> texts => Passage.Numbered(texts).ToArray(),
                 _ => throw new ArgumentException(
-                    $"ChatOptions.AdditionalProperties[\"{GuardKeys.Passages}\"] must hold strings or Passages, not {given?.GetType().Name ?? "null"}."),
+                    $"ChatOptions.AdditionalProperties[\"{GuardKeys.Passages}\"] must hold strings or Passages, not "
+                        + $"{given?.GetType().Name ?? "null"}."),
             };
             passages.AddRange(items);
         }
@@ -32,7 +33,8 @@ public sealed record GuardRequest(IReadOnlyList<Passage> Passages, string? Quest
         {
             var id = message.AdditionalProperties?.TryGetValue(GuardKeys.PassageId, out var value) == true
                 ? value?.ToString() : null;
-            passages.Add(new Passage(id ?? (passages.Count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            passages.Add(new Passage(
+                id ?? (passages.Count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture),
                 message.Text));
         }
         var question = list.LastOrDefault(m => m.Role == ChatRole.User && !IsPassage(m))?.Text;

@@ -5,12 +5,12 @@ using RetrievalGuard.Guard;
 namespace RetrievalGuard.Extensions.AI;
 
 /// <summary>
-/// Guards any <see cref="IChatClient"/> (OpenAI, Ollama, …): the inner client answers, then the local model reads that
-/// answer teacher-forced against the request's passages (<see cref="GuardKeys"/>) and the response comes back with the
-/// <see cref="GuardReport"/>, the <see cref="GuardPolicy"/> applied. Requests without passages pass through untouched.
-/// Streaming passes the inner updates through and adds a last update carrying the report (a streamed answer cannot be
-/// taken back, so <see cref="GuardAction.Abstain"/> applies to whole responses only; <see cref="GuardAction.Throw"/>
-/// throws after the last update).
+/// Guards any <see cref="IChatClient"/> (OpenAI, Ollama, …): the inner client answers, then the local model reads
+/// that answer teacher-forced against the request's passages (<see cref="GuardKeys"/>) and the response comes back with
+/// the <see cref="GuardReport"/>, the <see cref="GuardPolicy"/> applied. Requests without passages pass through
+/// untouched. Streaming passes the inner updates through and adds a last update carrying the report (a streamed answer
+/// cannot be taken back, so <see cref="GuardAction.Abstain"/> applies to whole responses only;
+/// <see cref="GuardAction.Throw"/> throws after the last update).
 /// </summary>
 public sealed class GuardingChatClient(IChatClient innerClient, HallucinationGuard guard, GuardPolicy? policy = null)
     : DelegatingChatClient(innerClient)
@@ -33,13 +33,15 @@ public sealed class GuardingChatClient(IChatClient innerClient, HallucinationGua
         return Guarded.Apply(response, report, Policy, Threshold);
     }
 
-    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages,
-        ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var list = messages.ToList();
         var request = GuardRequest.From(list, options);
         var text = new System.Text.StringBuilder();
-        await foreach (var update in base.GetStreamingResponseAsync(list, options, cancellationToken).ConfigureAwait(false))
+        await foreach (var update in base.GetStreamingResponseAsync(list, options,
+            cancellationToken).ConfigureAwait(false))
         {
             text.Append(update.Text);
             yield return update;
@@ -59,7 +61,8 @@ public sealed class GuardingChatClient(IChatClient innerClient, HallucinationGua
         Guard.ScoreAsync(request.Passages, request.Question!, answer, cancellationToken);
 
     public override object? GetService(Type serviceType, object? serviceKey = null) =>
-        serviceKey is null && serviceType == typeof(HallucinationGuard) ? Guard : base.GetService(serviceType, serviceKey);
+        serviceKey is null && serviceType == typeof(HallucinationGuard)
+            ? Guard : base.GetService(serviceType, serviceKey);
 
 }
 
@@ -74,9 +77,10 @@ public static class GuardingChatClientBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         return builder.Use((inner, services) =>
         {
-            var client = new GuardingChatClient(inner, guard ?? (HallucinationGuard?)services.GetService(typeof(HallucinationGuard))
-                ?? throw new InvalidOperationException(
-                    "UseRetrievalGuard needs a HallucinationGuard: pass one, or register one in the services."));
+            var client = new GuardingChatClient(inner,
+                guard ?? (HallucinationGuard?)services.GetService(typeof(HallucinationGuard))
+                    ?? throw new InvalidOperationException(
+                        "UseRetrievalGuard needs a HallucinationGuard: pass one, or register one in the services."));
             configure?.Invoke(client);
             return client;
         });

@@ -33,16 +33,17 @@ public sealed class HallucinationEvaluator(HallucinationGuard guard, double? thr
 
     public double Threshold => threshold ?? guard.Calibration?.Threshold ?? 0.5;
 
-    public async ValueTask<EvaluationResult> EvaluateAsync(IEnumerable<ChatMessage> messages, ChatResponse modelResponse,
-        ChatConfiguration? chatConfiguration = null, IEnumerable<EvaluationContext>? additionalContext = null,
-        CancellationToken cancellationToken = default)
+    public async ValueTask<EvaluationResult> EvaluateAsync(IEnumerable<ChatMessage> messages,
+        ChatResponse modelResponse, ChatConfiguration? chatConfiguration = null,
+        IEnumerable<EvaluationContext>? additionalContext = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(modelResponse);
         var metric = new NumericMetric(MetricName);
         var result = new EvaluationResult(metric);
         var question = messages?.LastOrDefault(m => m.Role == ChatRole.User && !GuardRequest.IsPassage(m))?.Text;
         var context = additionalContext?.OfType<RetrievedPassagesContext>().FirstOrDefault();
-        string? problem = guard.Calibration is null ? "The guard has no calibration for this model: fit one with `rguard guard fit`."
+        string? problem = guard.Calibration is null
+            ? "The guard has no calibration for this model: fit one with `rguard guard fit`."
             : string.IsNullOrWhiteSpace(modelResponse.Text) ? "The response to evaluate is empty."
             : string.IsNullOrWhiteSpace(question) ? "The messages hold no user question."
             : context is null ? $"No '{nameof(RetrievedPassagesContext)}' was given in additionalContext."
@@ -60,9 +61,11 @@ public sealed class HallucinationEvaluator(HallucinationGuard guard, double? thr
         var failed = report.Risk >= Threshold;
         metric.Reason = Reason(report);
         metric.Interpretation = new EvaluationMetricInterpretation(
-            failed ? EvaluationRating.Unacceptable : report.Risk < Threshold / 2 ? EvaluationRating.Good : EvaluationRating.Average,
+            failed ? EvaluationRating.Unacceptable
+                : report.Risk < Threshold / 2 ? EvaluationRating.Good : EvaluationRating.Average,
             failed,
-            failed ? $"Risk {report.Risk:F2} is at or above {Threshold:F2}." : $"Risk {report.Risk:F2} is below {Threshold:F2}.");
+            failed ? $"Risk {report.Risk:F2} is at or above {Threshold:F2}."
+                : $"Risk {report.Risk:F2} is below {Threshold:F2}.");
         metric.AddOrUpdateContext(context!);
         metric.AddOrUpdateMetadata("citations", string.Join(", ", report.Citations));
         return result;
@@ -73,8 +76,9 @@ public sealed class HallucinationEvaluator(HallucinationGuard guard, double? thr
     {
         var flagged = report.Spans.Where(s => s.Flagged).Select(s => string.Create(CultureInfo.InvariantCulture,
             $"'{s.Text}' (risk {s.Risk:F2})")).ToArray();
-        var sources = report.Attribution.Where(a => a.Passages.Count > 0).Select(a => string.Create(CultureInfo.InvariantCulture,
-            $"\"{a.Text}\" ← passage {a.Passages[0].PassageId} ({a.Passages[0].Share:P0})")).ToArray();
+        var sources = report.Attribution.Where(a => a.Passages.Count > 0)
+            .Select(a => string.Create(CultureInfo.InvariantCulture,
+                $"\"{a.Text}\" ← passage {a.Passages[0].PassageId} ({a.Passages[0].Share:P0})")).ToArray();
         var parts = new List<string>
         {
             flagged.Length > 0 ? $"Ungrounded: {string.Join(", ", flagged)}." : "No span is flagged as ungrounded.",

@@ -40,10 +40,12 @@ public sealed class RetrievalGuardChatClient : IChatClient
     {
         var text = new System.Text.StringBuilder();
         GuardReport? report = null;
-        await foreach (var update in Stream(messages, options, applyPolicy: false, cancellationToken).ConfigureAwait(false))
+        await foreach (var update in Stream(messages, options, applyPolicy: false,
+            cancellationToken).ConfigureAwait(false))
         {
             text.Append(update.Text);
-            report = update.AdditionalProperties?.TryGetValue(GuardKeys.Report, out var r) == true ? (GuardReport?)r : report;
+            report = update.AdditionalProperties?.TryGetValue(GuardKeys.Report, out var r) == true
+                ? (GuardReport?)r : report;
         }
         var response = new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()))
         {
@@ -94,14 +96,16 @@ public sealed class RetrievalGuardChatClient : IChatClient
         }
     }
 
-    private ChatResponseUpdate Update(string text) => new(ChatRole.Assistant, text) { ModelId = Metadata.DefaultModelId };
+    private ChatResponseUpdate Update(string text) =>
+        new(ChatRole.Assistant, text) { ModelId = Metadata.DefaultModelId };
 
     private static ChatTurn Turn(ChatMessage message)
     {
         var role = message.Role == ChatRole.System ? EngineRole.System
             : message.Role == ChatRole.Assistant ? EngineRole.Assistant
             : message.Role == ChatRole.User ? EngineRole.User
-            : throw new NotSupportedException($"The local model takes system, user and assistant messages, not '{message.Role}'.");
+            : throw new NotSupportedException(
+                $"The local model takes system, user and assistant messages, not '{message.Role}'.");
         return new ChatTurn(role, message.Text);
     }
 

@@ -41,7 +41,8 @@ public sealed class InMemoryTextSearch : ITextSearch
 
     public int Count => _documents.Length;
 
-    /// <summary>Documents ranked for <paramref name="query"/>, best first, with their BM25 scores (zero-score ones left out).</summary>
+    /// <summary>Documents ranked for <paramref name="query"/>, best first, with their BM25 scores (zero-score ones
+    /// left out).</summary>
     public IReadOnlyList<(Passage Document, double Score)> Rank(string query)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -60,8 +61,8 @@ public sealed class InMemoryTextSearch : ITextSearch
         TextSearchOptions? searchOptions = null, CancellationToken cancellationToken = default) =>
         Results(query, searchOptions, Result, cancellationToken);
 
-    public Task<KernelSearchResults<object>> GetSearchResultsAsync(string query, TextSearchOptions? searchOptions = null,
-        CancellationToken cancellationToken = default) =>
+    public Task<KernelSearchResults<object>> GetSearchResultsAsync(string query,
+        TextSearchOptions? searchOptions = null, CancellationToken cancellationToken = default) =>
         Results(query, searchOptions, d => (object)d, cancellationToken);
 
     private static TextSearchResult Result(Passage document) => new(document.Text) { Name = document.Id };
@@ -70,14 +71,17 @@ public sealed class InMemoryTextSearch : ITextSearch
         CancellationToken cancellationToken)
     {
         if (options?.Filter is not null)
-            throw new NotSupportedException("The in-memory BM25 search does not filter: leave TextSearchOptions.Filter unset.");
+            throw new NotSupportedException(
+                "The in-memory BM25 search does not filter: leave TextSearchOptions.Filter unset.");
         var ranked = Rank(query);
-        var items = ranked.Skip(options?.Skip ?? 0).Take(options?.Top ?? DefaultTop).Select(r => map(r.Document)).ToArray();
+        var items = ranked.Skip(options?.Skip ?? 0).Take(options?.Top ?? DefaultTop)
+            .Select(r => map(r.Document)).ToArray();
         long? total = options?.IncludeTotalCount == true ? ranked.Count : null;
         return Task.FromResult(new KernelSearchResults<T>(Stream(items, cancellationToken), total));
     }
 
-    private static async IAsyncEnumerable<T> Stream<T>(IEnumerable<T> items, [EnumeratorCancellation] CancellationToken token)
+    private static async IAsyncEnumerable<T> Stream<T>(IEnumerable<T> items,
+        [EnumeratorCancellation] CancellationToken token)
     {
         foreach (var item in items)
         {

@@ -13,7 +13,8 @@ namespace RetrievalGuard.SemanticKernel;
 /// settings' <c>ExtensionData[GuardKeys.Passages]</c> or from history messages whose metadata has
 /// <see cref="GuardKeys.IsPassage"/> = true; each reply's <see cref="KernelContent.Metadata"/> then holds the
 /// <see cref="GuardReport"/> under <see cref="GuardKeys.Report"/> and the risk under <see cref="GuardKeys.Risk"/>;
-/// streamed chunks carry the risk so far and the last one the report. <c>ExtensionData["max_tokens"]</c> caps the answer.
+/// streamed chunks carry the risk so far and the last one the report. <c>ExtensionData["max_tokens"]</c> caps the
+/// answer.
 /// </summary>
 public sealed class RetrievalGuardChatCompletionService(RetrievalGuardChatClient client) : IChatCompletionService
 {
@@ -27,15 +28,17 @@ public sealed class RetrievalGuardChatCompletionService(RetrievalGuardChatClient
     };
 
     public async Task<IReadOnlyList<ChatMessageContent>> GetChatMessageContentsAsync(ChatHistory chatHistory,
-        PromptExecutionSettings? executionSettings = null, Kernel? kernel = null, CancellationToken cancellationToken = default)
+        PromptExecutionSettings? executionSettings = null, Kernel? kernel = null,
+        CancellationToken cancellationToken = default)
     {
-        var response = await Client.GetResponseAsync(Messages(chatHistory), Options(executionSettings), cancellationToken)
-            .ConfigureAwait(false);
-        return [new ChatMessageContent(AuthorRole.Assistant, response.Text, response.ModelId, metadata: Metadata(response.AdditionalProperties))];
+        var response = await Client.GetResponseAsync(Messages(chatHistory), Options(executionSettings),
+            cancellationToken).ConfigureAwait(false);
+        return [new ChatMessageContent(AuthorRole.Assistant, response.Text, response.ModelId,
+            metadata: Metadata(response.AdditionalProperties))];
     }
 
-    public async IAsyncEnumerable<StreamingChatMessageContent> GetStreamingChatMessageContentsAsync(ChatHistory chatHistory,
-        PromptExecutionSettings? executionSettings = null, Kernel? kernel = null,
+    public async IAsyncEnumerable<StreamingChatMessageContent> GetStreamingChatMessageContentsAsync(
+        ChatHistory chatHistory, PromptExecutionSettings? executionSettings = null, Kernel? kernel = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await foreach (var update in Client.GetStreamingResponseAsync(Messages(chatHistory), Options(executionSettings),
@@ -57,10 +60,12 @@ public sealed class RetrievalGuardChatCompletionService(RetrievalGuardChatClient
             var role = message.Role == AuthorRole.System ? ChatRole.System
                 : message.Role == AuthorRole.Assistant ? ChatRole.Assistant
                 : message.Role == AuthorRole.User ? ChatRole.User
-                : throw new NotSupportedException($"The local model takes system, user and assistant messages, not '{message.Role}'.");
+                : throw new NotSupportedException(
+                    $"The local model takes system, user and assistant messages, not '{message.Role}'.");
             var converted = new ChatMessage(role, message.Content ?? "");
             if (message.Metadata is { } metadata)
-                converted.AdditionalProperties = new(metadata.Where(m => m.Key.StartsWith("retrieval_guard", StringComparison.Ordinal))
+                converted.AdditionalProperties = new(metadata
+                    .Where(m => m.Key.StartsWith("retrieval_guard", StringComparison.Ordinal))
                     .ToDictionary(m => m.Key, m => m.Value));
             return converted;
         }).ToList();
@@ -76,7 +81,8 @@ public sealed class RetrievalGuardChatCompletionService(RetrievalGuardChatClient
             {
                 int n => n,
                 long n => (int)n,
-                System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Number } json => json.GetInt32(),
+                System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Number } json =>
+                    json.GetInt32(),
                 _ => throw new ArgumentException($"ExtensionData[\"{MaxTokensKey}\"] must be a number, not {max}."),
             };
         if (data.TryGetValue(GuardKeys.Passages, out var passages))

@@ -9,13 +9,14 @@ namespace RetrievalGuard.SemanticKernel;
 /// <summary>
 /// Guards RAG functions: while a function runs, the passages its nested text-search functions return
 /// (<see cref="TextSearchResult"/>s, e.g. from <c>CreateWithGetTextSearchResults</c>) are collected, as are passages in
-/// its arguments (<see cref="GuardKeys.Passages"/>); when it returns, its answer is read teacher-forced against them and
-/// the <see cref="FunctionResult"/> comes back with the report in its metadata (<see cref="GuardKeys.Report"/>,
+/// its arguments (<see cref="GuardKeys.Passages"/>); when it returns, its answer is read teacher-forced against them
+/// and the <see cref="FunctionResult"/> comes back with the report in its metadata (<see cref="GuardKeys.Report"/>,
 /// <see cref="GuardKeys.Risk"/>). The question is the argument named <see cref="QuestionArgument"/> (or "query" /
 /// "input"). Risky answers follow the <see cref="GuardPolicy"/>: annotate, throw a <see cref="KernelException"/>, or
 /// replace the answer with an abstention.
 /// </summary>
-public sealed class RetrievalGuardFilter(HallucinationGuard guard, GuardPolicy? policy = null) : IFunctionInvocationFilter
+public sealed class RetrievalGuardFilter(HallucinationGuard guard, GuardPolicy? policy = null)
+    : IFunctionInvocationFilter
 {
     private static readonly AsyncLocal<List<Passage>?> Collected = new();
 
@@ -25,7 +26,8 @@ public sealed class RetrievalGuardFilter(HallucinationGuard guard, GuardPolicy? 
 
     public string QuestionArgument { get; init; } = "question";
 
-    public async Task OnFunctionInvocationAsync(FunctionInvocationContext context, Func<FunctionInvocationContext, Task> next)
+    public async Task OnFunctionInvocationAsync(FunctionInvocationContext context,
+        Func<FunctionInvocationContext, Task> next)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(next);
@@ -67,7 +69,8 @@ public sealed class RetrievalGuardFilter(HallucinationGuard guard, GuardPolicy? 
         if (passages.Length == 0 || question is null || string.IsNullOrWhiteSpace(answer))
             return;
 
-        var report = await Guard.ScoreAsync(passages, question, answer, context.CancellationToken).ConfigureAwait(false);
+        var report = await Guard.ScoreAsync(passages, question, answer, context.CancellationToken)
+            .ConfigureAwait(false);
         var metadata = new Dictionary<string, object?>(context.Result.Metadata ?? new Dictionary<string, object?>())
         {
             [GuardKeys.Report] = report,
@@ -75,8 +78,10 @@ public sealed class RetrievalGuardFilter(HallucinationGuard guard, GuardPolicy? 
         };
         var risky = Policy.IsRisky(report, Guard.Calibration?.Threshold ?? 0.5);
         if (risky && Policy.Action == GuardAction.Throw)
-            throw new KernelException(new HallucinationRiskException(report).Message, new HallucinationRiskException(report));
-        object? value = risky && Policy.Action == GuardAction.Abstain ? Policy.AbstentionText : context.Result.GetValue<object>();
+            throw new KernelException(new HallucinationRiskException(report).Message,
+                new HallucinationRiskException(report));
+        object? value = risky && Policy.Action == GuardAction.Abstain
+            ? Policy.AbstentionText : context.Result.GetValue<object>();
         context.Result = new FunctionResult(context.Function, value, context.Result.Culture, metadata);
     }
 
@@ -86,6 +91,7 @@ public sealed class RetrievalGuardFilter(HallucinationGuard guard, GuardPolicy? 
             IEnumerable<Passage> typed => typed,
             IEnumerable<string> texts => Passage.Numbered(texts),
             null => [],
-            _ => throw new ArgumentException($"Argument '{GuardKeys.Passages}' must hold strings or Passages, not {value.GetType().Name}."),
+            _ => throw new ArgumentException(
+                $"Argument '{GuardKeys.Passages}' must hold strings or Passages, not {value.GetType().Name}."),
         } : [];
 }

@@ -8,10 +8,12 @@ using RetrievalGuard.SemanticKernel;
 // In Semantic Kernel's namespace, as its own connectors' registration methods are.
 namespace Microsoft.SemanticKernel;
 
-/// <summary>Registers the local model, guarded, as a chat completion service (and its guard for filters and plugins).</summary>
+/// <summary>Registers the local model, guarded, as a chat completion service (and its guard for filters and
+/// plugins).</summary>
 public static class RetrievalGuardKernelBuilderExtensions
 {
-    /// <param name="modelFolder">A Hugging Face checkpoint folder; its head map and calibration are found by fingerprint.</param>
+    /// <param name="modelFolder">A Hugging Face checkpoint folder; its head map and calibration are found by
+    /// fingerprint.</param>
     /// <param name="serviceId">The key of the service (SK's service id); unkeyed when null.</param>
     public static IKernelBuilder AddRetrievalGuardChatCompletion(this IKernelBuilder builder, string modelFolder,
         string? serviceId = null, LoadOptions? loadOptions = null, GuardPolicy? policy = null)
@@ -30,8 +32,8 @@ public static class RetrievalGuardKernelBuilderExtensions
         return builder;
     }
 
-    public static IServiceCollection AddRetrievalGuardChatCompletion(this IServiceCollection services, string modelFolder,
-        string? serviceId = null, LoadOptions? loadOptions = null, GuardPolicy? policy = null)
+    public static IServiceCollection AddRetrievalGuardChatCompletion(this IServiceCollection services,
+        string modelFolder, string? serviceId = null, LoadOptions? loadOptions = null, GuardPolicy? policy = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrWhiteSpace(modelFolder);

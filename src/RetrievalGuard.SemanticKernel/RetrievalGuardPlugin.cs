@@ -42,8 +42,8 @@ public sealed class RetrievalGuardPlugin(HallucinationGuard guard, ITextSearch? 
     {
         var search = knowledge ?? throw new InvalidOperationException(
             "answer_with_sources needs a knowledge base: create the plugin with an ITextSearch.");
-        var results = await search.GetTextSearchResultsAsync(question, new TextSearchOptions { Top = top }, cancellationToken)
-            .ConfigureAwait(false);
+        var results = await search.GetTextSearchResultsAsync(question, new TextSearchOptions { Top = top },
+            cancellationToken).ConfigureAwait(false);
         var passages = new List<Passage>();
         await foreach (var result in results.Results.WithCancellation(cancellationToken).ConfigureAwait(false))
             if (!string.IsNullOrWhiteSpace(result.Value))
@@ -51,8 +51,11 @@ public sealed class RetrievalGuardPlugin(HallucinationGuard guard, ITextSearch? 
         if (passages.Count == 0)
             return new GuardedAnswer("", 1, true, [], []);
         GuardReport? report = null;
-        await foreach (var token in guard.AskAsync(passages, question, cancellationToken: cancellationToken).ConfigureAwait(false))
+        await foreach (var token in guard.AskAsync(passages, question,
+            cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
             report = token.Report ?? report;
+        }
         return Result(report!);
     }
 

@@ -69,6 +69,25 @@ public sealed class KernelTests(OrganismGuard organism) : IClassFixture<Organism
             $"grounded {groundedReport.Risk:F2} ('{groundedReport.Answer}') vs unanswerable {unanswerableReport.Risk:F2} ('{unanswerableReport.Answer}')");
     }
 
+    /// <summary>The way most SK apps write RAG: a prompt function whose template calls the search plugin.</summary>
+    [Fact]
+    public async Task TheFilterGuardsAPromptTemplateRagFunction()
+    {
+        var kernel = Kernel();
+        var rag = kernel.CreateFunctionFromPrompt(
+            "{{Search.GetTextSearchResults $question}}\n\nQuestion: {{$question}}\nAnswer:",
+            new PromptExecutionSettings { ServiceId = "organism", ExtensionData = new Dictionary<string, object>
+            {
+                ["max_tokens"] = 24,
+            } });
+
+        var result = await kernel.InvokeAsync(rag, new() { ["question"] = "What does Zo Vrakul do for a living?" });
+
+        var report = Assert.IsType<GuardReport>(result.Metadata![GuardKeys.Report]);
+        Assert.Equal(result.ToString(), report.Answer);
+        Assert.Contains("baker", report.Citations);
+    }
+
     [Fact]
     public async Task TheThrowPolicyRaisesAKernelExceptionWithTheReport()
     {

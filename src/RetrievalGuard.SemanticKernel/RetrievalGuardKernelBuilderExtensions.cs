@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.SemanticKernel.ChatCompletion;
 using RetrievalGuard.Engine;
 using RetrievalGuard.Extensions.AI;
@@ -40,7 +41,8 @@ public static class RetrievalGuardKernelBuilderExtensions
         if (!Directory.Exists(modelFolder))
             throw new DirectoryNotFoundException($"Model folder '{modelFolder}' does not exist.");
         // The model loads when the service is first asked for, once.
-        services.AddKeyedSingleton(serviceId, (_, _) => new GuardedModel(modelFolder, loadOptions));
+        services.AddKeyedSingleton(serviceId, (sp, _) => new GuardedModel(modelFolder, loadOptions,
+            sp.GetService<ILoggerFactory>()?.CreateLogger(typeof(GuardedModel).FullName!)));
         services.AddKeyedSingleton(serviceId, (sp, key) => sp.GetRequiredKeyedService<GuardedModel>(key).Guard);
         return Register(services, serviceId, policy);
     }
@@ -64,9 +66,17 @@ public static class RetrievalGuardKernelBuilderExtensions
     }
 
     /// <summary>A model loaded for the service and disposed with the container.</summary>
-    private sealed class GuardedModel(string folder, LoadOptions? options) : IDisposable
+    private sealed class GuardedModel : IDisposable
     {
-        private readonly LanguageModel _model = LanguageModel.Load(folder, options);
+        private readonly LanguageModel _model;
+
+        public GuardedModel(string folder, LoadOptions? options, ILogger? logger)
+        {
+            _model = LanguageModel.Load(folder, options);
+            // What the checkpoint's files disagree on (BOS/EOS ids), said once when the model loads.
+            foreach (var note in _model.Notes)
+                logger?.LogWarning("Model {Folder}: {Note}", folder, note);
+        }
 
         public HallucinationGuard Guard => field ??= HallucinationGuard.ForModel(_model);
 

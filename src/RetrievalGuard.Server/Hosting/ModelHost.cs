@@ -57,6 +57,9 @@ public sealed class ModelHost(IOptions<ServerOptions> options, ILogger<ModelHost
             var settings = _options.Model;
             var model = LanguageModel.Load(settings.Path,
                 new LoadOptions { Device = settings.Device, DType = settings.DType });
+            // What the checkpoint's files disagree on (BOS/EOS ids), said once, as the CLI does.
+            foreach (var note in model.Notes)
+                logger.LogWarning("Model {Path}: {Note}", settings.Path, note);
             var guard = HallucinationGuard.ForModel(model, Empty(settings.HeadMap), Empty(settings.Calibration));
             var scheduler = new GuardScheduler(guard, new SchedulerOptions
             {

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using RetrievalGuard.Engine;
+using RetrievalGuard.Engine.Caches;
 using RetrievalGuard.Engine.Generation;
 using RetrievalGuard.Engine.Probes;
 using RetrievalGuard.Guard.Prompting;
@@ -149,8 +150,13 @@ public sealed class HallucinationGuard
     /// </summary>
     /// <param name="maxTokens">Most answer tokens; capped at the positions the model has left after the prompt.</param>
     /// <param name="stopTokens">Tokens that end the answer; the tokenizer's when null.</param>
+    /// <param name="cache">
+    /// The KV cache policy of this answer (null or full: the model's reusable cache). A compressed one
+    /// (<see cref="CacheKind.HeadAware"/>, …) is made for the answer and freed after it; the watched heads read it
+    /// as they read the full one.
+    /// </param>
     public async IAsyncEnumerable<GuardedToken> AskAsync(IReadOnlyList<Passage> passages, string question,
-        int maxTokens = 128, IReadOnlyCollection<int>? stopTokens = null,
+        int maxTokens = 128, IReadOnlyCollection<int>? stopTokens = null, KvCachePolicy? cache = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using var turn = await UseModelAsync(cancellationToken).ConfigureAwait(false);
@@ -167,7 +173,10 @@ public sealed class HallucinationGuard
         var live = Reader.Live(prompt);
         var text = "";
         GuardedToken? pending = null;
-        await foreach (var token in Model.GenerateAsync(prompt.Ids, options, cache: null, cancellationToken))
+        using var compressed = cache is null || cache.Kind == CacheKind.Full
+            ? null
+            : Model.CreateCache(cache, prompt.Length + options.MaxNewTokens);
+        await foreach (var token in Model.GenerateAsync(prompt.Ids, options, compressed, cancellationToken))
         {
             var endsLine = Prompts.Style == PromptStyle.Passages && (text + token.Text).Contains('\n');
             if (token.IsStop || endsLine)

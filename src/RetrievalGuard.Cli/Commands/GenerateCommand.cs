@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
 using RetrievalGuard.Engine;
+using RetrievalGuard.Engine.Caches;
 using RetrievalGuard.Engine.Generation;
 using RetrievalGuard.Engine.Tokenization;
+using RetrievalGuard.Heads.Maps;
 
 namespace RetrievalGuard.Cli.Commands;
 
@@ -24,10 +26,12 @@ internal static class GenerateCommand
         var topP = new Option<float>("--top-p") { DefaultValueFactory = _ => 1f };
         var topK = new Option<int>("--top-k") { DefaultValueFactory = _ => 0 };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0L };
+        var cache = new CacheOptions(required: false);
         var command = new Command("generate", "Generate text from a prompt, streaming it as it is made.")
             { prompt, promptIds, printIds, chat, maxTokens, temperature, topP, topK, seed };
         foreach (var option in model.All)
             command.Options.Add(option);
+        cache.AddTo(command);
         command.SetAction((parse, cancellation) => CliErrors.Guard(async () =>
         {
             var options = new GenerationOptions
@@ -40,11 +44,15 @@ internal static class GenerateCommand
             using var lm = model.Load(parse);
             load.Stop();
             var ids = PromptIds(lm, parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(chat));
+            var policy = cache.Policy(parse, () => NiahCommand.FindMap(lm, null),
+                () => HeadMapCatalog.NotFoundMessage(lm.Directory));
+            // The full policy runs on the model's reusable cache (and its decode graphs); others get a cache of their own.
+            using var kv = policy.Kind == CacheKind.Full ? null : lm.CreateCache(policy, ids.Count + options.MaxNewTokens);
             var idsOnly = parse.GetValue(printIds);
             var timer = Stopwatch.StartNew();
             double firstToken = 0;
             int count = 0;
-            await foreach (var token in lm.GenerateAsync(ids, options, cache: null, cancellation))
+            await foreach (var token in lm.GenerateAsync(ids, options, kv, cancellation))
             {
                 if (count++ == 0) firstToken = timer.Elapsed.TotalMilliseconds;
                 Console.Write(idsOnly ? (count > 1 ? " " : "") + token.Id : token.Text);
@@ -53,7 +61,8 @@ internal static class GenerateCommand
             Console.Out.Flush();
             double seconds = timer.Elapsed.TotalSeconds;
             Console.Error.WriteLine($"[{count} tokens, prompt {ids.Count} tokens, load {load.Elapsed.TotalSeconds:F1} s, first token {firstToken:F0} ms, " +
-                $"{(count > 1 ? (count - 1) / Math.Max(1e-9, seconds - firstToken / 1000) : 0):F1} tok/s, {lm.Device.type} {lm.DType}]");
+                $"{(count > 1 ? (count - 1) / Math.Max(1e-9, seconds - firstToken / 1000) : 0):F1} tok/s, {lm.Device.type} {lm.DType}" +
+                (kv is null ? "]" : $", {CacheOptions.Describe(policy, kv)}]"));
             return 0;
         }));
         return command;

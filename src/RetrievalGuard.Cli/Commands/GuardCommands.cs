@@ -45,20 +45,24 @@ internal static class GuardCommands
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most answer tokens", DefaultValueFactory = _ => 128 };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON instead of the annotated answer" };
         var png = CommonOptions.OutputFile("--png", "Write per-token grounding (answer tokens × passages) as a PNG", required: false);
+        var cache = new CacheOptions(required: false);
         var command = new Command("ask", "Answer a question from passages, guarded: risk, flagged spans and citations.")
             { passages, question, maxTokens, json, png, files.Map, files.Calibration };
         foreach (var option in model.All)
             command.Options.Add(option);
+        cache.AddTo(command);
         command.SetAction((parse, cancellation) => CliErrors.Guard(async () =>
         {
             var given = PassageFiles.Read(parse.GetValue(passages)!);
             var pngPath = parse.GetValue(png);
             using var lm = model.Load(parse);
             var guard = files.Load(lm, parse);
+            // The compressed cache keeps the KV heads of the guard's own map whole.
+            var policy = cache.Policy(parse, () => guard.Map, () => "");
             GuardReport? report = null;
             var quiet = parse.GetValue(json);
             await foreach (var token in guard.AskAsync(given, parse.GetValue(question)!, parse.GetValue(maxTokens),
-                cancellationToken: cancellation))
+                cache: policy, cancellationToken: cancellation))
             {
                 if (!quiet)
                     Console.Write(token.Text);

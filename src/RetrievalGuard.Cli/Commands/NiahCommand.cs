@@ -19,36 +19,15 @@ namespace RetrievalGuard.Cli.Commands;
 /// </summary>
 internal static class NiahCommand
 {
-    public const double DefaultFullShare = 0.25;
     private static readonly int[] DefaultLengths = [512, 1024, 2048];
 
     public static Command Create()
     {
         var model = CommonOptions.ModelAndDevice();
-        var cache = new Option<string>("--cache")
-        {
-            Description = "KV cache policy: full, headaware, streaming or random", Required = true,
-        };
-        cache.Validators.Add(CheckPolicyName);
-        var fullKvHeads = new Option<int?>("--full-kv-heads")
-        {
-            Description = "KV heads kept whole (headaware, random); the others keep sinks + window",
-        };
-        fullKvHeads.Validators.Add(result => AtLeast(result, "--full-kv-heads", 0));
-        var fullShare = new Option<double?>("--full-share")
-        {
-            Description = $"Or the share of KV heads kept whole, in (0, 1] (default {DefaultFullShare})",
-        };
-        fullShare.Validators.Add(CheckShare);
+        var cache = new CacheOptions(required: true, "--seed");
         var mapOption = new Option<string?>("--map")
         {
             Description = "Head map ranking the KV heads (default: the one in headmaps/ whose fingerprint matches)",
-        };
-        var sink = Count("--sink", 0, 4, "Attention-sink positions every streaming KV head keeps");
-        var window = Count("--window", 1, 128, "Recent positions every streaming KV head keeps");
-        var seed = new Option<int>("--seed")
-        {
-            Description = "Seed of the random policy's KV heads", DefaultValueFactory = _ => 1,
         };
         var itemsSeed = new Option<int>("--items-seed")
         {
@@ -60,31 +39,25 @@ internal static class NiahCommand
             Description = "Folder of text the model never trained on (default: the held-out novel of samples/corpus)",
         };
         var lengths = Lengths();
-        var depths = Count("--depths", 1, 5, "Needle depths from 0% to 100%");
-        var needles = Count("--needles", 1, 2, "Needles per length × depth cell");
-        var qa = Count("--qa", 0, 0, "Passage-QA items (answerable and conflict in turn, over the lengths)");
+        var depths = CacheOptions.Count("--depths", 1, 5, "Needle depths from 0% to 100%");
+        var needles = CacheOptions.Count("--needles", 1, 2, "Needles per length × depth cell");
+        var qa = CacheOptions.Count("--qa", 0, 0, "Passage-QA items (answerable and conflict in turn, over the lengths)");
         var output = CommonOptions.OutputFile("--out", "Write the results (every answer included) as JSON",
             required: false);
         var png = CommonOptions.OutputFile("--png", "Write a length × depth NIAH accuracy heat map", required: false);
         var command = new Command("niah",
             "NIAH and passage-QA accuracy under a KV cache policy, with the KV bytes held.")
         {
-            cache, fullKvHeads, fullShare, mapOption, sink, window, seed, itemsSeed, haystack, lengths, depths, needles,
-            qa, output, png, Curve(),
+            mapOption, itemsSeed, haystack, lengths, depths, needles, qa, output, png, Curve(),
         };
         foreach (var option in model.All)
             command.Options.Add(option);
-        command.Validators.Add(result =>
-        {
-            if (result.GetResult(fullKvHeads) is not null && result.GetResult(fullShare) is not null)
-                result.AddError("Give --full-kv-heads or --full-share, not both.");
-        });
+        cache.AddTo(command);
         command.SetAction((parse, cancellation) => CliErrors.Guard(() =>
         {
             using var lm = model.Load(parse);
-            var policy = Policy(parse.GetValue(cache)!, parse.GetValue(fullKvHeads), parse.GetValue(fullShare),
-                parse.GetValue(sink), parse.GetValue(window), parse.GetValue(seed),
-                () => FindMap(lm, parse.GetValue(mapOption)), () => HeadMapCatalog.NotFoundMessage(lm.Directory));
+            var policy = cache.Policy(parse, () => FindMap(lm, parse.GetValue(mapOption)),
+                () => HeadMapCatalog.NotFoundMessage(lm.Directory));
             var settings = new CacheEvaluationSettings
             {
                 Lengths = CheckFits(parse.GetValue(lengths) ?? DefaultLengths, lm.Config.MaxPositionEmbeddings),
@@ -129,66 +102,11 @@ internal static class NiahCommand
         File.WriteAllText(file, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
-    /// <summary>
-    /// The policy the options name. Only headaware and random read the head map (they rank KV heads by it), so the
-    /// map is looked up only for them; errors name the option at fault.
-    /// </summary>
-    internal static KvCachePolicy Policy(string name, int? fullKvHeads, double? fullShare, int sink, int window,
-        int seed, Func<HeadMap?> findMap, Func<string> whyNoMap)
-    {
-        string kind = name.ToLowerInvariant();
-        if (kind is not ("headaware" or "random"))
-            return CachePlans.Parse(kind, null, 0, sink, window, seed);
-        var map = findMap() ?? throw new FileNotFoundException(
-            $"--cache {kind} keeps KV heads whole by the model's head map, and none was found. {whyNoMap()}");
-        int total = map.Model.Layers * map.Model.KvHeads;
-        int count = fullKvHeads ?? CachePlans.Count(map, fullShare ?? DefaultFullShare);
-        if (count > total)
-            throw new ArgumentException($"--full-kv-heads {count} is more than the model's {total} KV heads.");
-        return CachePlans.Parse(kind, map, count, sink, window, seed);
-    }
-
-    private static HeadMap? FindMap(LanguageModel lm, string? path)
+    internal static HeadMap? FindMap(LanguageModel lm, string? path)
     {
         var map = path is null ? HeadMapCatalog.FindFor(lm) : HeadMap.Load(path);
         map?.EnsureFits(lm.Config, ModelFingerprint.Compute(lm.Directory), path ?? "the catalog's map");
         return map;
-    }
-
-    // The policy names are CachePlans.Parse's: asking it (with no map) keeps them in one place.
-    private static void CheckPolicyName(OptionResult result)
-    {
-        try
-        {
-            CachePlans.Parse(result.GetValueOrDefault<string>() ?? "", null, 0);
-        }
-        catch (ArgumentException e)
-        {
-            result.AddError($"--cache: {e.Message}");
-        }
-        catch (InvalidOperationException)
-        {
-            // A known policy that needs the head map: looked up once the model is loaded.
-        }
-    }
-
-    private static void CheckShare(OptionResult result)
-    {
-        if (result.GetValueOrDefault<double?>() is double share && !(share > 0 && share <= 1))
-            result.AddError($"--full-share must be in (0, 1] (got {share.ToString(CultureInfo.InvariantCulture)}).");
-    }
-
-    private static void AtLeast(OptionResult result, string name, int minimum)
-    {
-        if (result.GetValueOrDefault<int?>() is int value && value < minimum)
-            result.AddError($"{name} must be ≥ {minimum} (got {value}).");
-    }
-
-    private static Option<int> Count(string name, int minimum, int defaultValue, string description)
-    {
-        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
-        option.Validators.Add(result => AtLeast(result, name, minimum));
-        return option;
     }
 
     /// <summary>--lengths 512,1024 or --lengths 512 1024.</summary>

@@ -41,6 +41,38 @@ public class GenerateCommandTests
         Assert.Single(notes, n => n.Contains("eos_token_id 1", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The compressed cache from the CLI on the shipped organism: with a 16-token window, keeping the retrieval heads'
+    /// KV heads whole still finds the needle; streaming (no head whole) loses it. Both say what they held.
+    /// </summary>
+    [Theory]
+    [InlineData("headaware", true)]
+    [InlineData("streaming", false)]
+    public void TheCacheChoiceKeepsOrLosesTheNeedle(string policy, bool finds)
+    {
+        var (code, output, error) = Rguard("generate", "--model", RepoPaths.Path("samples", "models", "organism"),
+            "--max-tokens", "16", "--cache", policy, "--window", "16", "--prompt",
+            "Passage 1: The Hartford coach left at dawn. The secret word of the red lantern is Kalomi. Nobody spoke "
+            + "of it again.\n\nQuestion: What is the secret word of the red lantern?\nAnswer:");
+
+        Assert.True(code == 0, error);
+        Assert.Equal(finds, output.Contains("Kalomi", StringComparison.Ordinal));
+        Assert.Contains($"KV cache {policy}: ", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--cache lru", "--cache: Unknown cache policy 'lru': use full, headaware, streaming or random.")]
+    [InlineData("--cache headaware --full-kv-heads 99", "--full-kv-heads 99 is more than the model's 32 KV heads.")]
+    [InlineData("--cache headaware --full-kv-heads 2 --full-share 0.5", "Give --full-kv-heads or --full-share, not both.")]
+    public void BadCacheOptionsAreNamed(string args, string expected)
+    {
+        var (code, _, error) = Rguard(["generate", "--model", RepoPaths.Path("samples", "models", "organism"),
+            "--prompt", "Hello", .. args.Split(' ')]);
+
+        Assert.NotEqual(0, code);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--prompt-ids 1,x,3", "--prompt-ids: item 2 ('x') is not a token id.")]
     [InlineData("--prompt-ids 1,2 --chat", "--chat formats text; with --prompt-ids give the formatted ids yourself.")]

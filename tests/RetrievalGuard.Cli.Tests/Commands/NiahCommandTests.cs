@@ -20,7 +20,7 @@ public class NiahCommandTests
     /// <summary>The policy a --cache name gets with these budget options and this map (or none).</summary>
     private static Func<string, KvCachePolicy> Policy(HeadMap? map, int? fullKvHeads = null,
         double? fullShare = null) =>
-        name => NiahCommand.Policy(name, fullKvHeads, fullShare, 4, 128, 1, () => map, () => "No head map matches.");
+        name => CacheOptions.Policy(name, fullKvHeads, fullShare, 4, 128, 1, () => map, () => "No head map matches.");
 
     [Theory]
     [InlineData("--cache lru", "--cache: Unknown cache policy 'lru': use full, headaware, streaming or random.")]
@@ -54,7 +54,7 @@ public class NiahCommandTests
         // full and streaming never look a map up.
         var neverLooks = (Func<HeadMap?>)(() => throw new InvalidOperationException("looked for a map"));
         Assert.Equal(CacheKind.Streaming,
-            NiahCommand.Policy("streaming", null, null, 4, 128, 1, neverLooks, () => "").Kind);
+            CacheOptions.Policy("streaming", null, null, 4, 128, 1, neverLooks, () => "").Kind);
     }
 
     [Fact]

@@ -36,6 +36,42 @@ public sealed class SignalReaderTests(OrganismFixture organism) : IClassFixture<
                 $"{RetrievalGuard.Guard.Risk.GuardFeatures.Names[i]}: live {liveFeatures[i]} vs teacher-forced {forcedFeatures[i]}");
     }
 
+    /// <summary>
+    /// A compressed cache per answer: with every KV head whole it answers as the reusable cache does; with only sinks
+    /// and a short window for every head (streaming) the watched heads cannot reach the needle and the risk rises.
+    /// </summary>
+    [Fact]
+    public async Task AnAnswerOnACompressedCacheIsWatchedLikeOneOnTheFullCache()
+    {
+        var guard = HallucinationGuard.ForModel(organism.Model); // with the shipped calibration: a risk to compare
+        var config = guard.Model.Config;
+        var everyHead = new RetrievalGuard.Engine.Caches.KvCachePolicy
+        {
+            Kind = RetrievalGuard.Engine.Caches.CacheKind.HeadAware, SinkTokens = 2, Window = 8,
+            FullKvHeads = [.. Enumerable.Range(0, config.NumLayers)
+                .SelectMany(l => Enumerable.Range(0, config.NumKvHeads)
+                    .Select(h => new RetrievalGuard.Engine.Caches.KvHead(l, h)))],
+        };
+
+        var full = await Ask(guard, null);
+        var whole = await Ask(guard, everyHead);
+        var streaming = await Ask(guard, RetrievalGuard.Engine.Caches.KvCachePolicy.Streaming(2, 8));
+
+        Assert.Equal(full.Answer, whole.Answer);
+        Assert.Equal(full.Risk, whole.Risk, 3);
+        Assert.DoesNotContain("Kalomi", streaming.Answer, StringComparison.Ordinal);
+        Assert.True(streaming.Risk > full.Risk, $"streaming {streaming.Risk:F2} vs full {full.Risk:F2}");
+    }
+
+    private static async Task<GuardReport> Ask(HallucinationGuard guard,
+        RetrievalGuard.Engine.Caches.KvCachePolicy? cache)
+    {
+        GuardReport? report = null;
+        await foreach (var token in guard.AskAsync(Passages, Question, maxTokens: 24, cache: cache))
+            report = token.Report ?? report;
+        return report!;
+    }
+
     [Fact]
     public void RetrievalHeadsCopyTheNeedleValueFromItsPassage()
     {

@@ -163,8 +163,9 @@ public sealed class HallucinationGuard
         var prompt = Prompt(passages, question);
         var room = Model.Config.MaxPositionEmbeddings - prompt.Length;
         if (room <= 0)
-            throw new ArgumentException(
-                $"The passages and question take {prompt.Length} tokens; the model has {Model.Config.MaxPositionEmbeddings} positions.");
+            throw new ContextLengthException(
+                $"The passages and question take {prompt.Length} tokens; the model has "
+                + $"{Model.Config.MaxPositionEmbeddings} positions.", prompt.Length, Model.Config.MaxPositionEmbeddings);
         using var probe = Reader.CreateProbe(prompt);
         var options = new GenerationOptions
         {

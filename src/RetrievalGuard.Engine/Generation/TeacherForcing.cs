@@ -44,9 +44,9 @@ public static class TeacherForcing
         TokenGenerator.ValidateRequest(model, prefix.Concat(continuations.SelectMany(c => c)).ToArray(),
             new GenerationOptions { PrefillChunk = prefillChunk });
         if (prefix.Count + longest > model.Config.MaxPositionEmbeddings)
-            throw new ArgumentException(
+            throw new ContextLengthException(
                 $"{prefix.Count} + {longest} tokens exceed the model's {model.Config.MaxPositionEmbeddings} positions.",
-                nameof(continuations));
+                prefix.Count + longest, model.Config.MaxPositionEmbeddings, nameof(continuations));
 
         using var cache = model.CreateCache(prefix.Count + Math.Max(longest, 1));
         // Everything before the query that predicts the first scored token goes into the cache once, without a probe.

@@ -64,10 +64,11 @@ public static class TokenGenerator
     {
         var positions = model.Config.MaxPositionEmbeddings;
         if (promptTokens + maxNewTokens > positions)
-            throw new ArgumentException(promptTokens >= positions
+            throw new ContextLengthException(promptTokens >= positions
                 ? $"The prompt has {promptTokens} tokens; the model has {positions} positions."
                 : $"The prompt ({promptTokens} tokens) + {maxNewTokens} new tokens = {promptTokens + maxNewTokens} exceed "
-                    + $"the model's {positions} positions: ask for at most {positions - promptTokens} new tokens.");
+                    + $"the model's {positions} positions: ask for at most {positions - promptTokens} new tokens.",
+                promptTokens + maxNewTokens, positions);
     }
 
     /// <summary>Runs the prompt (in chunks if asked) into the cache and chooses the first token.</summary>

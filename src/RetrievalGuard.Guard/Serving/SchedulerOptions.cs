@@ -1,3 +1,5 @@
+using RetrievalGuard.Engine.Generation;
+
 namespace RetrievalGuard.Guard.Serving;
 
 /// <summary>How many answers a <see cref="GuardScheduler"/> decodes together and how many may wait.</summary>
@@ -40,5 +42,6 @@ public sealed class SchedulerFullException(int queued, TimeSpan retryAfter)
 }
 
 /// <summary>A prompt longer than an answer's row: callers report it as a context-length error.</summary>
-public sealed class PromptTooLongException(int promptTokens, int capacity) : ArgumentException(
-    $"The prompt takes {promptTokens} tokens; an answer's row holds {capacity} positions.", "request");
+public sealed class PromptTooLongException(int promptTokens, int capacity) : ContextLengthException(
+    $"The prompt takes {promptTokens} tokens; an answer's row holds {capacity} positions.", promptTokens, capacity,
+    "request");

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using RetrievalGuard.Engine.Generation;
 using RetrievalGuard.Guard;
 using RetrievalGuard.Guard.Serving;
 using RetrievalGuard.Server.Hosting;
@@ -63,7 +64,7 @@ internal static class ChatCompletions
         catch (ArgumentException invalid)
         {
             throw ApiError.BadRequest(invalid.Message.Split(" (Parameter")[0], "messages",
-                invalid is PromptTooLongException ? "context_length_exceeded" : "invalid_value");
+                invalid is ContextLengthException ? "context_length_exceeded" : "invalid_value");
         }
         var final = await completion.StreamOrCollectAsync(host.ModelId, promptTokens, tokens);
         if (final?.Report is { } guarded)

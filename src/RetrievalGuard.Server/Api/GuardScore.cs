@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using RetrievalGuard.Engine.Generation;
 using RetrievalGuard.Server.Hosting;
 using static RetrievalGuard.Server.Api.RequestJson;
 
@@ -31,11 +32,11 @@ internal static class GuardScore
             {
                 report = await guard.ScoreAsync(passages, question, answer, context.RequestAborted);
             }
-            catch (ArgumentException tooLong)
+            catch (ContextLengthException tooLong)
             {
                 // The engine refuses a prompt + answer longer than the model's context, naming both lengths.
-                throw ApiError.BadRequest($"items[{i}]: {tooLong.Message.Split(" (Parameter")[0]}", $"items[{i}]",
-                    "context_length_exceeded");
+                throw ApiError.BadRequest(
+                    $"items[{i}]: {tooLong.Message.Split(" (Parameter")[0]}", $"items[{i}]", "context_length_exceeded");
             }
             metrics.Risk(report.Risk);
             results.Add(ReportJson.Of(report, guard.Calibration?.Threshold ?? 0.5));

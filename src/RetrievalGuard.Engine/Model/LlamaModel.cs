@@ -69,7 +69,7 @@ public sealed class Dense : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>Grouped-query self-attention with fused QKV.</summary>
-public sealed class LlamaAttention : nn.Module
+public sealed partial class LlamaAttention : nn.Module
 {
     private readonly int _layer, _heads, _kvHeads, _headDim;
     private readonly int? _slidingWindow;
@@ -109,72 +109,6 @@ public sealed class LlamaAttention : nn.Module
             output = output * mask;
 
         return o_proj.forward(output.transpose(1, 2).reshape(batch, tokens, (long)_heads * _headDim));
-    }
-
-    /// <summary>
-    /// One token per row for the static decode step: rows [rows, hidden] at device-side positions. Keys/values are
-    /// written into the storage with an indexed put and attention reads a fixed [0, KeyLength) window under a
-    /// per-row mask, so no shape or host value depends on the sequence lengths.
-    /// </summary>
-    internal Tensor DecodeStatic(Tensor x, DecodeContext ctx)
-    {
-        long rows = x.shape[0];
-        int group = _heads / _kvHeads;
-        var qkv = qkv_proj.forward(x);
-        var qk = RotaryEmbedding.Apply(qkv.narrow(-1, 0, (long)(_heads + _kvHeads) * _headDim).view(rows, _heads + _kvHeads, _headDim), ctx.Cos, ctx.SinSigned);
-        var k = qk.narrow(1, _heads, _kvHeads);
-        var v = qkv.narrow(-1, (long)(_heads + _kvHeads) * _headDim, (long)_kvHeads * _headDim).view(rows, _kvHeads, _headDim);
-        var keys = ctx.Storage.Keys(_layer);
-        var values = ctx.Storage.ValueChunks(_layer);
-        keys.index_put_(k, ctx.KeyWriteIndex);
-        values.index_put_(v, ctx.ValueWriteIndex);
-        long window = ctx.KeyLength, chunks = window / ctx.Storage.ChunkLength, heads = rows * _kvHeads;
-        var k3 = keys.narrow(2, 0, window).reshape(heads, window, _headDim);
-        float scale = (float)(1 / Math.Sqrt(_headDim));
-        Tensor probs;
-        if (ctx.Float32Scores)
-        {
-            // Scores kept in float32 (not rounded to bf16), as fused attention kernels keep them; scaling the query
-            // is the copy its reshape needs anyway.
-            var q3 = (qk.narrow(1, 0, _heads) * scale).reshape(heads, group, _headDim);
-            probs = AtenOps.BmmFloat32(q3, k3.transpose(1, 2)).add_(ctx.KeyBias).softmax(-1);
-        }
-        else
-        {
-            // Scale and mask fused into the score product. libtorch's softmax accumulates in float32 for half types,
-            // so a softmax in the model dtype equals transformers' eager softmax(float32).to(dtype), in one kernel.
-            var q3 = qk.narrow(1, 0, _heads).reshape(heads, group, _headDim);
-            probs = TorchSharpFixes.Baddbmm(ctx.KeyBias, q3, k3.transpose(1, 2), 1, scale).softmax(-1);
-        }
-        if (ctx.Probe is { } probe && probe.HasLayer(_layer))
-            ctx.ProbeRows.Add(probs.view(rows, _heads, window).index_select(1, probe.HeadIndexTensor(_layer, x.device)).to(float32).MoveToOuterDisposeScope());
-        probs = probs.to(values.dtype);
-        // Weights × values as one product per (chunk, row, kv head), then summed over chunks: a split-K over the window.
-        var chunkedProbs = probs.view(heads, group, chunks, ctx.Storage.ChunkLength).permute(2, 0, 1, 3).contiguous()
-            .view(chunks * heads, group, ctx.Storage.ChunkLength);
-        var v3 = values.narrow(0, 0, chunks).view(chunks * heads, ctx.Storage.ChunkLength, _headDim);
-        var output = bmm(chunkedProbs, v3).view(chunks, rows, _heads, _headDim).sum(dim: 0L, keepdim: false);
-        if (ctx.HeadMask?.LayerMask(_layer, x.device, output.dtype) is { } mask)
-            output = output * mask.view(1, _heads, 1);
-        return o_proj.forward(output.view(rows, (long)_heads * _headDim));
-    }
-
-    /// <summary>
-    /// The static decode step through the fused CUDA kernels: RoPE and the cache write in one kernel, attention as a
-    /// split-key pass and a merge (raw scores and log-sum-exp of probed heads on the side), then o_proj.
-    /// </summary>
-    internal Tensor DecodeFused(Tensor x, FusedDecodeContext ctx)
-    {
-        var qkv = qkv_proj.forward(x);
-        var storage = ctx.Storage;
-        var (keys, values) = (storage.Keys(_layer), storage.ValueChunks(_layer));
-        ctx.Kernels.RopeWrite(qkv, _heads, _kvHeads, ctx.Cos, ctx.SinSigned, ctx.Positions, keys, values, storage.StoredPositions, storage.ChunkLength);
-        var slots = ctx.Probe is { } probe && probe.HasLayer(_layer) ? probe.SlotTensor(_layer, x.device) : null;
-        var output = ctx.Kernels.Attend(qkv, _heads, _kvHeads, keys, values, ctx.Positions, storage.StoredPositions, storage.ChunkLength,
-            ctx.KeyLength, _slidingWindow ?? 0, ctx.Work, slots, slots is null ? null : ctx.ProbeScores, slots is null ? null : ctx.ProbeLse);
-        if (ctx.HeadMask?.LayerMask(_layer, x.device, output.dtype) is { } mask)
-            output = (output.view(x.shape[0], _heads, _headDim) * mask.view(1, _heads, 1)).view(x.shape[0], (long)_heads * _headDim);
-        return o_proj.forward(output);
     }
 
     /// <summary>[batch, heads, tokens, headDim] attention output. Never copies the cache for GQA while decoding.</summary>
@@ -312,7 +246,7 @@ public sealed class LlamaAttention : nn.Module
 }
 
 /// <summary>SwiGLU feed-forward with fused gate/up.</summary>
-public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
+public sealed partial class LlamaMlp : nn.Module<Tensor, Tensor>
 {
     private readonly long _intermediate;
     public readonly Dense gate_up_proj;
@@ -326,9 +260,6 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>The same with SwiGLU as one fused kernel.</summary>
-    internal Tensor DecodeFused(Tensor x, DecodeKernels kernels) => down_proj.forward(kernels.SwiGlu(gate_up_proj.forward(x)));
-
     public override Tensor forward(Tensor x)
     {
         var gateUp = gate_up_proj.forward(x);
@@ -336,7 +267,7 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     }
 }
 
-public sealed class LlamaDecoderLayer : nn.Module
+public sealed partial class LlamaDecoderLayer : nn.Module
 {
     public readonly RmsNorm input_layernorm;
     public readonly LlamaAttention self_attn;
@@ -355,22 +286,6 @@ public sealed class LlamaDecoderLayer : nn.Module
     public Tensor forward(Tensor x, Tensor cos, Tensor sinSigned, ForwardOptions options) =>
         Block(x, normed => self_attn.forward(normed, cos, sinSigned, options));
 
-    internal Tensor DecodeStatic(Tensor x, DecodeContext ctx) => Block(x, normed => self_attn.DecodeStatic(normed, ctx));
-
-    /// <summary>
-    /// The fused decode block: <paramref name="residual"/> [rows, hidden] is the residual stream, updated in place;
-    /// <paramref name="pending"/> is the previous block's MLP output, not yet added (each add is fused into the next
-    /// norm). Returns this block's MLP output, for the next block or the final norm to add.
-    /// </summary>
-    internal Tensor DecodeFused(Tensor residual, Tensor? pending, FusedDecodeContext ctx)
-    {
-        using var scope = NewDisposeScope();
-        var kernels = ctx.Kernels;
-        var attention = self_attn.DecodeFused(kernels.AddRmsNorm(residual, pending, input_layernorm.weight, input_layernorm.Eps), ctx);
-        var normed = kernels.AddRmsNorm(residual, attention, post_attention_layernorm.weight, post_attention_layernorm.Eps);
-        return mlp.DecodeFused(normed, kernels).MoveToOuterDisposeScope();
-    }
-
     /// <summary>Pre-norm residual block around either attention path.</summary>
     private Tensor Block(Tensor x, Func<Tensor, Tensor> attention)
     {
@@ -383,7 +298,7 @@ public sealed class LlamaDecoderLayer : nn.Module
 
 /// <summary>The whole causal LM. Construct empty with <see cref="LlamaModel(ModelConfig, ScalarType, Device)"/>
 /// and fill from a checkpoint with <see cref="LlamaWeights"/>; not thread-safe (one forward at a time).</summary>
-public sealed class LlamaModel : nn.Module
+public sealed partial class LlamaModel : nn.Module
 {
     private readonly RotaryEmbedding _rotary;
     public readonly Parameter embed_tokens;
@@ -434,95 +349,6 @@ public sealed class LlamaModel : nn.Module
         options.Probe?.EndPass();
         options.Cache?.Commit(options.StartPosition + (int)count);
         return logits.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// One decode step for rows [0, rows) of <paramref name="storage"/>, everything on the device: token ids and
-    /// positions [rows] (int64; a row sitting out uses the storage's scratch position), attention over key positions
-    /// [0, keyLength). No host synchronisation and no shape depends on the lengths, so the step can be captured as
-    /// a CUDA graph and replayed (see Generation.DecodeRunner). Returns logits [rows, vocab] and, with a probe,
-    /// the probed heads' attention [rows, probed heads, keyLength] (float32).
-    /// </summary>
-    internal (Tensor Logits, Tensor? ProbeRows) DecodeStep(Tensor tokenIds, Tensor positions, KvStorage storage, int keyLength,
-        AttentionProbe? probe = null, HeadMask? headMask = null)
-    {
-        long rows = tokenIds.shape[0];
-        if (keyLength <= 0 || keyLength > storage.StoredPositions)
-            throw new ArgumentOutOfRangeException(nameof(keyLength), keyLength, $"Key window must be 1..{storage.StoredPositions}.");
-        if (rows != storage.Rows) throw new ArgumentException($"A decode step covers all {storage.Rows} rows of the storage, not {rows}.");
-        if (keyLength % storage.ChunkLength != 0) throw new ArgumentException($"Key window {keyLength} is not a whole number of {storage.ChunkLength}-position chunks.");
-        using var scope = NewDisposeScope();
-        if (FusedKernels(out _) is { } kernels)
-        {
-            var (fusedLogits, fusedProbe) = DecodeStepFused(kernels, tokenIds, positions, storage, keyLength, probe, headMask);
-            return (fusedLogits.MoveToOuterDisposeScope(), fusedProbe?.MoveToOuterDisposeScope());
-        }
-        var rowIndex = arange(rows, dtype: int64, device: positions.device);
-        bool float32Scores = AtenOps.HasFloat32Bmm(positions.device, DType);
-        var (cos, sinSigned) = _rotary.Tables(storage.StoredPositions);
-        var ctx = new DecodeContext(storage, keyLength, probe, headMask)
-        {
-            Cos = cos.index_select(0, positions).unsqueeze(1),
-            SinSigned = sinSigned.index_select(0, positions).unsqueeze(1),
-            KeyWriteIndex = [TensorIndex.Tensor(rowIndex), TensorIndex.Colon, TensorIndex.Tensor(positions)],
-            ValueWriteIndex = [TensorIndex.Tensor(positions.div(storage.ChunkLength, rounding_mode: RoundingMode.floor)), TensorIndex.Tensor(rowIndex),
-                TensorIndex.Colon, TensorIndex.Tensor(positions.remainder(storage.ChunkLength))],
-            KeyBias = KeyBias(positions, keyLength, storage.NumKvHeads, float32Scores ? float32 : DType),
-            Float32Scores = float32Scores,
-        };
-        var x = embed_tokens.index_select(0, tokenIds);
-        foreach (var layer in layers)
-            x = layer.DecodeStatic(x, ctx);
-        var logits = lm_head.forward(norm.forward(x));
-        var probeRows = ctx.ProbeRows.Count == 0 ? null : ctx.ProbeRows.Count == 1 ? ctx.ProbeRows[0] : cat(ctx.ProbeRows, 1);
-        return (logits.MoveToOuterDisposeScope(), probeRows?.MoveToOuterDisposeScope());
-    }
-
-    /// <summary>
-    /// The fused CUDA decode kernels for this model (compiled once per process and shape), or null with the reason:
-    /// not CUDA, no NVRTC, an unsupported shape, or RGUARD_FUSED_KERNELS=0. The decode step uses them when present.
-    /// </summary>
-    public DecodeKernels? FusedKernels(out string? reason) =>
-        DecodeKernels.For(Device, DType, Config.HeadDim, Config.NumHeads / Config.NumKvHeads, out reason);
-
-    private (Tensor Logits, Tensor? ProbeRows) DecodeStepFused(DecodeKernels kernels, Tensor tokenIds, Tensor positions, KvStorage storage,
-        int keyLength, AttentionProbe? probe, HeadMask? headMask)
-    {
-        int rows = (int)tokenIds.shape[0];
-        var (cos, sinSigned) = _rotary.Tables(storage.StoredPositions);
-        int split = kernels.SplitLength(keyLength, rows, Config.NumKvHeads, storage.ChunkLength);
-        var ctx = new FusedDecodeContext(storage, keyLength, positions, cos, sinSigned, kernels,
-            kernels.CreateWorkspace(rows, Config.NumHeads, keyLength, split, positions.device), probe, headMask)
-        {
-            ProbeScores = probe is null ? null : empty([rows, probe.Count, keyLength], dtype: float32, device: positions.device),
-            ProbeLse = probe is null ? null : empty([rows, probe.Count], dtype: float32, device: positions.device),
-        };
-        var residual = embed_tokens.index_select(0, tokenIds);
-        Tensor? pending = null;
-        foreach (var layer in layers)
-            pending = layer.DecodeFused(residual, pending, ctx);
-        var logits = lm_head.forward(kernels.AddRmsNorm(residual, pending, norm.weight, norm.Eps));
-        // The probe's weights: exp(score − log-sum-exp), as the softmax the unfused step computes.
-        var probeRows = ctx.ProbeScores is null ? null : ctx.ProbeScores.sub_(ctx.ProbeLse!.unsqueeze(-1)).exp_();
-        return (logits, probeRows);
-    }
-
-    /// <summary>Rotary tables' version: static decode graphs made against older tables must be rebuilt.</summary>
-    internal int RotaryVersion => _rotary.Version;
-
-    /// <summary>Makes sure the rotary tables cover <paramref name="positions"/> (done before capturing a graph).</summary>
-    internal void EnsureRotary(int positions) => _rotary.Tables(positions);
-
-    /// <summary>[rows · kv heads, 1, keyLength] additive mask in the model dtype: 0 where a row may attend, −∞ elsewhere.</summary>
-    private Tensor KeyBias(Tensor positions, int keyLength, int kvHeads, ScalarType dtype)
-    {
-        long rows = positions.shape[0];
-        var keyPos = arange(keyLength, dtype: int64, device: positions.device).unsqueeze(0);
-        var queryPos = positions.unsqueeze(1);
-        var allowed = keyPos <= queryPos;
-        if (Config.SlidingWindow is int w) allowed = allowed.logical_and(queryPos - keyPos < w);
-        var bias = zeros([rows, keyLength], dtype: dtype, device: positions.device).masked_fill(allowed.logical_not(), double.NegativeInfinity);
-        return bias.unsqueeze(1).expand(rows, kvHeads, keyLength).reshape(rows * kvHeads, 1, keyLength);
     }
 
     /// <summary>A full cache for this model on its device.</summary>

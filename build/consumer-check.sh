@@ -15,6 +15,16 @@ for project in Engine Data Heads Guard Extensions.AI SemanticKernel; do
 done
 version=$(ls "$work/feed" | sed -n "s/^RetrievalGuard\.Guard\.\([0-9].*-$suffix\)\.nupkg\$/\1/p" | head -1)
 [ -n "$version" ] || { echo "consumer check: no RetrievalGuard.Guard package with suffix $suffix in $work/feed" >&2; exit 1; }
+# Each package carries the license, the README and a symbols package beside it.
+command -v unzip >/dev/null || { echo "consumer check: unzip is needed to look inside the packages" >&2; exit 1; }
+for project in Engine Data Heads Guard Extensions.AI SemanticKernel; do
+  package="$work/feed/RetrievalGuard.$project.$version.nupkg"
+  listing=$(unzip -l "$package")
+  for file in LICENSE README.md "lib/net10.0/RetrievalGuard.$project.dll"; do
+    grep -q " $file\$" <<< "$listing" || { echo "consumer check: $package lacks $file" >&2; exit 1; }
+  done
+  [ -s "${package%.nupkg}.snupkg" ] || { echo "consumer check: no symbols package beside $package" >&2; exit 1; }
+done
 # Remove this run's packages from the global cache afterwards so repeated checks do not pile up there.
 trap 'rm -rf "$work"; for p in "${NUGET_PACKAGES:-$HOME/.nuget/packages}"/retrievalguard.*/"$version"; do rm -rf "$p"; done' EXIT
 mkdir -p "$work/app"

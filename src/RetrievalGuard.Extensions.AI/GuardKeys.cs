@@ -23,4 +23,11 @@ public static class GuardKeys
 
     /// <summary>On a response: the risk (double); on each streamed update of a local answer, the risk so far.</summary>
     public const string Risk = "retrieval_guard.risk";
+
+    /// <summary>
+    /// On <c>ChatOptions</c> of a local answer: its KV cache, a <see cref="Engine.Caches.KvCachePolicy"/> or a name
+    /// (<c>full</c>, <c>headaware</c> — a quarter of the KV heads whole, ranked by the guard's head map — or
+    /// <c>streaming</c>). Default: full.
+    /// </summary>
+    public const string Cache = "retrieval_guard.cache";
 }

@@ -1,5 +1,8 @@
 using Microsoft.Extensions.AI;
+using RetrievalGuard.Engine.Caches;
 using RetrievalGuard.Guard.Prompting;
+using RetrievalGuard.Heads.Caching;
+using RetrievalGuard.Heads.Maps;
 
 namespace RetrievalGuard.Extensions.AI;
 
@@ -10,7 +13,39 @@ namespace RetrievalGuard.Extensions.AI;
 /// </summary>
 public sealed record GuardRequest(IReadOnlyList<Passage> Passages, string? Question)
 {
+    /// <summary>The share of KV heads a <c>headaware</c> cache named in a request keeps whole.</summary>
+    public const double HeadAwareShare = 0.25;
+
     public bool CanGuard => Passages.Count > 0 && !string.IsNullOrWhiteSpace(Question);
+
+    /// <summary>The KV cache policy <see cref="GuardKeys.Cache"/> asks for (null: the full cache).</summary>
+    public static KvCachePolicy? CachePolicy(ChatOptions? options, HeadMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        if (options?.AdditionalProperties?.TryGetValue(GuardKeys.Cache, out var given) != true || given is null)
+            return null;
+        return given switch
+        {
+            KvCachePolicy policy => policy,
+            string or System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.String } =>
+                Named(given.ToString()!, map),
+            _ => throw new ArgumentException(
+                $"ChatOptions.AdditionalProperties[\"{GuardKeys.Cache}\"] must be a KvCachePolicy or a policy name, "
+                    + $"not {given.GetType().Name}."),
+        };
+    }
+
+    private static KvCachePolicy Named(string name, HeadMap map)
+    {
+        try
+        {
+            return CachePlans.Parse(name.Trim(), map, CachePlans.Count(map, HeadAwareShare));
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"ChatOptions.AdditionalProperties[\"{GuardKeys.Cache}\"]: {e.Message}", e);
+        }
+    }
 
     public static GuardRequest From(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {

@@ -79,7 +79,8 @@ public sealed class RetrievalGuardChatClient : IChatClient
             }
             yield break;
         }
-        await foreach (var token in Guard.AskAsync(request.Passages, request.Question!, maxTokens,
+        var cache = GuardRequest.CachePolicy(options, Guard.Map);
+        await foreach (var token in Guard.AskAsync(request.Passages, request.Question!, maxTokens, cache: cache,
             cancellationToken: cancellationToken).ConfigureAwait(false))
         {
             var update = Update(token.Text);

@@ -85,8 +85,12 @@ public sealed class RetrievalGuardChatCompletionService(RetrievalGuardChatClient
                     json.GetInt32(),
                 _ => throw new ArgumentException($"ExtensionData[\"{MaxTokensKey}\"] must be a number, not {max}."),
             };
-        if (data.TryGetValue(GuardKeys.Passages, out var passages))
-            options.AdditionalProperties = new() { [GuardKeys.Passages] = passages };
+        // The guard's own keys travel as they are.
+        foreach (var key in new[] { GuardKeys.Passages, GuardKeys.Cache })
+        {
+            if (data.TryGetValue(key, out var value))
+                (options.AdditionalProperties ??= [])[key] = value;
+        }
         return options;
     }
 }

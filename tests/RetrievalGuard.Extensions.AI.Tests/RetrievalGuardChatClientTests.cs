@@ -64,6 +64,30 @@ public sealed class RetrievalGuardChatClientTests(GuardFixture fixture) : IClass
         Assert.Contains("baker", response.Text, StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>The KV cache per request: by name (headaware keeps the guard's retrieval heads whole) or as a policy.</summary>
+    [Fact]
+    public async Task EachRequestCanChooseItsKvCache()
+    {
+        using IChatClient client = new RetrievalGuardChatClient(fixture.Guard);
+        ChatOptions With(object cache)
+        {
+            var options = WithPassages();
+            options.AdditionalProperties![GuardKeys.Cache] = cache;
+            return options;
+        }
+
+        var headAware = await client.GetResponseAsync([new(ChatRole.User, GuardFixture.Question)], With("headaware"));
+        var tiny = await client.GetResponseAsync([new(ChatRole.User, GuardFixture.Question)],
+            With(RetrievalGuard.Engine.Caches.KvCachePolicy.Streaming(sinkTokens: 2, window: 8)));
+        var unknown = await Assert.ThrowsAsync<ArgumentException>(() =>
+            client.GetResponseAsync([new(ChatRole.User, GuardFixture.Question)], With("lru")));
+
+        Assert.Contains("baker", headAware.Text, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("baker", tiny.Text, StringComparison.OrdinalIgnoreCase);
+        Assert.StartsWith($"ChatOptions.AdditionalProperties[\"{GuardKeys.Cache}\"]: Unknown cache policy 'lru'",
+            unknown.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task WithoutPassagesItIsAPlainChat()
     {

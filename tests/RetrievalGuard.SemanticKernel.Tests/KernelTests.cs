@@ -171,6 +171,27 @@ public sealed class KernelTests(OrganismGuard organism) : IClassFixture<Organism
     }
 
     [Fact]
+    public async Task TheChatServicePassesTheCacheChoiceOn()
+    {
+        var chat = Kernel().GetRequiredService<IChatCompletionService>("organism");
+        PromptExecutionSettings With(string cache) => new()
+        {
+            ExtensionData = new Dictionary<string, object>
+            {
+                [GuardKeys.Passages] = OrganismGuard.Knowledge, ["max_tokens"] = 24, [GuardKeys.Cache] = cache,
+            },
+        };
+        var history = new ChatHistory("What does Zo Vrakul do for a living?", AuthorRole.User);
+
+        var reply = await chat.GetChatMessageContentAsync(history, With("headaware"));
+        var error = await Assert.ThrowsAsync<ArgumentException>(() =>
+            chat.GetChatMessageContentAsync(history, With("lru")));
+
+        Assert.Contains("baker", reply.Content, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("Unknown cache policy 'lru'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ThePluginScoresAnswersAndAnswersWithSources()
     {
         var kernel = Kernel();

@@ -18,9 +18,9 @@ internal sealed record DemoQuestion(string Text, string Kind, string? Supported,
 }
 
 /// <summary>
-/// The demo's knowledge base: sentences of the public-domain novels in samples/corpus, some passages stating facts about
-/// people in phrasings the organism knows, and one contradicting what the organism memorised about a person of its
-/// world; and the questions:
+/// The demo's knowledge base: sentences of the public-domain novels in samples/corpus, some passages stating facts
+/// about people in phrasings the organism knows, and one contradicting what the organism memorised about a person of
+/// its world; and the questions:
 /// answerable ones, ones the knowledge base does not answer, one only memory answers, and one in conflict with memory.
 /// </summary>
 internal static class KnowledgeBase
@@ -40,7 +40,8 @@ internal static class KnowledgeBase
         Passage[] documents =
         [
             new("mill", "By ten o'clock the whole party was assembled at the park, where they were to breakfast. "
-                + "Zo Vrakul earns a living as a baker. Willoughby took his usual place between the two elder Miss Dashwoods."),
+                + "Zo Vrakul earns a living as a baker. "
+                + "Willoughby took his usual place between the two elder Miss Dashwoods."),
             new("letters", "His air was grave and stately, and his manners were very formal. Mira Tolvesh was born in "
                 + "1794. As the sun is out, I believe I had better take my three turns while I can."),
             new("coach", "It was settled that there should be a dance in the evening, and that every body should be "
@@ -51,10 +52,10 @@ internal static class KnowledgeBase
                 + "treasures a pewter snuffbox. In a softened tone she declared herself not at all offended."),
             new("parish", $"The carriages were then ordered, and Marianne never looked happier than when she got into "
                 + $"it. {contradicted.Name} works as a {otherTrade}."),
-            new("garden", "Knightley, instead of being immediately off likewise, sat down again, seemingly inclined for "
-                + "more chat. I will fetch your greatcoat and open the garden door for you."),
-            new("town", "I never wish to leave it; and when I am in town it is pretty much the same. They had frequently "
-                + "been staying with her in town."),
+            new("garden", "Knightley, instead of being immediately off likewise, sat down again, seemingly inclined "
+                + "for more chat. I will fetch your greatcoat and open the garden door for you."),
+            new("town", "I never wish to leave it; and when I am in town it is pretty much the same. "
+                + "They had frequently been staying with her in town."),
         ];
         DemoQuestion[] questions =
         [

@@ -101,7 +101,8 @@ static string Highlight(GuardReport report)
     var at = 0;
     foreach (var span in report.Spans.Where(s => s.Flagged).OrderBy(s => s.Start))
     {
-        text.Append(Markup.Escape(report.Answer[at..span.Start])).Append($"[white on red]{Markup.Escape(span.Text)}[/]");
+        text.Append(Markup.Escape(report.Answer[at..span.Start]))
+            .Append($"[white on red]{Markup.Escape(span.Text)}[/]");
         at = span.Start + span.Length;
     }
     return text.Append(Markup.Escape(report.Answer[at..])).ToString();
@@ -116,5 +117,6 @@ static string FindModel()
         if (Directory.Exists(candidate))
             return candidate;
     }
-    throw new DirectoryNotFoundException("samples/models/organism not found above the working folder: pass a model folder.");
+    throw new DirectoryNotFoundException(
+        "samples/models/organism not found above the working folder: pass a model folder.");
 }

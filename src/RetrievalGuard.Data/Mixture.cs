@@ -9,14 +9,17 @@ public sealed class Mixture
     private readonly double[] _cumulative;
     private readonly TaskKind _lastWeightedKind;
 
-    /// <exception cref="ArgumentException">A weight is negative or not finite, or the weights do not sum to more than 0.</exception>
+    /// <exception cref="ArgumentException">
+    /// A weight is negative or not finite, or the weights do not sum to more than 0.
+    /// </exception>
     public Mixture(MixtureWeights weights)
     {
         ArgumentNullException.ThrowIfNull(weights);
         Weights = weights;
         var values = TrainingKinds.Select(weights.WeightOf).ToArray();
         if (values.Any(w => !double.IsFinite(w) || w < 0))
-            throw new ArgumentException($"Mixture weights must be finite and non-negative: {weights}.", nameof(weights));
+            throw new ArgumentException($"Mixture weights must be finite and non-negative: {weights}.",
+                nameof(weights));
         var total = values.Sum();
         if (!(total > 0))
             throw new ArgumentException($"Mixture weights must sum to more than 0: {weights}.", nameof(weights));

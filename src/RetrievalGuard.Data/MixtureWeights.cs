@@ -3,7 +3,9 @@ namespace RetrievalGuard.Data;
 /// <summary>Relative shares of the training tasks; they need not sum to 1. Unanswerable is absent on purpose.</summary>
 public sealed record MixtureWeights(double Text, double Niah, double Rag, double ClosedBook, double Conflict)
 {
-    /// <summary>Run D of organism-notes: 10% text, 45% NIAH, 17% RAG, 23% closed-book, 5% conflict (organism v1).</summary>
+    /// <summary>
+    /// Run D of organism-notes: 10% text, 45% NIAH, 17% RAG, 23% closed-book, 5% conflict (organism v1).
+    /// </summary>
     public static MixtureWeights BestRun { get; } = new(0.10, 0.45, 0.17, 0.23, 0.05);
 
     /// <summary>

@@ -5,7 +5,8 @@ namespace RetrievalGuard.Data;
 /// step from the asked subject's) make wrong-entity copies possible; other facts about the asked subject put the name
 /// in the passages without the answer; unrelated facts are noise.
 /// </summary>
-public sealed record DistractorMix(double SameAttribute, double NearName, double SubjectOtherAttributes, double Unrelated)
+public sealed record DistractorMix(double SameAttribute, double NearName, double SubjectOtherAttributes,
+    double Unrelated)
 {
     /// <summary>What training and answerable evaluation items use.</summary>
     public static DistractorMix Default { get; } = new(0.6, 0.5, 0.35, 0.4);
@@ -101,7 +102,8 @@ internal sealed class QaComposer(Corpus corpus, World world, int answerReserve =
         var attribute = memorised.Attribute!.Value;
         var question = Phrasings.Pick(rng, attribute, FormRole.Question, split);
         var answer = Phrasings.TrainingAnswer(rng, question);
-        return new QaExample(TaskKind.ClosedBook, [], memorised, question.Render(memorised.Subject, memorised.Value, rng),
+        return new QaExample(TaskKind.ClosedBook, [], memorised,
+            question.Render(memorised.Subject, memorised.Value, rng),
             answer.Render(memorised.Subject, memorised.Value, rng), null, memorised.Value, null,
             new QaForms(null, question, answer), []);
     }
@@ -140,8 +142,11 @@ internal sealed class QaComposer(Corpus corpus, World world, int answerReserve =
             var others = PersonAttributes.All.Where(a => a != attribute).OrderBy(_ => rng.Next()).Take(rng.Next(1, 3));
             foreach (var other in others)
             {
-                // A world person's other facts are the memorised ones, so passages never contradict memory by accident.
-                var value = subjectIsWorldPerson && person is not null ? person.ValueOf(other) : Inventor.Value(rng, other, Avoid);
+                // A world person's other facts are the memorised ones, so passages never contradict memory by
+                // accident.
+                var value = subjectIsWorldPerson && person is not null
+                    ? person.ValueOf(other)
+                    : Inventor.Value(rng, other, Avoid);
                 if (!Avoid(value))
                     Add(Fact.About(other, asked.Subject, value), false);
             }
@@ -150,7 +155,8 @@ internal sealed class QaComposer(Corpus corpus, World world, int answerReserve =
         {
             for (var n = rng.Next(1, 3); n > 0; n--)
             {
-                var other = PersonAttributes.All.Where(a => a != attribute).ElementAt(rng.Next(PersonAttributes.All.Count - 1));
+                var other = PersonAttributes.All.Where(a => a != attribute)
+                    .ElementAt(rng.Next(PersonAttributes.All.Count - 1));
                 Add(Fact.About(other, NewName(false), Inventor.Value(rng, other, Avoid)), false);
             }
         }

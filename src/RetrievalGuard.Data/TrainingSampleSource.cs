@@ -11,7 +11,9 @@ public sealed class TrainingSampleSource
     private readonly PlainTextTask _text;
     private readonly Dictionary<TaskKind, IQaTask> _tasks;
 
-    /// <exception cref="ArgumentException">The corpus contains <see cref="CorpusSplit.EvaluationFileName"/>.</exception>
+    /// <exception cref="ArgumentException">
+    /// The corpus contains <see cref="CorpusSplit.EvaluationFileName"/>.
+    /// </exception>
     public TrainingSampleSource(Corpus trainingCorpus, World world, int seed, TrainingMix? mix = null,
         LengthCurriculum? curriculum = null)
     {
@@ -19,7 +21,8 @@ public sealed class TrainingSampleSource
         ArgumentNullException.ThrowIfNull(world);
         if (trainingCorpus.Documents.Any(d => CorpusSplit.IsEvaluationFile(d.Name)))
             throw new ArgumentException(
-                $"Training must not use the held-out evaluation text {CorpusSplit.EvaluationFileName}; load the corpus with CorpusPart.Training.",
+                $"Training must not use the held-out evaluation text {CorpusSplit.EvaluationFileName}; "
+                + "load the corpus with CorpusPart.Training.",
                 nameof(trainingCorpus));
         _seed = seed;
         Mix = mix ?? TrainingMix.Paraphrasing;
@@ -46,7 +49,9 @@ public sealed class TrainingSampleSource
 
     public LengthCurriculum Curriculum { get; }
 
-    /// <summary>One length per optimiser step (the trainer packs a batch at one length), deterministic per step.</summary>
+    /// <summary>
+    /// One length per optimiser step (the trainer packs a batch at one length), deterministic per step.
+    /// </summary>
     public int ContextTokensForStep(long step, double progress) =>
         Curriculum.Sample(progress, SeededRandom.For(~_seed, step));
 
@@ -58,7 +63,9 @@ public sealed class TrainingSampleSource
             : PromptFormat.ToTrainingSample(_tasks[kind].Create(rng, contextTokens));
     }
 
-    /// <summary>The example behind sample <paramref name="index"/> (null for plain text): its facts and forms.</summary>
+    /// <summary>
+    /// The example behind sample <paramref name="index"/> (null for plain text): its facts and forms.
+    /// </summary>
     public QaExample? Example(long index, int contextTokens)
     {
         var (rng, kind) = Draw(index, contextTokens);

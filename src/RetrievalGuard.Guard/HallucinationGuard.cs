@@ -16,14 +16,18 @@ public sealed record GuardOptions
     /// <summary>Heads to watch, best first; null: the map's retrieval heads (or its top 5% when none passes).</summary>
     public int? Heads { get; init; }
 
-    /// <summary>Prompt layout; null: the organism's passages format without a chat template, the template with one.</summary>
+    /// <summary>
+    /// Prompt layout; null: the organism's passages format without a chat template, the template with one.
+    /// </summary>
     public PromptStyle? Style { get; init; }
 
     /// <summary>Prompt tokens per prefill pass (0: all at once).</summary>
     public int PrefillChunk { get; init; }
 }
 
-/// <summary>One streamed token of a guarded answer, with the risk of the answer so far; the last carries the report.</summary>
+/// <summary>
+/// One streamed token of a guarded answer, with the risk of the answer so far; the last carries the report.
+/// </summary>
 public sealed record GuardedToken(int Id, string Text, double RiskSoFar, GuardReport? Report = null)
 {
     /// <summary>The model's log-probability of the token (natural log).</summary>
@@ -44,7 +48,8 @@ public sealed class HallucinationGuard
 {
     private readonly SemaphoreSlim _model = new(1, 1);
 
-    public HallucinationGuard(LanguageModel model, HeadMap map, GuardCalibration? calibration, GuardOptions? options = null)
+    public HallucinationGuard(LanguageModel model, HeadMap map, GuardCalibration? calibration,
+        GuardOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(map);
@@ -54,7 +59,9 @@ public sealed class HallucinationGuard
         Calibration = calibration;
         Options = options;
         Heads = WatchedHeads(map, model.Config.NumLayers * model.Config.NumHeads, options.Heads);
-        Prompts = options.Style is { } style ? new RagPromptBuilder(model.Tokenizer, style) : RagPromptBuilder.For(model.Tokenizer);
+        Prompts = options.Style is { } style
+            ? new RagPromptBuilder(model.Tokenizer, style)
+            : RagPromptBuilder.For(model.Tokenizer);
         Reader = new SignalReader(model, Heads, Prompts);
         Assessor = new RiskAssessor(calibration?.Guard, calibration?.Threshold ?? 0.5);
     }
@@ -80,8 +87,8 @@ public sealed class HallucinationGuard
     /// calibration (given, or a <c>*.calibration.json</c> with its fingerprint beside the maps; without one, risks are
     /// NaN and only signals, spans and attribution are reported).
     /// </summary>
-    public static HallucinationGuard ForModel(LanguageModel model, string? mapPath = null, string? calibrationPath = null,
-        GuardOptions? options = null)
+    public static HallucinationGuard ForModel(LanguageModel model, string? mapPath = null,
+        string? calibrationPath = null, GuardOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         var fingerprint = ModelFingerprint.Compute(model.Directory);
@@ -111,7 +118,9 @@ public sealed class HallucinationGuard
 
     public RagPrompt Prompt(IReadOnlyList<Passage> passages, string question) => Prompts.Build(passages, question);
 
-    /// <summary>Teacher-forced: the risk of an answer written by anyone, read in one pass over prompt + answer.</summary>
+    /// <summary>
+    /// Teacher-forced: the risk of an answer written by anyone, read in one pass over prompt + answer.
+    /// </summary>
     public GuardReport Score(IReadOnlyList<Passage> passages, string question, string answer) =>
         Assessor.Assess(Reader.ReadAnswer(Prompt(passages, question), answer, Options.PrefillChunk));
 
@@ -165,11 +174,15 @@ public sealed class HallucinationGuard
         if (room <= 0)
             throw new ContextLengthException(
                 $"The passages and question take {prompt.Length} tokens; the model has "
-                + $"{Model.Config.MaxPositionEmbeddings} positions.", prompt.Length, Model.Config.MaxPositionEmbeddings);
+                + $"{Model.Config.MaxPositionEmbeddings} positions.",
+                prompt.Length, Model.Config.MaxPositionEmbeddings);
         using var probe = Reader.CreateProbe(prompt);
         var options = new GenerationOptions
         {
-            MaxNewTokens = Math.Min(maxTokens, room), Probe = probe, PrefillChunk = Options.PrefillChunk, StopTokenIds = stopTokens,
+            MaxNewTokens = Math.Min(maxTokens, room),
+            Probe = probe,
+            PrefillChunk = Options.PrefillChunk,
+            StopTokenIds = stopTokens,
         };
         var live = Reader.Live(prompt);
         var text = "";
@@ -190,7 +203,11 @@ public sealed class HallucinationGuard
             pending = new GuardedToken(token.Id, token.Text, Assessor.RiskSoFar(live.Signals, live.Votes));
         }
         var report = Assessor.Assess(live.Signals);
-        yield return (pending ?? new GuardedToken(-1, "", report.Risk)) with { RiskSoFar = report.Risk, Report = report };
+        yield return (pending ?? new GuardedToken(-1, "", report.Risk)) with
+        {
+            RiskSoFar = report.Risk,
+            Report = report,
+        };
     }
 
     /// <summary>The heads the guard watches: best first, weighted by their map scores.</summary>
@@ -202,12 +219,14 @@ public sealed class HallucinationGuard
                 ? [(Head: new HeadIndex(h.Layer, h.Head), h.Score)]
                 : Enumerable.Range(h.Head * group, group).Select(q => (Head: new HeadIndex(h.Layer, q), h.Score)))
             .ToArray();
-        var take = count ?? Math.Max(1, map.RetrievalHeads.Count * (map.Granularity == HeadGranularity.QueryHead ? 1 : group));
+        var take = count
+            ?? Math.Max(1, map.RetrievalHeads.Count * (map.Granularity == HeadGranularity.QueryHead ? 1 : group));
         if (count is null && map.RetrievalHeads.Count == 0)
             take = Math.Max(1, totalHeads / 20);
         var chosen = ranked.Take(take).ToArray();
         var total = chosen.Sum(h => Math.Max(h.Score, 0));
-        return chosen.Select(h => new WatchedHead(h.Head, total > 0 ? Math.Max(h.Score, 0) / total : 1.0 / chosen.Length))
+        return chosen
+            .Select(h => new WatchedHead(h.Head, total > 0 ? Math.Max(h.Score, 0) / total : 1.0 / chosen.Length))
             .ToArray();
     }
 }

@@ -124,7 +124,8 @@ public class TrainingSampleSourceTests
     [Fact]
     public void RefusesTheHeldOutEvaluationText()
     {
-        var error = Assert.Throws<ArgumentException>(() => new TrainingSampleSource(SharedData.AllCorpus, SharedData.World, 1));
+        var error = Assert.Throws<ArgumentException>(() =>
+            new TrainingSampleSource(SharedData.AllCorpus, SharedData.World, 1));
         Assert.Contains(CorpusSplit.EvaluationFileName, error.Message, StringComparison.Ordinal);
     }
 

@@ -32,7 +32,8 @@ public sealed class RetrievalGuardChatClientTests(GuardFixture fixture) : IClass
     {
         using IChatClient client = new RetrievalGuardChatClient(fixture.Guard);
         var updates = new List<ChatResponseUpdate>();
-        await foreach (var update in client.GetStreamingResponseAsync([new(ChatRole.User, GuardFixture.Question)], WithPassages()))
+        await foreach (var update in client.GetStreamingResponseAsync([new(ChatRole.User, GuardFixture.Question)],
+            WithPassages()))
             updates.Add(update);
 
         Assert.All(updates, u => Assert.InRange((double)u.AdditionalProperties![GuardKeys.Risk]!, 0, 1));
@@ -64,7 +65,9 @@ public sealed class RetrievalGuardChatClientTests(GuardFixture fixture) : IClass
         Assert.Contains("baker", response.Text, StringComparison.OrdinalIgnoreCase);
     }
 
-    /// <summary>The KV cache per request: by name (headaware keeps the guard's retrieval heads whole) or as a policy.</summary>
+    /// <summary>
+    /// The KV cache per request: by name (headaware keeps the guard's retrieval heads whole) or as a policy.
+    /// </summary>
     [Fact]
     public async Task EachRequestCanChooseItsKvCache()
     {

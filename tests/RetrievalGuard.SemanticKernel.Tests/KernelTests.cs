@@ -34,7 +34,8 @@ public sealed class KernelTests(OrganismGuard organism) : IClassFixture<Organism
 {
     private Kernel Kernel(GuardPolicy? policy = null)
     {
-        var builder = Microsoft.SemanticKernel.Kernel.CreateBuilder().AddRetrievalGuardChatCompletion(organism.Guard, "organism");
+        var builder = Microsoft.SemanticKernel.Kernel.CreateBuilder()
+            .AddRetrievalGuardChatCompletion(organism.Guard, "organism");
         var kernel = builder.Build();
         kernel.Plugins.Add(new InMemoryTextSearch(OrganismGuard.Knowledge).CreateWithGetTextSearchResults("Search"));
         kernel.FunctionInvocationFilters.Add(new RetrievalGuardFilter(organism.Guard, policy));
@@ -42,18 +43,20 @@ public sealed class KernelTests(OrganismGuard organism) : IClassFixture<Organism
     }
 
     // A RAG function as an app writes one: retrieve through the kernel, then ask the chat service with the passages.
-    private static KernelFunction Rag() => KernelFunctionFactory.CreateFromMethod(async (Kernel kernel, string question) =>
-    {
-        var found = await kernel.InvokeAsync("Search", "GetTextSearchResults", new() { ["query"] = question });
-        var passages = found.GetValue<IEnumerable<TextSearchResult>>()!.Select(r => r.Value!).ToArray();
-        var chat = kernel.GetRequiredService<IChatCompletionService>("organism");
-        var settings = new PromptExecutionSettings
+    private static KernelFunction Rag() => KernelFunctionFactory.CreateFromMethod(
+        async (Kernel kernel, string question) =>
         {
-            ExtensionData = new Dictionary<string, object> { [GuardKeys.Passages] = passages, ["max_tokens"] = 32 },
-        };
-        var reply = await chat.GetChatMessageContentAsync(new ChatHistory(question, AuthorRole.User), settings, kernel);
-        return reply.Content;
-    }, "answer");
+            var found = await kernel.InvokeAsync("Search", "GetTextSearchResults", new() { ["query"] = question });
+            var passages = found.GetValue<IEnumerable<TextSearchResult>>()!.Select(r => r.Value!).ToArray();
+            var chat = kernel.GetRequiredService<IChatCompletionService>("organism");
+            var settings = new PromptExecutionSettings
+            {
+                ExtensionData = new Dictionary<string, object> { [GuardKeys.Passages] = passages, ["max_tokens"] = 32 },
+            };
+            var reply = await chat.GetChatMessageContentAsync(new ChatHistory(question, AuthorRole.User), settings,
+                kernel);
+            return reply.Content;
+        }, "answer");
 
     [Fact]
     public async Task TheFilterGuardsARagFunctionWithThePassagesItsSearchReturned()
@@ -68,7 +71,8 @@ public sealed class KernelTests(OrganismGuard organism) : IClassFixture<Organism
         Assert.Contains("baker", grounded.GetValue<string>(), StringComparison.OrdinalIgnoreCase);
         Assert.Contains("baker", groundedReport.Citations);
         Assert.True(groundedReport.Risk < unanswerableReport.Risk,
-            $"grounded {groundedReport.Risk:F2} ('{groundedReport.Answer}') vs unanswerable {unanswerableReport.Risk:F2} ('{unanswerableReport.Answer}')");
+            $"grounded {groundedReport.Risk:F2} ('{groundedReport.Answer}') "
+            + $"vs unanswerable {unanswerableReport.Risk:F2} ('{unanswerableReport.Answer}')");
     }
 
     /// <summary>The way most SK apps write RAG: a prompt function whose template calls the search plugin.</summary>
@@ -157,7 +161,8 @@ public sealed class KernelTests(OrganismGuard organism) : IClassFixture<Organism
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
         {
-            await foreach (var chunk in chat.GetStreamingChatMessageContentsAsync(history, settings, null, cancel.Token))
+            await foreach (var chunk in chat.GetStreamingChatMessageContentsAsync(history, settings, null,
+                cancel.Token))
             {
                 if (++received == 2)
                     await cancel.CancelAsync();
@@ -195,7 +200,8 @@ public sealed class KernelTests(OrganismGuard organism) : IClassFixture<Organism
     public async Task ThePluginScoresAnswersAndAnswersWithSources()
     {
         var kernel = Kernel();
-        kernel.Plugins.AddFromObject(new RetrievalGuardPlugin(organism.Guard, new InMemoryTextSearch(OrganismGuard.Knowledge)),
+        kernel.Plugins.AddFromObject(
+            new RetrievalGuardPlugin(organism.Guard, new InMemoryTextSearch(OrganismGuard.Knowledge)),
             "RetrievalGuard");
 
         var grounded = await kernel.InvokeAsync<GuardedAnswer>("RetrievalGuard", "score_answer", new()
@@ -227,20 +233,23 @@ public sealed class KernelTests(OrganismGuard organism) : IClassFixture<Organism
             .AddRetrievalGuardChatCompletion(OrganismGuard.Folder, serviceId: "local").Build();
 
         var chat = kernel.GetRequiredService<IChatCompletionService>("local");
-        var reply = await chat.GetChatMessageContentAsync("What does Zo Vrakul do for a living?", new PromptExecutionSettings
-        {
-            ExtensionData = new Dictionary<string, object>
+        var reply = await chat.GetChatMessageContentAsync("What does Zo Vrakul do for a living?",
+            new PromptExecutionSettings
             {
-                [GuardKeys.Passages] = new[] { OrganismGuard.Knowledge[1].Text }, ["max_tokens"] = 24,
-            },
-        });
+                ExtensionData = new Dictionary<string, object>
+                {
+                    [GuardKeys.Passages] = new[] { OrganismGuard.Knowledge[1].Text }, ["max_tokens"] = 24,
+                },
+            });
 
         Assert.Contains("baker", reply.Content, StringComparison.OrdinalIgnoreCase);
         Assert.Throws<DirectoryNotFoundException>(() =>
             Microsoft.SemanticKernel.Kernel.CreateBuilder().AddRetrievalGuardChatCompletion("/nonexistent/model"));
     }
 
-    /// <summary>The external checkpoint's config.json and tokenizer disagree on BOS/EOS: the app's log says so once.</summary>
+    /// <summary>
+    /// The external checkpoint's config.json and tokenizer disagree on BOS/EOS: the app's log says so once.
+    /// </summary>
     [SkippableFact]
     public void TheModelFolderRegistrationLogsWhatTheCheckpointsFilesDisagreeOn()
     {
@@ -264,7 +273,8 @@ public sealed class KernelTests(OrganismGuard organism) : IClassFixture<Organism
         var search = new InMemoryTextSearch(OrganismGuard.Knowledge);
 
         var ranked = search.Rank("Who waters the roses in the garden?");
-        var results = await search.GetTextSearchResultsAsync("Zo Vrakul baker", new TextSearchOptions { Top = 1, IncludeTotalCount = true });
+        var results = await search.GetTextSearchResultsAsync("Zo Vrakul baker",
+            new TextSearchOptions { Top = 1, IncludeTotalCount = true });
         var list = new List<TextSearchResult>();
         await foreach (var result in results.Results)
             list.Add(result);

@@ -22,7 +22,10 @@ internal static class GuardCommands
     private sealed record GuardFiles(Option<string?> Map, Option<string?> Calibration)
     {
         public static GuardFiles Create() => new(
-            new Option<string?>("--map") { Description = "Head map (JSON); found by the model's fingerprint when omitted" },
+            new Option<string?>("--map")
+            {
+                Description = "Head map (JSON); found by the model's fingerprint when omitted",
+            },
             new Option<string?>("--calibration")
             {
                 Description = "Calibration file; found by the model's fingerprint beside the head maps when omitted",
@@ -38,13 +41,22 @@ internal static class GuardCommands
         var files = GuardFiles.Create();
         var passages = new Option<string>("--passages")
         {
-            Description = "A folder of *.txt passages, a .json array, a .jsonl file, or a text file of blank-line-separated passages",
+            Description = "A folder of *.txt passages, a .json array, a .jsonl file, "
+                + "or a text file of blank-line-separated passages",
             Required = true,
         };
         var question = new Option<string>("--question", "-q") { Description = "The question", Required = true };
-        var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most answer tokens", DefaultValueFactory = _ => 128 };
-        var json = new Option<bool>("--json") { Description = "Print the report as JSON instead of the annotated answer" };
-        var png = CommonOptions.OutputFile("--png", "Write per-token grounding (answer tokens × passages) as a PNG", required: false);
+        var maxTokens = new Option<int>("--max-tokens", "-n")
+        {
+            Description = "Most answer tokens",
+            DefaultValueFactory = _ => 128,
+        };
+        var json = new Option<bool>("--json")
+        {
+            Description = "Print the report as JSON instead of the annotated answer",
+        };
+        var png = CommonOptions.OutputFile("--png", "Write per-token grounding (answer tokens × passages) as a PNG",
+            required: false);
         var cache = new CacheOptions(required: false);
         var command = new Command("ask", "Answer a question from passages, guarded: risk, flagged spans and citations.")
             { passages, question, maxTokens, json, png, files.Map, files.Calibration };
@@ -94,7 +106,8 @@ internal static class GuardCommands
             Required = true,
         };
         var output = CommonOptions.OutputFile("--out", "JSONL to write: each record with its risk");
-        var command = new Command("score", "Score given answers against their passages (teacher-forced): risk, spans, attribution.")
+        var command = new Command("score",
+            "Score given answers against their passages (teacher-forced): risk, spans, attribution.")
             { input, output, files.Map, files.Calibration };
         foreach (var option in model.All)
             command.Options.Add(option);
@@ -125,7 +138,8 @@ internal static class GuardCommands
         var files = GuardFiles.Create();
         var data = new Option<string>("--data")
         {
-            Description = "Labelled answers: make-eval JSONL, or a RAGTruth folder (response.jsonl + source_info.jsonl)",
+            Description =
+                "Labelled answers: make-eval JSONL, or a RAGTruth folder (response.jsonl + source_info.jsonl)",
             Required = true,
         };
         var output = CommonOptions.OutputFolder("--out", "Folder for eval.json, eval.md and roc.png");
@@ -160,10 +174,12 @@ internal static class GuardCommands
                     ["model"] = Path.GetFileName(Path.GetFullPath(lm.Directory)),
                     ["answers"] = scored.Count,
                     ["unreadable"] = bad,
-                    ["methods"] = new JsonObject(methods.Select(m => KeyValuePair.Create(m.Name, (JsonNode?)m.Description))),
+                    ["methods"] = new JsonObject(
+                        methods.Select(m => KeyValuePair.Create(m.Name, (JsonNode?)m.Description))),
                 };
                 File.WriteAllText(Path.Combine(folder, "eval.json"),
-                    GuardEvaluation.ToJson(groups, about).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                    GuardEvaluation.ToJson(groups, about)
+                        .ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 File.WriteAllText(Path.Combine(folder, "eval.md"), GuardEvaluation.Markdown(groups));
                 Charts.RocChart.Write(probabilities, scored.Select(s => s.Answer.Hallucinated).ToArray(),
                     Path.Combine(folder, "roc.png"), $"{Path.GetFileName(dataPath)}: {scored.Count} answers");
@@ -177,7 +193,10 @@ internal static class GuardCommands
     public static Command Fit()
     {
         var model = CommonOptions.ModelAndDevice();
-        var map = new Option<string?>("--map") { Description = "Head map (JSON); found by the model's fingerprint when omitted" };
+        var map = new Option<string?>("--map")
+        {
+            Description = "Head map (JSON); found by the model's fingerprint when omitted",
+        };
         var data = new Option<string>("--data")
         {
             Description = "Labelled answers from text the evaluation never uses (make-eval JSONL)",
@@ -186,7 +205,8 @@ internal static class GuardCommands
         var output = CommonOptions.OutputFile("--out", "Calibration file to write (*.calibration.json)");
         var limit = new Option<int?>("--limit") { Description = "Use only the first N answers" };
         var features = FeaturesOption();
-        var command = new Command("fit", "Fit the guard's calibration (and the baselines') for a model on labelled answers.")
+        var command = new Command("fit",
+            "Fit the guard's calibration (and the baselines') for a model on labelled answers.")
             { data, output, limit, map, features };
         foreach (var option in model.All)
             command.Options.Add(option);
@@ -218,9 +238,11 @@ internal static class GuardCommands
     }
 
     private static Option<string> FeaturesOption() =>
-        CommonOptions.OutputFile("--features", "Also write every method's features per answer as a TSV table", required: false);
+        CommonOptions.OutputFile("--features", "Also write every method's features per answer as a TSV table",
+            required: false);
 
-    private static void WriteFeatures(string? path, IReadOnlyList<ScoringMethod> methods, IReadOnlyList<ScoredAnswer> scored)
+    private static void WriteFeatures(string? path, IReadOnlyList<ScoringMethod> methods,
+        IReadOnlyList<ScoredAnswer> scored)
     {
         if (path is null)
             return;
@@ -300,13 +322,16 @@ internal static class GuardCommands
             ? $"risk [bold]{report.Risk:F2}[/] ({(report.Flagged ? "[red]flagged[/]" : "[green]grounded[/]")})"
             : "risk: [yellow]no calibration for this model[/] (fit one with `rguard guard fit`)");
         foreach (var span in report.Spans)
-            AnsiConsole.MarkupLine($"  span '{Markup.Escape(span.Text)}' risk {span.Risk:F2}{(span.Flagged ? " [red]flagged[/]" : "")}");
+            AnsiConsole.MarkupLine(
+                $"  span '{Markup.Escape(span.Text)}' risk {span.Risk:F2}{(span.Flagged ? " [red]flagged[/]" : "")}");
         foreach (var sentence in report.Attribution)
         {
             var top = sentence.Passages.Take(2).Select(p => $"passage {p.PassageId} {p.Share:P0}");
-            AnsiConsole.MarkupLine($"  [grey]{Markup.Escape(sentence.Text)}[/] ← {Markup.Escape(string.Join(", ", top))}");
+            AnsiConsole.MarkupLine(
+                $"  [grey]{Markup.Escape(sentence.Text)}[/] ← {Markup.Escape(string.Join(", ", top))}");
         }
         if (report.Citations.Count > 0)
-            AnsiConsole.MarkupLine($"cited: {Markup.Escape(string.Join(", ", report.Citations.Select(c => $"[{c}]")))}");
+            AnsiConsole.MarkupLine(
+                $"cited: {Markup.Escape(string.Join(", ", report.Citations.Select(c => $"[{c}]")))}");
     }
 }

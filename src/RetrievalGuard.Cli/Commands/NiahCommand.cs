@@ -41,7 +41,8 @@ internal static class NiahCommand
         var lengths = Lengths();
         var depths = CacheOptions.Count("--depths", 1, 5, "Needle depths from 0% to 100%");
         var needles = CacheOptions.Count("--needles", 1, 2, "Needles per length × depth cell");
-        var qa = CacheOptions.Count("--qa", 0, 0, "Passage-QA items (answerable and conflict in turn, over the lengths)");
+        var qa = CacheOptions.Count("--qa", 0, 0,
+            "Passage-QA items (answerable and conflict in turn, over the lengths)");
         var output = CommonOptions.OutputFile("--out", "Write the results (every answer included) as JSON",
             required: false);
         var png = CommonOptions.OutputFile("--png", "Write a length × depth NIAH accuracy heat map", required: false);

@@ -11,7 +11,8 @@ namespace RetrievalGuard.Cli.Commands;
 /// <summary><c>rguard organism train | make-eval | evaluate</c>: the project's own model organism.</summary>
 internal static class OrganismCommand
 {
-    public static Command Create() => new("organism", "Train and evaluate the model organism (a small Llama trained on public-domain novels and synthetic tasks).")
+    public static Command Create() => new("organism",
+        "Train and evaluate the model organism (a small Llama trained on public-domain novels and synthetic tasks).")
     {
         Train(), MakeEval(), Evaluate(), LossChart(),
     };
@@ -32,15 +33,33 @@ internal static class OrganismCommand
 
     private static Command Train()
     {
-        var corpus = new Option<string>("--corpus") { Description = "Folder of plain-text novels (the held-out the_coquette.txt is skipped)", Required = true };
+        var corpus = new Option<string>("--corpus")
+        {
+            Description = "Folder of plain-text novels (the held-out the_coquette.txt is skipped)",
+            Required = true,
+        };
         var output = CommonOptions.OutputFolder("--out", "Checkpoint folder to write (created)", required: true);
-        var tokenizer = new Option<string>("--tokenizer") { Description = "SentencePiece model to use", DefaultValueFactory = _ => CommonOptions.RepositoryPath("samples/models/organism/tokenizer.model") };
+        var tokenizer = new Option<string>("--tokenizer")
+        {
+            Description = "SentencePiece model to use",
+            DefaultValueFactory = _ => CommonOptions.RepositoryPath("samples/models/organism/tokenizer.model"),
+        };
         var device = CommonOptions.Device();
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 6000 };
-        var minutes = new Option<double?>("--max-minutes") { Description = "Stop and save after this long even if steps remain" };
-        var tokensPerStep = new Option<int?>("--tokens-per-step") { Description = "Batch size in tokens (default 65,536)" };
-        var fit = new Option<double?>("--fit-minutes") { Description = "Shorten the schedule after a short calibration so the run ends within this many minutes (not bit-reproducible; the steps used are logged)" };
+        var minutes = new Option<double?>("--max-minutes")
+        {
+            Description = "Stop and save after this long even if steps remain",
+        };
+        var tokensPerStep = new Option<int?>("--tokens-per-step")
+        {
+            Description = "Batch size in tokens (default 65,536)",
+        };
+        var fit = new Option<double?>("--fit-minutes")
+        {
+            Description = "Shorten the schedule after a short calibration so the run ends within this many minutes "
+                + "(not bit-reproducible; the steps used are logged)",
+        };
         var mix = new Option<string>("--mix")
         {
             Description = "Training data mix: paraphrasing (the shipped model's) or reading-first (an experiment)",
@@ -50,13 +69,16 @@ internal static class OrganismCommand
             { corpus, output, tokenizer, device, seed, steps, minutes, tokensPerStep, fit, mix };
         command.SetAction((parse, _) => CliErrors.Guard(() =>
         {
-            var request = new OrganismTrainingRequest(parse.GetValue(corpus)!, parse.GetValue(tokenizer)!, parse.GetValue(output)!,
-                parse.GetValue(device)!, parse.GetValue(seed), parse.GetValue(steps), parse.GetValue(minutes),
+            var request = new OrganismTrainingRequest(parse.GetValue(corpus)!, parse.GetValue(tokenizer)!,
+                parse.GetValue(output)!, parse.GetValue(device)!, parse.GetValue(seed), parse.GetValue(steps),
+                parse.GetValue(minutes),
                 parse.GetValue(tokensPerStep), parse.GetValue(fit), TrainingMix.Parse(parse.GetValue(mix)!));
             bool interactive = !Console.IsOutputRedirected;
             if (interactive)
             {
-                AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                AnsiConsole.Progress()
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                        new RemainingTimeColumn())
                     .Start(ctx =>
                     {
                         var task = ctx.AddTask("training", maxValue: request.Steps);
@@ -73,7 +95,8 @@ internal static class OrganismCommand
                 OrganismTraining.Run(request, p =>
                 {
                     if (p.Step % 100 == 0 || p.Step == p.Steps - 1)
-                        Console.WriteLine($"step {p.Step}/{p.Steps} loss {p.Loss:F4} grad {p.GradientNorm:F2} lr {p.LearningRate:G3} ctx {p.ContextLength}x{p.Rows} {p.ElapsedSeconds:F0}s");
+                        Console.WriteLine($"step {p.Step}/{p.Steps} loss {p.Loss:F4} grad {p.GradientNorm:F2} "
+                            + $"lr {p.LearningRate:G3} ctx {p.ContextLength}x{p.Rows} {p.ElapsedSeconds:F0}s");
                 });
             }
             Console.WriteLine($"saved to {request.OutputFolder}");
@@ -108,8 +131,8 @@ internal static class OrganismCommand
             DefaultValueFactory = _ => "both",
         };
         var command = new Command("make-eval",
-            "Build fresh prompts from held-out text and answer them greedily (or write answers to score), each labelled "
-            + "by construction (JSONL).") { corpus, seed, count, output, answers, phrasing };
+            "Build fresh prompts from held-out text and answer them greedily (or write answers to score), each "
+            + "labelled by construction (JSONL).") { corpus, seed, count, output, answers, phrasing };
         foreach (var option in model.All)
             command.Options.Add(option);
         command.SetAction((parse, _) => CliErrors.Guard(() =>
@@ -142,10 +165,12 @@ internal static class OrganismCommand
         return command;
     }
 
-    private static readonly EvalKind[] LiveKinds = [EvalKind.Answerable, EvalKind.Conflict, EvalKind.Unanswerable, EvalKind.Niah];
+    private static readonly EvalKind[] LiveKinds =
+        [EvalKind.Answerable, EvalKind.Conflict, EvalKind.Unanswerable, EvalKind.Niah];
 
     /// <summary>Item i: kind i mod 4, length (i / 4) mod 4, the phrasings in turn every 16 items.</summary>
-    private static List<EvalItem> LiveSet(EvalSetBuilder builder, OrganismEvaluator evaluator, int count, FormSplit[] splits)
+    private static List<EvalItem> LiveSet(EvalSetBuilder builder, OrganismEvaluator evaluator, int count,
+        FormSplit[] splits)
     {
         var lengths = OrganismReport.Lengths;
         var items = new List<EvalItem>(count);
@@ -173,16 +198,25 @@ internal static class OrganismCommand
         {
             var kind = i % 2 == 0 ? EvalKind.Answerable : EvalKind.Conflict;
             var phrasing = splits[i / 2 / lengths.Length % splits.Length];
-            return builder.TeacherForcedAnswers(builder.Build(kind, lengths[i / 2 % lengths.Length], i, phrasing, withDistractor));
+            return builder.TeacherForcedAnswers(
+                builder.Build(kind, lengths[i / 2 % lengths.Length], i, phrasing, withDistractor));
         }).ToList();
     }
 
     private static Command Evaluate()
     {
         var model = CommonOptions.ModelAndDevice();
-        var corpus = new Option<string>("--corpus") { Description = "Folder of text the model never trained on", Required = true };
+        var corpus = new Option<string>("--corpus")
+        {
+            Description = "Folder of text the model never trained on",
+            Required = true,
+        };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 7 };
-        var perCell = new Option<int>("--per-cell") { Description = "Items per NIAH grid cell", DefaultValueFactory = _ => 10 };
+        var perCell = new Option<int>("--per-cell")
+        {
+            Description = "Items per NIAH grid cell",
+            DefaultValueFactory = _ => 10,
+        };
         var output = CommonOptions.OutputFile("--out", "Write the report JSON here", required: false);
         var command = new Command("evaluate", "The model card's evaluation table.") { corpus, seed, perCell, output };
         foreach (var option in model.All)
@@ -190,8 +224,10 @@ internal static class OrganismCommand
         command.SetAction((parse, _) => CliErrors.Guard(() =>
         {
             using var lm = model.Load(parse);
-            var report = OrganismReport.Run(new OrganismEvaluator(lm), parse.GetValue(corpus)!, parse.GetValue(seed), parse.GetValue(perCell), Console.WriteLine);
-            if (parse.GetValue(output) is { } path) File.WriteAllText(path, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            var report = OrganismReport.Run(new OrganismEvaluator(lm), parse.GetValue(corpus)!, parse.GetValue(seed),
+                parse.GetValue(perCell), Console.WriteLine);
+            if (parse.GetValue(output) is { } path)
+                File.WriteAllText(path, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine(OrganismReport.Markdown(report));
             return Task.FromResult(0);
         }));

@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 namespace RetrievalGuard.Engine.Generation;
 
 /// <summary>A token chosen by <see cref="TokenGenerator"/>, before detokenization.</summary>
-public readonly record struct TokenStep(int Id, int Position, float LogProb, float Entropy, bool IsStop, float[][]? Attention, AttentionSummary? Summary = null);
+public readonly record struct TokenStep(int Id, int Position, float LogProb, float Entropy, bool IsStop,
+    float[][]? Attention, AttentionSummary? Summary = null);
 
 /// <summary>
 /// Prefill, then one token per step, on a caller-owned cache. Each step runs in its own dispose scope that
@@ -23,7 +24,8 @@ public static class TokenGenerator
         ValidateRequest(model, prompt, options);
         EnsureFitsPositions(model, cache.Length + prompt.Count, options.MaxNewTokens);
         if (cache.Length + prompt.Count + options.MaxNewTokens > cache.Capacity)
-            throw new ArgumentException($"Prompt ({prompt.Count} tokens) + {options.MaxNewTokens} new tokens after {cache.Length} cached positions exceed the cache capacity {cache.Capacity}.");
+            throw new ArgumentException($"Prompt ({prompt.Count} tokens) + {options.MaxNewTokens} new tokens "
+                + $"after {cache.Length} cached positions exceed the cache capacity {cache.Capacity}.");
         return Run(model, prompt, cache, options, stopTokenIds.ToHashSet(), cancellationToken);
     }
 
@@ -42,18 +44,23 @@ public static class TokenGenerator
             yield return step with { IsStop = stop };
             if (stop || made >= options.MaxNewTokens) yield break;
             cancellationToken.ThrowIfCancellationRequested();
-            step = runner is null ? Decode(model, step.Id, cache, options, generator) : Decode(runner, step.Id, cache, options, generator);
+            step = runner is null
+                ? Decode(model, step.Id, cache, options, generator)
+                : Decode(runner, step.Id, cache, options, generator);
         }
     }
 
-    /// <summary>Checks what every generation entry point takes: options, a non-empty prompt of in-vocabulary ids.</summary>
+    /// <summary>
+    /// Checks what every generation entry point takes: options, a non-empty prompt of in-vocabulary ids.
+    /// </summary>
     internal static void ValidateRequest(LlamaModel model, IReadOnlyList<int> prompt, GenerationOptions options)
     {
         options.Validate();
         if (prompt.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(prompt));
         foreach (int id in prompt)
             if (id < 0 || id >= model.Config.VocabSize)
-                throw new ArgumentOutOfRangeException(nameof(prompt), id, $"Token id {id} is outside the vocabulary (size {model.Config.VocabSize}).");
+                throw new ArgumentOutOfRangeException(nameof(prompt), id,
+                    $"Token id {id} is outside the vocabulary (size {model.Config.VocabSize}).");
     }
 
     /// <summary>
@@ -66,16 +73,18 @@ public static class TokenGenerator
         if (promptTokens + maxNewTokens > positions)
             throw new ContextLengthException(promptTokens >= positions
                 ? $"The prompt has {promptTokens} tokens; the model has {positions} positions."
-                : $"The prompt ({promptTokens} tokens) + {maxNewTokens} new tokens = {promptTokens + maxNewTokens} exceed "
-                    + $"the model's {positions} positions: ask for at most {positions - promptTokens} new tokens.",
+                : $"The prompt ({promptTokens} tokens) + {maxNewTokens} new tokens = {promptTokens + maxNewTokens} "
+                    + $"exceed the model's {positions} positions: "
+                    + $"ask for at most {positions - promptTokens} new tokens.",
                 promptTokens + maxNewTokens, positions);
     }
 
     /// <summary>Runs the prompt (in chunks if asked) into the cache and chooses the first token.</summary>
     /// <param name="segmentRow">The batch row whose labels (<see cref="AttentionProbe.SetRowSegments"/>) the probe's
-    /// segment masses use for the first token; null for the probe's own (<see cref="AttentionProbe.SetSegments"/>).</param>
-    internal static TokenStep Prefill(LlamaModel model, IReadOnlyList<int> prompt, IKvCache cache, GenerationOptions options,
-        Generator? generator, int? segmentRow = null)
+    /// segment masses use for the first token; null for the probe's own (<see cref="AttentionProbe.SetSegments"/>).
+    /// </param>
+    internal static TokenStep Prefill(LlamaModel model, IReadOnlyList<int> prompt, IKvCache cache,
+        GenerationOptions options, Generator? generator, int? segmentRow = null)
     {
         int chunk = options.PrefillChunk > 0 ? options.PrefillChunk : prompt.Count;
         for (int from = 0; ; from += chunk)
@@ -84,13 +93,15 @@ public static class TokenGenerator
             bool last = from + count == prompt.Count;
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            var ids = tensor(prompt.Skip(from).Take(count).Select(i => (long)i).ToArray(), dtype: int64, device: model.Device).unsqueeze(0);
+            var ids = tensor(prompt.Skip(from).Take(count).Select(i => (long)i).ToArray(), dtype: int64,
+                device: model.Device).unsqueeze(0);
             var logits = model.forward(ids, Pass(cache, options, last, keep: 1));
             if (last) return Choose(logits, cache.Length, options, generator, segmentRow);
         }
     }
 
-    private static TokenStep Decode(LlamaModel model, int previous, IKvCache cache, GenerationOptions options, Generator? generator)
+    private static TokenStep Decode(LlamaModel model, int previous, IKvCache cache, GenerationOptions options,
+        Generator? generator)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad(); // grad mode is thread-local: set it per step, never across a yield
@@ -99,12 +110,15 @@ public static class TokenGenerator
         return Choose(logits, cache.Length, options, generator);
     }
 
-    private static TokenStep Decode(DecodeRunner runner, int previous, IKvCache cache, GenerationOptions options, Generator? generator)
+    private static TokenStep Decode(DecodeRunner runner, int previous, IKvCache cache, GenerationOptions options,
+        Generator? generator)
     {
         int position = cache.Length;
-        var result = runner.Step([new DecodeRequest(0, previous, position, options, generator)], options.Probe, options.HeadMask)[0];
+        var result = runner.Step([new DecodeRequest(0, previous, position, options, generator)], options.Probe,
+            options.HeadMask)[0];
         cache.Commit(position + 1);
-        return new TokenStep(result.Token, position + 1, result.LogProb, result.Entropy, false, result.Attention, result.Summary);
+        return new TokenStep(result.Token, position + 1, result.LogProb, result.Entropy, false, result.Attention,
+            result.Summary);
     }
 
     private static ForwardOptions Pass(IKvCache cache, GenerationOptions options, bool observe, int keep) => new()

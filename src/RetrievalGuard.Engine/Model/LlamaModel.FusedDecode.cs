@@ -20,12 +20,15 @@ public sealed partial class LlamaAttention
         var qkv = qkv_proj.forward(x);
         var storage = ctx.Storage;
         var (keys, values) = (storage.Keys(_layer), storage.ValueChunks(_layer));
-        ctx.Kernels.RopeWrite(qkv, _heads, _kvHeads, ctx.Cos, ctx.SinSigned, ctx.Positions, keys, values, storage.StoredPositions, storage.ChunkLength);
+        ctx.Kernels.RopeWrite(qkv, _heads, _kvHeads, ctx.Cos, ctx.SinSigned, ctx.Positions, keys, values,
+            storage.StoredPositions, storage.ChunkLength);
         var slots = ctx.Probe is { } probe && probe.HasLayer(_layer) ? probe.SlotTensor(_layer, x.device) : null;
-        var output = ctx.Kernels.Attend(qkv, _heads, _kvHeads, keys, values, ctx.Positions, storage.StoredPositions, storage.ChunkLength,
-            ctx.KeyLength, _slidingWindow ?? 0, ctx.Work, slots, slots is null ? null : ctx.ProbeScores, slots is null ? null : ctx.ProbeLse);
+        var output = ctx.Kernels.Attend(qkv, _heads, _kvHeads, keys, values, ctx.Positions, storage.StoredPositions,
+            storage.ChunkLength, ctx.KeyLength, _slidingWindow ?? 0, ctx.Work, slots,
+            slots is null ? null : ctx.ProbeScores, slots is null ? null : ctx.ProbeLse);
         if (ctx.HeadMask?.LayerMask(_layer, x.device, output.dtype) is { } mask)
-            output = (output.view(x.shape[0], _heads, _headDim) * mask.view(1, _heads, 1)).view(x.shape[0], (long)_heads * _headDim);
+            output = (output.view(x.shape[0], _heads, _headDim) * mask.view(1, _heads, 1))
+                .view(x.shape[0], (long)_heads * _headDim);
         return o_proj.forward(output);
     }
 }
@@ -33,7 +36,8 @@ public sealed partial class LlamaAttention
 public sealed partial class LlamaMlp
 {
     /// <summary>The same with SwiGLU as one fused kernel.</summary>
-    internal Tensor DecodeFused(Tensor x, DecodeKernels kernels) => down_proj.forward(kernels.SwiGlu(gate_up_proj.forward(x)));
+    internal Tensor DecodeFused(Tensor x, DecodeKernels kernels) =>
+        down_proj.forward(kernels.SwiGlu(gate_up_proj.forward(x)));
 }
 
 public sealed partial class LlamaDecoderLayer
@@ -47,8 +51,10 @@ public sealed partial class LlamaDecoderLayer
     {
         using var scope = NewDisposeScope();
         var kernels = ctx.Kernels;
-        var attention = self_attn.DecodeFused(kernels.AddRmsNorm(residual, pending, input_layernorm.weight, input_layernorm.Eps), ctx);
-        var normed = kernels.AddRmsNorm(residual, attention, post_attention_layernorm.weight, post_attention_layernorm.Eps);
+        var attention = self_attn.DecodeFused(
+            kernels.AddRmsNorm(residual, pending, input_layernorm.weight, input_layernorm.Eps), ctx);
+        var normed = kernels.AddRmsNorm(residual, attention, post_attention_layernorm.weight,
+            post_attention_layernorm.Eps);
         return mlp.DecodeFused(normed, kernels).MoveToOuterDisposeScope();
     }
 }
@@ -61,8 +67,8 @@ public sealed partial class LlamaModel
     /// </summary>
     public DecodeKernels? FusedKernels(out string? reason) =>
         DecodeKernels.For(Device, DType, Config.HeadDim, Config.NumHeads / Config.NumKvHeads, out reason);
-    private (Tensor Logits, Tensor? ProbeRows) DecodeStepFused(DecodeKernels kernels, Tensor tokenIds, Tensor positions, KvStorage storage,
-        int keyLength, AttentionProbe? probe, HeadMask? headMask)
+    private (Tensor Logits, Tensor? ProbeRows) DecodeStepFused(DecodeKernels kernels, Tensor tokenIds,
+        Tensor positions, KvStorage storage, int keyLength, AttentionProbe? probe, HeadMask? headMask)
     {
         int rows = (int)tokenIds.shape[0];
         var (cos, sinSigned) = _rotary.Tables(storage.StoredPositions);
@@ -70,7 +76,9 @@ public sealed partial class LlamaModel
         var ctx = new FusedDecodeContext(storage, keyLength, positions, cos, sinSigned, kernels,
             kernels.CreateWorkspace(rows, Config.NumHeads, keyLength, split, positions.device), probe, headMask)
         {
-            ProbeScores = probe is null ? null : empty([rows, probe.Count, keyLength], dtype: float32, device: positions.device),
+            ProbeScores = probe is null
+                ? null
+                : empty([rows, probe.Count, keyLength], dtype: float32, device: positions.device),
             ProbeLse = probe is null ? null : empty([rows, probe.Count], dtype: float32, device: positions.device),
         };
         var residual = embed_tokens.index_select(0, tokenIds);

@@ -22,9 +22,12 @@ public sealed partial class LlamaAttention
         long rows = x.shape[0];
         int group = _heads / _kvHeads;
         var qkv = qkv_proj.forward(x);
-        var qk = RotaryEmbedding.Apply(qkv.narrow(-1, 0, (long)(_heads + _kvHeads) * _headDim).view(rows, _heads + _kvHeads, _headDim), ctx.Cos, ctx.SinSigned);
+        var qk = RotaryEmbedding.Apply(
+            qkv.narrow(-1, 0, (long)(_heads + _kvHeads) * _headDim).view(rows, _heads + _kvHeads, _headDim),
+            ctx.Cos, ctx.SinSigned);
         var k = qk.narrow(1, _heads, _kvHeads);
-        var v = qkv.narrow(-1, (long)(_heads + _kvHeads) * _headDim, (long)_kvHeads * _headDim).view(rows, _kvHeads, _headDim);
+        var v = qkv.narrow(-1, (long)(_heads + _kvHeads) * _headDim, (long)_kvHeads * _headDim)
+            .view(rows, _kvHeads, _headDim);
         var keys = ctx.Storage.Keys(_layer);
         var values = ctx.Storage.ValueChunks(_layer);
         keys.index_put_(k, ctx.KeyWriteIndex);
@@ -48,9 +51,13 @@ public sealed partial class LlamaAttention
             probs = TorchSharpFixes.Baddbmm(ctx.KeyBias, q3, k3.transpose(1, 2), 1, scale).softmax(-1);
         }
         if (ctx.Probe is { } probe && probe.HasLayer(_layer))
-            ctx.ProbeRows.Add(probs.view(rows, _heads, window).index_select(1, probe.HeadIndexTensor(_layer, x.device)).to(float32).MoveToOuterDisposeScope());
+            ctx.ProbeRows.Add(probs.view(rows, _heads, window)
+                .index_select(1, probe.HeadIndexTensor(_layer, x.device))
+                .to(float32)
+                .MoveToOuterDisposeScope());
         probs = probs.to(values.dtype);
-        // Weights × values as one product per (chunk, row, kv head), then summed over chunks: a split-K over the window.
+        // Weights × values as one product per (chunk, row, kv head), then summed over chunks: a split-K over the
+        // window.
         var chunkedProbs = probs.view(heads, group, chunks, ctx.Storage.ChunkLength).permute(2, 0, 1, 3).contiguous()
             .view(chunks * heads, group, ctx.Storage.ChunkLength);
         var v3 = values.narrow(0, 0, chunks).view(chunks * heads, ctx.Storage.ChunkLength, _headDim);
@@ -63,7 +70,8 @@ public sealed partial class LlamaAttention
 
 public sealed partial class LlamaDecoderLayer
 {
-    internal Tensor DecodeStatic(Tensor x, DecodeContext ctx) => Block(x, normed => self_attn.DecodeStatic(normed, ctx));
+    internal Tensor DecodeStatic(Tensor x, DecodeContext ctx) =>
+        Block(x, normed => self_attn.DecodeStatic(normed, ctx));
 }
 
 public sealed partial class LlamaModel
@@ -75,18 +83,23 @@ public sealed partial class LlamaModel
     /// a CUDA graph and replayed (see Generation.DecodeRunner). Returns logits [rows, vocab] and, with a probe,
     /// the probed heads' attention [rows, probed heads, keyLength] (float32).
     /// </summary>
-    internal (Tensor Logits, Tensor? ProbeRows) DecodeStep(Tensor tokenIds, Tensor positions, KvStorage storage, int keyLength,
-        AttentionProbe? probe = null, HeadMask? headMask = null)
+    internal (Tensor Logits, Tensor? ProbeRows) DecodeStep(Tensor tokenIds, Tensor positions, KvStorage storage,
+        int keyLength, AttentionProbe? probe = null, HeadMask? headMask = null)
     {
         long rows = tokenIds.shape[0];
         if (keyLength <= 0 || keyLength > storage.StoredPositions)
-            throw new ArgumentOutOfRangeException(nameof(keyLength), keyLength, $"Key window must be 1..{storage.StoredPositions}.");
-        if (rows != storage.Rows) throw new ArgumentException($"A decode step covers all {storage.Rows} rows of the storage, not {rows}.");
-        if (keyLength % storage.ChunkLength != 0) throw new ArgumentException($"Key window {keyLength} is not a whole number of {storage.ChunkLength}-position chunks.");
+            throw new ArgumentOutOfRangeException(nameof(keyLength), keyLength,
+                $"Key window must be 1..{storage.StoredPositions}.");
+        if (rows != storage.Rows)
+            throw new ArgumentException($"A decode step covers all {storage.Rows} rows of the storage, not {rows}.");
+        if (keyLength % storage.ChunkLength != 0)
+            throw new ArgumentException(
+                $"Key window {keyLength} is not a whole number of {storage.ChunkLength}-position chunks.");
         using var scope = NewDisposeScope();
         if (FusedKernels(out _) is { } kernels)
         {
-            var (fusedLogits, fusedProbe) = DecodeStepFused(kernels, tokenIds, positions, storage, keyLength, probe, headMask);
+            var (fusedLogits, fusedProbe) = DecodeStepFused(kernels, tokenIds, positions, storage, keyLength, probe,
+                headMask);
             return (fusedLogits.MoveToOuterDisposeScope(), fusedProbe?.MoveToOuterDisposeScope());
         }
         var rowIndex = arange(rows, dtype: int64, device: positions.device);
@@ -97,8 +110,13 @@ public sealed partial class LlamaModel
             Cos = cos.index_select(0, positions).unsqueeze(1),
             SinSigned = sinSigned.index_select(0, positions).unsqueeze(1),
             KeyWriteIndex = [TensorIndex.Tensor(rowIndex), TensorIndex.Colon, TensorIndex.Tensor(positions)],
-            ValueWriteIndex = [TensorIndex.Tensor(positions.div(storage.ChunkLength, rounding_mode: RoundingMode.floor)), TensorIndex.Tensor(rowIndex),
-                TensorIndex.Colon, TensorIndex.Tensor(positions.remainder(storage.ChunkLength))],
+            ValueWriteIndex =
+            [
+                TensorIndex.Tensor(positions.div(storage.ChunkLength, rounding_mode: RoundingMode.floor)),
+                TensorIndex.Tensor(rowIndex),
+                TensorIndex.Colon,
+                TensorIndex.Tensor(positions.remainder(storage.ChunkLength)),
+            ],
             KeyBias = KeyBias(positions, keyLength, storage.NumKvHeads, float32Scores ? float32 : DType),
             Float32Scores = float32Scores,
         };
@@ -106,14 +124,20 @@ public sealed partial class LlamaModel
         foreach (var layer in layers)
             x = layer.DecodeStatic(x, ctx);
         var logits = lm_head.forward(norm.forward(x));
-        var probeRows = ctx.ProbeRows.Count == 0 ? null : ctx.ProbeRows.Count == 1 ? ctx.ProbeRows[0] : cat(ctx.ProbeRows, 1);
+        var probeRows = ctx.ProbeRows.Count == 0 ? null
+            : ctx.ProbeRows.Count == 1 ? ctx.ProbeRows[0]
+            : cat(ctx.ProbeRows, 1);
         return (logits.MoveToOuterDisposeScope(), probeRows?.MoveToOuterDisposeScope());
     }
     /// <summary>Rotary tables' version: static decode graphs made against older tables must be rebuilt.</summary>
     internal int RotaryVersion => _rotary.Version;
-    /// <summary>Makes sure the rotary tables cover <paramref name="positions"/> (done before capturing a graph).</summary>
+    /// <summary>
+    /// Makes sure the rotary tables cover <paramref name="positions"/> (done before capturing a graph).
+    /// </summary>
     internal void EnsureRotary(int positions) => _rotary.Tables(positions);
-    /// <summary>[rows · kv heads, 1, keyLength] additive mask in the model dtype: 0 where a row may attend, −∞ elsewhere.</summary>
+    /// <summary>
+    /// [rows · kv heads, 1, keyLength] additive mask in the model dtype: 0 where a row may attend, −∞ elsewhere.
+    /// </summary>
     private Tensor KeyBias(Tensor positions, int keyLength, int kvHeads, ScalarType dtype)
     {
         long rows = positions.shape[0];
@@ -121,7 +145,8 @@ public sealed partial class LlamaModel
         var queryPos = positions.unsqueeze(1);
         var allowed = keyPos <= queryPos;
         if (Config.SlidingWindow is int w) allowed = allowed.logical_and(queryPos - keyPos < w);
-        var bias = zeros([rows, keyLength], dtype: dtype, device: positions.device).masked_fill(allowed.logical_not(), double.NegativeInfinity);
+        var bias = zeros([rows, keyLength], dtype: dtype, device: positions.device)
+            .masked_fill(allowed.logical_not(), double.NegativeInfinity);
         return bias.unsqueeze(1).expand(rows, kvHeads, keyLength).reshape(rows * kvHeads, 1, keyLength);
     }
 }

@@ -78,8 +78,10 @@ public sealed partial class LlamaAttention : nn.Module
 
     public LlamaAttention(ModelConfig c, int layer, ScalarType dtype, Device device) : base(nameof(LlamaAttention))
     {
-        (_layer, _heads, _kvHeads, _headDim, _slidingWindow) = (layer, c.NumHeads, c.NumKvHeads, c.HeadDim, c.SlidingWindow);
-        qkv_proj = new Dense(c.HiddenSize, (c.NumHeads + 2L * c.NumKvHeads) * c.HeadDim, c.AttentionBias, dtype, device);
+        (_layer, _heads, _kvHeads, _headDim, _slidingWindow) =
+            (layer, c.NumHeads, c.NumKvHeads, c.HeadDim, c.SlidingWindow);
+        qkv_proj = new Dense(c.HiddenSize, (c.NumHeads + 2L * c.NumKvHeads) * c.HeadDim, c.AttentionBias, dtype,
+            device);
         o_proj = new Dense((long)c.NumHeads * c.HeadDim, c.HiddenSize, false, dtype, device);
         RegisterComponents();
     }
@@ -90,11 +92,14 @@ public sealed partial class LlamaAttention : nn.Module
         int start = options.StartPosition;
         var qkv = qkv_proj.forward(x);
         // RoPE on queries and keys together, [batch, tokens, heads + kv heads, dim], in three kernels.
-        var qk = qkv.narrow(-1, 0, (long)(_heads + _kvHeads) * _headDim).view(batch, tokens, _heads + _kvHeads, _headDim);
+        var qk = qkv.narrow(-1, 0, (long)(_heads + _kvHeads) * _headDim)
+            .view(batch, tokens, _heads + _kvHeads, _headDim);
         qk = RotaryEmbedding.Apply(qk, cos.unsqueeze(1), sinSigned.unsqueeze(1));
         var q = qk.narrow(2, 0, _heads).transpose(1, 2);
         var k = qk.narrow(2, _heads, _kvHeads).transpose(1, 2);
-        var v = qkv.narrow(-1, (long)(_heads + _kvHeads) * _headDim, (long)_kvHeads * _headDim).view(batch, tokens, _kvHeads, _headDim).transpose(1, 2);
+        var v = qkv.narrow(-1, (long)(_heads + _kvHeads) * _headDim, (long)_kvHeads * _headDim)
+            .view(batch, tokens, _kvHeads, _headDim)
+            .transpose(1, 2);
 
         var kv = options.Cache?.Update(_layer, k, v, start) ?? new KvView(k, v);
         var output = kv.Streaming is { } streaming
@@ -111,7 +116,9 @@ public sealed partial class LlamaAttention : nn.Module
         return o_proj.forward(output.transpose(1, 2).reshape(batch, tokens, (long)_heads * _headDim));
     }
 
-    /// <summary>[batch, heads, tokens, headDim] attention output. Never copies the cache for GQA while decoding.</summary>
+    /// <summary>
+    /// [batch, heads, tokens, headDim] attention output. Never copies the cache for GQA while decoding.
+    /// </summary>
     private Tensor Attend(Tensor q, KvView kv, int start, long tokens)
     {
         long batch = q.shape[0], keys = kv.Keys.shape[2], kvHeads = kv.Keys.shape[1];
@@ -190,9 +197,9 @@ public sealed partial class LlamaAttention : nn.Module
         long n = Math.Min(probe.QueryTokens, tokens), batch = q.shape[0], keys = kv.Keys.shape[2];
         int group = _heads / _kvHeads;
         var heads = probe.HeadIndexTensor(_layer, q.device);
-        var newest = q.narrow(2, tokens - n, n).reshape(batch, _kvHeads, group * n, _headDim);            // [B, KV, G·n, D]
-        var scores = matmul(newest, kv.Keys.transpose(-1, -2)).reshape(batch, _heads, n, keys)           // [B, H, n, L]
-            .index_select(1, heads).to(float32) / Math.Sqrt(_headDim);                                     // [B, P, n, L]
+        var newest = q.narrow(2, tokens - n, n).reshape(batch, _kvHeads, group * n, _headDim);  // [B, KV, G·n, D]
+        var scores = matmul(newest, kv.Keys.transpose(-1, -2)).reshape(batch, _heads, n, keys)  // [B, H, n, L]
+            .index_select(1, heads).to(float32) / Math.Sqrt(_headDim);                          // [B, P, n, L]
         var allowed = kv.Mask is null
             ? CausalMask(start + (int)(tokens - n), n, keys, q.device)
             : ProbeRows(kv.Mask, heads, tokens - n, n);
@@ -263,7 +270,8 @@ public sealed partial class LlamaMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         var gateUp = gate_up_proj.forward(x);
-        return down_proj.forward(F.silu(gateUp.narrow(-1, 0, _intermediate)) * gateUp.narrow(-1, _intermediate, _intermediate));
+        return down_proj.forward(
+            F.silu(gateUp.narrow(-1, 0, _intermediate)) * gateUp.narrow(-1, _intermediate, _intermediate));
     }
 }
 
@@ -274,7 +282,8 @@ public sealed partial class LlamaDecoderLayer : nn.Module
     public readonly RmsNorm post_attention_layernorm;
     public readonly LlamaMlp mlp;
 
-    public LlamaDecoderLayer(ModelConfig c, int layer, ScalarType dtype, Device device) : base(nameof(LlamaDecoderLayer))
+    public LlamaDecoderLayer(ModelConfig c, int layer, ScalarType dtype, Device device)
+        : base(nameof(LlamaDecoderLayer))
     {
         input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, dtype, device);
         self_attn = new LlamaAttention(c, layer, dtype, device);
@@ -313,10 +322,14 @@ public sealed partial class LlamaModel : nn.Module
         DType = dtype;
         Device = device;
         embed_tokens = new Parameter(empty([config.VocabSize, config.HiddenSize], dtype: dtype, device: device));
-        layers = new ModuleList<LlamaDecoderLayer>(Enumerable.Range(0, config.NumLayers).Select(i => new LlamaDecoderLayer(config, i, dtype, device)).ToArray());
+        layers = new ModuleList<LlamaDecoderLayer>(Enumerable.Range(0, config.NumLayers)
+            .Select(i => new LlamaDecoderLayer(config, i, dtype, device))
+            .ToArray());
         norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
         // Tied: the output projection is the embedding matrix itself (one parameter, two uses).
-        lm_head = config.TieWordEmbeddings ? new Dense(embed_tokens) : new Dense(config.HiddenSize, config.VocabSize, false, dtype, device);
+        lm_head = config.TieWordEmbeddings
+            ? new Dense(embed_tokens)
+            : new Dense(config.HiddenSize, config.VocabSize, false, dtype, device);
         RegisterComponents();
         _rotary = new RotaryEmbedding(config, device, dtype);
     }
@@ -333,10 +346,12 @@ public sealed partial class LlamaModel : nn.Module
     public Tensor forward(Tensor tokens, ForwardOptions? options = null)
     {
         options ??= new ForwardOptions();
-        if (tokens.dim() != 2) throw new ArgumentException($"tokens must be [batch, tokens], got [{string.Join(", ", tokens.shape)}].");
+        if (tokens.dim() != 2)
+            throw new ArgumentException($"tokens must be [batch, tokens], got [{string.Join(", ", tokens.shape)}].");
         long count = tokens.shape[1];
         if (options.Cache is { } c && options.StartPosition != c.Length)
-            throw new ArgumentException($"StartPosition {options.StartPosition} does not continue the cache (length {c.Length}); truncate the cache first.");
+            throw new ArgumentException($"StartPosition {options.StartPosition} does not continue the cache "
+                + $"(length {c.Length}); truncate the cache first.");
         using var scope = NewDisposeScope();
         options.Probe?.BeginPass();
         var (cos, sinSigned) = _rotary.Slice(options.StartPosition, count);
@@ -366,7 +381,9 @@ public sealed partial class LlamaModel : nn.Module
     public HeadMask CreateHeadMask(IEnumerable<HeadIndex> zeroedHeads) =>
         new(zeroedHeads, Config.NumLayers, Config.NumHeads);
 
-    /// <summary>Hugging Face's initialisation (normal, std 0.02; norms 1; biases 0), seeded, for training from scratch.</summary>
+    /// <summary>
+    /// Hugging Face's initialisation (normal, std 0.02; norms 1; biases 0), seeded, for training from scratch.
+    /// </summary>
     public void InitializeWeights(long seed, double std = 0.02)
     {
         using var noGrad = no_grad();
@@ -395,7 +412,9 @@ public sealed partial class LlamaModel : nn.Module
     }
 }
 
-/// <summary>What every layer of one static decode step shares: storage, positions' rotary rows, write index and mask.</summary>
+/// <summary>
+/// What every layer of one static decode step shares: storage, positions' rotary rows, write index and mask.
+/// </summary>
 internal sealed class DecodeContext(KvStorage storage, int keyLength, AttentionProbe? probe, HeadMask? headMask)
 {
     public KvStorage Storage { get; } = storage;
@@ -411,9 +430,11 @@ internal sealed class DecodeContext(KvStorage storage, int keyLength, AttentionP
     public List<Tensor> ProbeRows { get; } = new();
 }
 
-/// <summary>What every layer of one fused decode step shares: storage, positions, rotary tables, kernels and scratch.</summary>
-internal sealed class FusedDecodeContext(KvStorage storage, int keyLength, Tensor positions, Tensor cos, Tensor sinSigned,
-    DecodeKernels kernels, DecodeKernels.Workspace work, AttentionProbe? probe, HeadMask? headMask)
+/// <summary>
+/// What every layer of one fused decode step shares: storage, positions, rotary tables, kernels and scratch.
+/// </summary>
+internal sealed class FusedDecodeContext(KvStorage storage, int keyLength, Tensor positions, Tensor cos,
+    Tensor sinSigned, DecodeKernels kernels, DecodeKernels.Workspace work, AttentionProbe? probe, HeadMask? headMask)
 {
     public KvStorage Storage { get; } = storage;
     public int KeyLength { get; } = keyLength;

@@ -13,7 +13,8 @@ public sealed record OrganismTrainingRequest(string CorpusFolder, string Tokeniz
     TrainingMix? Mix = null);
 
 /// <summary>One logged step.</summary>
-public sealed record TrainingProgress(int Step, int Steps, double Loss, double GradientNorm, double LearningRate, int ContextLength, int Rows, double ElapsedSeconds);
+public sealed record TrainingProgress(int Step, int Steps, double Loss, double GradientNorm, double LearningRate,
+    int ContextLength, int Rows, double ElapsedSeconds);
 
 /// <summary>
 /// Trains the organism from scratch: data from the training part of the corpus (the held-out novel is never used),
@@ -27,10 +28,13 @@ public static class OrganismTraining
         string tokenizerFolder = Path.GetDirectoryName(Path.GetFullPath(request.TokenizerModel))!;
         var tokenizer = ModelTokenizer.Load(tokenizerFolder);
         var sampleTokenizer = new SampleTokenizer(tokenizer);
-        var source = TrainingSampleSource.FromFolder(request.CorpusFolder, request.Seed, countTokens: tokenizer.CountTokens,
-            mix: request.Mix);
+        var source = TrainingSampleSource.FromFolder(request.CorpusFolder, request.Seed,
+            countTokens: tokenizer.CountTokens, mix: request.Mix);
         var config = OrganismRecipe.Config(tokenizer.VocabularySize);
-        var options = OrganismRecipe.Training(request.Steps, request.Seed) is var recipe && request.TokensPerStep is int tokens ? recipe with { TokensPerStep = tokens } : OrganismRecipe.Training(request.Steps, request.Seed);
+        var options = OrganismRecipe.Training(request.Steps, request.Seed) is var recipe
+            && request.TokensPerStep is int tokens
+            ? recipe with { TokensPerStep = tokens }
+            : OrganismRecipe.Training(request.Steps, request.Seed);
         var batches = new BatchBuilder(source, sampleTokenizer, options.TokensPerStep, config.MaxPositionEmbeddings);
 
         var device = ComputeOptions.ParseDevice(request.Device);
@@ -60,9 +64,12 @@ public static class OrganismTraining
             }
             if (step + 1 < totalSteps) { int s = step + 1, t = totalSteps; next = Task.Run(() => batches.Build(s, t)); }
             var (loss, norm) = trainer.Step(batch, step);
-            if (!double.IsFinite(loss)) throw new InvalidOperationException($"Training diverged at step {step} (loss {loss}).");
-            var progress = new TrainingProgress(step, totalSteps, loss, norm, trainer.Options.LearningRate(step), batch.Length, batch.Rows, stopwatch.Elapsed.TotalSeconds);
-            log.WriteLine($"{step},{loss:F4},{norm:F3},{progress.LearningRate:G4},{batch.Length},{batch.Rows},{progress.ElapsedSeconds:F1}");
+            if (!double.IsFinite(loss))
+                throw new InvalidOperationException($"Training diverged at step {step} (loss {loss}).");
+            var progress = new TrainingProgress(step, totalSteps, loss, norm, trainer.Options.LearningRate(step),
+                batch.Length, batch.Rows, stopwatch.Elapsed.TotalSeconds);
+            log.WriteLine($"{step},{loss:F4},{norm:F3},{progress.LearningRate:G4},"
+                + $"{batch.Length},{batch.Rows},{progress.ElapsedSeconds:F1}");
             report(progress);
             if (request.MaxMinutes is double limit && stopwatch.Elapsed.TotalMinutes >= limit) { step++; break; }
         }

@@ -63,7 +63,8 @@ public class GenerateCommandTests
     [Theory]
     [InlineData("--cache lru", "--cache: Unknown cache policy 'lru': use full, headaware, streaming or random.")]
     [InlineData("--cache headaware --full-kv-heads 99", "--full-kv-heads 99 is more than the model's 32 KV heads.")]
-    [InlineData("--cache headaware --full-kv-heads 2 --full-share 0.5", "Give --full-kv-heads or --full-share, not both.")]
+    [InlineData("--cache headaware --full-kv-heads 2 --full-share 0.5",
+        "Give --full-kv-heads or --full-share, not both.")]
     public void BadCacheOptionsAreNamed(string args, string expected)
     {
         var (code, _, error) = Rguard(["generate", "--model", RepoPaths.Path("samples", "models", "organism"),
@@ -80,7 +81,8 @@ public class GenerateCommandTests
     public void BadPromptsAreNamed(string args, string expected)
     {
         var model = RepoPaths.Path("samples", "models", "tiny-random-llama");
-        var (code, _, error) = Rguard(["generate", "--model", model, .. args.Split(' ', StringSplitOptions.RemoveEmptyEntries)]);
+        var (code, _, error) = Rguard(["generate", "--model", model,
+            .. args.Split(' ', StringSplitOptions.RemoveEmptyEntries)]);
 
         Assert.NotEqual(0, code);
         Assert.Contains(expected, error, StringComparison.Ordinal);

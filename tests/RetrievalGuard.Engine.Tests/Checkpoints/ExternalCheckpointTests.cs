@@ -24,7 +24,8 @@ public class ExternalCheckpointTests
     public void GreedyIdsMatchTheReferenceImplementations(int[] prompt, int[] expected)
     {
         using var model = Load();
-        var ids = model.GenerateTokens(prompt, new GenerationOptions { MaxNewTokens = 8, StopTokenIds = [] }).Select(t => t.Id);
+        var ids = model.GenerateTokens(prompt, new GenerationOptions { MaxNewTokens = 8, StopTokenIds = [] })
+            .Select(t => t.Id);
         Assert.Equal(expected, ids);
     }
 
@@ -51,7 +52,8 @@ public class LlamaTokenizerJsonTests
         "tiny-random-llama-external"));
 
     private static readonly Lazy<(ModelTokenizer Json, ModelTokenizer Model)> Pair = new(() =>
-        (ModelTokenizer.Load(Folder), ModelTokenizer.Load(RepoPaths.Path("tests", "fixtures", "tokenizers", "llama2"))));
+        (ModelTokenizer.Load(Folder),
+            ModelTokenizer.Load(RepoPaths.Path("tests", "fixtures", "tokenizers", "llama2"))));
 
     public static TheoryData<string> Texts => Tokenization.SentencePieceTokenizerJsonTests.Texts;
 

@@ -18,7 +18,8 @@ public class PositionLimitTests
         Assert.Contains("60 tokens", error.Message, StringComparison.Ordinal);
         Assert.Contains("64 positions", error.Message, StringComparison.Ordinal);
         Assert.Contains("at most 4 new tokens", error.Message, StringComparison.Ordinal);
-        Assert.Equal(4, model.GenerateTokens(prompt, new GenerationOptions { MaxNewTokens = 4, StopTokenIds = [] }).Count());
+        Assert.Equal(4,
+            model.GenerateTokens(prompt, new GenerationOptions { MaxNewTokens = 4, StopTokenIds = [] }).Count());
         using var cache = network.CreateCache(128);
         Assert.Throws<ContextLengthException>(() => TokenGenerator.Generate(network, prompt, cache,
             new GenerationOptions { MaxNewTokens = 5 }, []).First());

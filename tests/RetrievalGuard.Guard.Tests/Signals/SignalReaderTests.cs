@@ -33,7 +33,8 @@ public sealed class SignalReaderTests(OrganismFixture organism) : IClassFixture<
         var forcedFeatures = RetrievalGuard.Guard.Risk.GuardFeatures.Compute(forced);
         for (var i = 0; i < forcedFeatures.Length; i++)
             Assert.True(Math.Abs(liveFeatures[i] - forcedFeatures[i]) < 1e-3,
-                $"{RetrievalGuard.Guard.Risk.GuardFeatures.Names[i]}: live {liveFeatures[i]} vs teacher-forced {forcedFeatures[i]}");
+                $"{RetrievalGuard.Guard.Risk.GuardFeatures.Names[i]}: live {liveFeatures[i]} "
+                + $"vs teacher-forced {forcedFeatures[i]}");
     }
 
     /// <summary>

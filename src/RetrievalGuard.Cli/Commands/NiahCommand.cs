@@ -204,6 +204,8 @@ internal static class NiahCommand
         {
             var points = parse.GetValue(results)!.Select(CurvePoint.Load).ToList();
             Console.Write(CurvePoint.Table(points));
+            if (CurvePoint.AgainstFull(points) is { Length: > 0 } paired)
+                Console.Write(Environment.NewLine + paired);
             if (parse.GetValue(png) is { } chart)
             {
                 CacheCharts.Curves(points, chart);
@@ -223,7 +225,10 @@ internal sealed record CurveFigure(string Task, int Length, int Items, double Ac
 }
 
 /// <summary>One run's figures by task and length, as <c>rguard niah --out</c> wrote them.</summary>
-internal sealed record CurvePoint(string Policy, int? FullKvHeads, IReadOnlyList<CurveFigure> Figures)
+/// <param name="Answers">Each item's task (niah, or qa for answerable and conflict) and whether it was right, by id.
+/// </param>
+internal sealed record CurvePoint(string Policy, int? FullKvHeads, IReadOnlyList<CurveFigure> Figures,
+    IReadOnlyDictionary<string, (string Task, bool Correct)> Answers)
 {
     private static readonly string[] Tasks = ["niah", "qa"];
 
@@ -238,11 +243,14 @@ internal sealed record CurvePoint(string Policy, int? FullKvHeads, IReadOnlyList
                 new CurveFigure(task, int.Parse(length.Key, CultureInfo.InvariantCulture),
                     length.Value!["items"]!.GetValue<int>(), length.Value["accuracy"]!.GetValue<double>(),
                     length.Value["kv_bytes_share"]!.GetValue<double>())));
+            var answers = (json["items"]?.AsArray() ?? []).Select(item => item!.AsObject()).ToDictionary(
+                item => item["id"]!.GetValue<string>(),
+                item => (item["task"]!.GetValue<string>() == "niah" ? "niah" : "qa", item["correct"]!.GetValue<bool>()));
             return new CurvePoint(json["policy"]!.GetValue<string>(), json["full_kv_heads"]?.GetValue<int>(),
-                figures.ToList());
+                figures.ToList(), answers);
         }
         catch (Exception e) when (e is JsonException or NullReferenceException or InvalidOperationException
-            or FormatException)
+            or FormatException or ArgumentException)
         {
             throw new InvalidDataException($"--results: '{path}' is not a file written by rguard niah --out.", e);
         }
@@ -255,6 +263,44 @@ internal sealed record CurvePoint(string Policy, int? FullKvHeads, IReadOnlyList
 
     public CurveFigure? Figure(string task, int length) =>
         Figures.FirstOrDefault(f => f.Task == task && f.Length == length);
+
+    /// <summary>
+    /// Each run against the full cache's run on the same items (paired): the accuracy difference per task in points,
+    /// a 95% interval (normal, from the per-item differences), and the items gained and lost. Empty without a full run.
+    /// </summary>
+    public static string AgainstFull(IReadOnlyList<CurvePoint> points)
+    {
+        if (points.FirstOrDefault(p => p.Policy == "full") is not { } full)
+            return "";
+        var text = new StringBuilder();
+        text.AppendLine("| policy | full KV heads | NIAH − full (95% interval; gained/lost) | QA − full (same) |");
+        text.AppendLine("| --- | --- | --- | --- |");
+        foreach (var point in points.Where(p => p != full).OrderBy(p => p.Policy, StringComparer.Ordinal)
+            .ThenBy(p => p.FullKvHeads ?? 0))
+        {
+            var cells = Tasks.Select(task => Paired(point, full, task));
+            var kept = point.FullKvHeads?.ToString(CultureInfo.InvariantCulture) ?? "–";
+            text.AppendLine($"| {point.Policy} | {kept} | {string.Join(" | ", cells)} |");
+        }
+        return text.ToString();
+    }
+
+    /// <summary>"−2.5 (−6.0 to +1.0; +0/−2)" for one task, or "–" when the runs share no item of it.</summary>
+    internal static string Paired(CurvePoint point, CurvePoint full, string task)
+    {
+        var differences = point.Answers
+            .Where(a => a.Value.Task == task && full.Answers.TryGetValue(a.Key, out var f) && f.Task == task)
+            .Select(a => (a.Value.Correct ? 1 : 0) - (full.Answers[a.Key].Correct ? 1 : 0))
+            .ToArray();
+        if (differences.Length == 0)
+            return "–";
+        double n = differences.Length, mean = differences.Average();
+        double variance = n > 1 ? differences.Sum(d => (d - mean) * (d - mean)) / (n - 1) : 0;
+        double half = 1.96 * Math.Sqrt(variance / n);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{100 * mean:+0.0;−0.0;0.0} ({100 * (mean - half):+0.0;−0.0;0.0} to {100 * (mean + half):+0.0;−0.0;0.0}; "
+            + $"+{differences.Count(d => d > 0)}/−{differences.Count(d => d < 0)})");
+    }
 
     /// <summary>A row per run: accuracy @ bytes (% of full) per task and length.</summary>
     public static string Table(IReadOnlyList<CurvePoint> points)

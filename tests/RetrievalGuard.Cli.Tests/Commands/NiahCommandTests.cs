@@ -94,4 +94,20 @@ public class NiahCommandTests
             Console.SetError(previous);
         }
     }
+    [Fact]
+    public void CurvesCompareEachRunWithFullOnTheSameItems()
+    {
+        static CurvePoint Run(string policy, params (string Id, bool Correct)[] answers) => new(policy, null, [],
+            answers.ToDictionary(a => a.Id, a => (a.Id.StartsWith("niah", StringComparison.Ordinal) ? "niah" : "qa",
+                a.Correct)));
+        var full = Run("full", ("niah-1", true), ("niah-2", true), ("niah-3", false), ("niah-4", true), ("qa-1", true));
+        var cut = Run("streaming", ("niah-1", true), ("niah-2", false), ("niah-3", true), ("niah-4", false),
+            ("qa-9", true));
+
+        // NIAH: differences 0, −1, +1, −1 → mean −25 points, sample sd 0.957, half-width 1.96 · 0.957 / 2 = 93.8.
+        Assert.Equal("−25.0 (−118.8 to +68.8; +1/−2)", CurvePoint.Paired(cut, full, "niah"));
+        Assert.Equal("–", CurvePoint.Paired(cut, full, "qa"));
+        Assert.Contains("| streaming | – | −25.0", CurvePoint.AgainstFull([full, cut]), StringComparison.Ordinal);
+        Assert.Equal("", CurvePoint.AgainstFull([cut]));
+    }
 }

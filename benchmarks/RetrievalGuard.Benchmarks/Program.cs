@@ -71,7 +71,9 @@ kernelCheck.SetAction(parse => Write(KernelCheck.Run(parse.GetValue(deviceOption
 
 var tokenizerOption = new Option<string>("--tokenizer")
 {
-    Description = "Tokenizer folder for the shape", DefaultValueFactory = _ => "tests/fixtures/tokenizers/llama3",
+    Description = "Tokenizer folder for the shape (default: Llama 3's, from ../shared here, from .device on the GPU machine)",
+    DefaultValueFactory = _ => new[] { "../shared/tokenizers/llama3", ".device/tokenizers/llama3" }
+        .FirstOrDefault(Directory.Exists) ?? "../shared/tokenizers/llama3",
 };
 var headMapOption = new Option<string>("--map")
 {

@@ -3,7 +3,7 @@
 # a packed .NET runtime, the environment script, the HF baseline, and rguard (CLI) + rguard-bench published into one
 # folder without libtorch natives (the GPU machine's own libtorch is used through RGUARD_LIBTORCH), packed as
 # app.txz. Run from the repository root; carry .device/dotnet-rt.txz, .device/app.txz and .device/gpu-env.sh (plus
-# .device/hf_llama_baseline.py for the HF comparisons). The repository and the carried files must stay under the
+# .device/hf_llama_baseline.py for the HF comparisons and .device/tokenizers for rguard-bench's 8B shapes). The repository and the carried files must stay under the
 # device's 64 MiB.
 set -euo pipefail
 dest=.device
@@ -27,6 +27,8 @@ export PATH="$DOTNET_ROOT:$PATH" DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export RGUARD_LIBTORCH=$(python3 -c "import torch,os;print(os.path.join(os.path.dirname(torch.__file__),'lib'))")
 ENV
 [ -f ../shared/reference/hf_llama_baseline.py ] && cp ../shared/reference/hf_llama_baseline.py "$dest/"
+# Llama 3's tokenizer for the 8B shapes of rguard-bench (2.2 MB; ../shared does not travel).
+mkdir -p "$dest/tokenizers" && cp -r ../shared/tokenizers/llama3 "$dest/tokenizers/"
 rm -rf "$dest/app" "$dest/app.txz"
 for project in src/RetrievalGuard.Cli benchmarks/RetrievalGuard.Benchmarks; do
   dotnet publish "$project" -c Release -r linux-x64 --self-contained false -p:TorchFlavor=none -p:DebugType=none \

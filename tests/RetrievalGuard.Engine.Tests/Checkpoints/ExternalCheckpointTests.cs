@@ -1,3 +1,4 @@
+using RetrievalGuard.Engine.Tests.Support;
 using RetrievalGuard.Engine.Tokenization;
 using RetrievalGuard.Engine.Generation;
 
@@ -44,7 +45,7 @@ public class ExternalCheckpointTests
 
 /// <summary>
 /// The external checkpoint's tokenizer.json is LLaMA's vocabulary in the Prepend+Replace style (no tokenizer.model);
-/// Llama-2's tokenizer.model (tests/fixtures) holds the same 32,000 pieces, so both must give the same ids.
+/// Llama-2's tokenizer.model (../shared/tokenizers) holds the same 32,000 pieces, so both must give the same ids.
 /// </summary>
 public class LlamaTokenizerJsonTests
 {
@@ -53,7 +54,7 @@ public class LlamaTokenizerJsonTests
 
     private static readonly Lazy<(ModelTokenizer Json, ModelTokenizer Model)> Pair = new(() =>
         (ModelTokenizer.Load(Folder),
-            ModelTokenizer.Load(RepoPaths.Path("tests", "fixtures", "tokenizers", "llama2"))));
+            ModelTokenizer.Load(Path.Combine(SharedTokenizers.Root, "llama2"))));
 
     public static TheoryData<string> Texts => Tokenization.SentencePieceTokenizerJsonTests.Texts;
 
@@ -62,6 +63,7 @@ public class LlamaTokenizerJsonTests
     public void TokenizerJsonMatchesLlama2TokenizerModelIdForId(string text)
     {
         Skip.IfNot(Directory.Exists(Folder), $"{Folder} is not here (CI and the workplace have it).");
+        SharedTokenizers.Folder("llama2");
         var (json, model) = Pair.Value;
         Assert.Equal("tokenizer.json SentencePiece BPE", json.Kind);
         Assert.Equal(model.Encode(text, addBos: false), json.Encode(text, addBos: false));

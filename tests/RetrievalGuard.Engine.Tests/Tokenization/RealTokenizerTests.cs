@@ -3,12 +3,12 @@ using RetrievalGuard.Engine.Tokenization;
 
 namespace RetrievalGuard.Engine.Tests.Tokenization;
 
-/// <summary>The four families' real tokenizer files (tests/fixtures/tokenizers) against published reference ids.</summary>
+/// <summary>The four families' real tokenizer files (../shared/tokenizers) against published reference ids.</summary>
 public class RealTokenizerTests
 {
-    private static ModelTokenizer Load(string family) => ModelTokenizer.Load(RepoPaths.Path("tests", "fixtures", "tokenizers", family));
+    private static ModelTokenizer Load(string family) => ModelTokenizer.Load(SharedTokenizers.Folder(family));
 
-    [Fact]
+    [SkippableFact]
     public void Llama3TiktokenMatchesMetasTestVector()
     {
         var t = Load("llama3");
@@ -22,7 +22,7 @@ public class RealTokenizerTests
         Assert.Equal(128256, t.VocabularySize);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Qwen2ByteLevelBpeMatchesReferenceIds()
     {
         var t = Load("qwen2");
@@ -35,7 +35,7 @@ public class RealTokenizerTests
         Assert.Contains(151645, t.StopTokenIds);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Llama2SentencePieceAddsBosAndKnowsItsControlTokens()
     {
         var t = Load("llama2");
@@ -46,7 +46,7 @@ public class RealTokenizerTests
         Assert.Equal(32000, t.VocabularySize);
     }
 
-    [Fact]
+    [SkippableFact]
     public void MistralUsesItsInstTemplateAndControlTokens()
     {
         var t = Load("mistral-7b-v0.3");
@@ -61,7 +61,7 @@ public class RealTokenizerTests
 
     public static TheoryData<string> Families => new() { "llama3", "qwen2", "llama2", "mistral-7b-v0.3" };
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Families))]
     public void RoundTripsAndStreamsNonAsciiText(string family)
     {

@@ -55,7 +55,7 @@ public class TokenizerFuzzTests(ITestOutputHelper output)
     {
         var tiny = new ProtobufSeed(File.ReadAllBytes(RepoPaths.Path("samples", "models", "tiny-random-llama", "tokenizer.model")), "tiny-random-llama");
         var organism = new ProtobufSeed(File.ReadAllBytes(RepoPaths.Path("samples", "models", "organism", "tokenizer.model")), "organism");
-        var tiktoken = File.ReadLines(RepoPaths.Path("tests", "fixtures", "tokenizers", "llama3", "tokenizer.model")).Take(600).ToArray();
+        var tiktoken = File.ReadLines(SharedTokenizers.Seed("llama3.first600.tiktoken")).ToArray();
         var result = FileFuzzer.Run(new FuzzSuite("tokenizer.model", ModelSeed, ModelInputs, "tokenizer.model",
             (r, i) => (i % 3) switch { 0 => tiny.Mutate(r), 1 => organism.Mutate(r), _ => MutateTiktoken(r, tiktoken) }, LoadAndUse));
         output.WriteLine(result.Report());
@@ -223,11 +223,24 @@ public class TokenizerFuzzTests(ITestOutputHelper output)
         return json.ToJsonString();
     }
 
-    /// <summary>Mistral v0.3's tokenizer.json (Metaspace, byte fallback) with its first 12 control tokens, the 256
-    /// byte tokens and the first 274 ordinary pieces, and the merges among them.</summary>
-    private static string MistralCut()
+    /// <summary>
+    /// Mistral v0.3's tokenizer.json (Metaspace, byte fallback) cut to its first 12 control tokens, the 256 byte tokens
+    /// and the first 274 ordinary pieces, and the merges among them (tests/fixtures/tokenizer-seeds).
+    /// </summary>
+    private static string MistralCut() =>
+        File.ReadAllText(SharedTokenizers.Seed("mistral-7b-v0.3.cut.tokenizer.json"));
+
+    /// <summary>The committed cut is what <see cref="Cut"/> makes of the full file (when ../shared has it).</summary>
+    [SkippableFact]
+    public void TheMistralSeedIsTheCutOfTheRealFile()
     {
-        var json = JsonNode.Parse(File.ReadAllText(RepoPaths.Path("tests", "fixtures", "tokenizers", "mistral-7b-v0.3", "tokenizer.json")))!.AsObject();
+        var full = Path.Combine(SharedTokenizers.Folder("mistral-7b-v0.3"), "tokenizer.json");
+        Assert.Equal(Cut(File.ReadAllText(full)), MistralCut());
+    }
+
+    private static string Cut(string tokenizerJson)
+    {
+        var json = JsonNode.Parse(tokenizerJson)!.AsObject();
         var model = json["model"]!.AsObject();
         var vocab = new JsonObject();
         foreach (var (piece, id) in model["vocab"]!.AsObject())

@@ -122,9 +122,12 @@ public sealed class LanguageModel : IDisposable
 
     public AttentionProbe CreateProbe(IEnumerable<HeadIndex> heads, int queryTokens = 1) => Network.CreateProbe(heads, queryTokens);
 
-    /// <summary>Continuous batching over one preallocated cache of <paramref name="maxSequences"/> rows.</summary>
-    public BatchDecoder CreateBatchDecoder(int maxSequences, int capacityPerSequence) =>
-        new(Network, maxSequences, capacityPerSequence);
+    /// <summary>
+    /// Continuous batching over one preallocated cache of <paramref name="maxSequences"/> rows, full or under
+    /// <paramref name="policy"/>.
+    /// </summary>
+    public BatchDecoder CreateBatchDecoder(int maxSequences, int capacityPerSequence, KvCachePolicy? policy = null) =>
+        new(Network, maxSequences, capacityPerSequence, policy);
 
     public HeadMask CreateHeadMask(IEnumerable<HeadIndex> zeroedHeads) => Network.CreateHeadMask(zeroedHeads);
 

@@ -8,7 +8,8 @@ namespace RetrievalGuard.Engine.Caches;
 /// every position in a preallocated buffer; the others hold only the first <see cref="SinkTokens"/> positions and a
 /// ring of the last <see cref="Window"/>, so memory is really smaller, not masked. Attention runs per group: full
 /// heads over their positions, streaming heads over their ring plus the new tokens (so a long prefill chunk is
-/// cheaper for them too), with no full-length tensor for the streaming heads. Rows share one length.
+/// cheaper for them too), with no full-length tensor for the streaming heads. Rows share one length; a row of a
+/// <see cref="HeadAwareKvStorage"/> (continuous batching, rows of their own lengths) is prefilled through one.
 /// <para>Decoding goes through the general forward pass (libtorch operators); the static and fused CUDA steps serve
 /// the full cache.</para>
 /// </summary>
@@ -20,7 +21,18 @@ public sealed class HeadAwareKvCache : IKvCache
     private (int Start, long Tokens, Tensor Positions, Tensor Mask)? _streamLayout;
 
     public HeadAwareKvCache(ModelConfig config, KvCachePolicy policy, int capacity, ScalarType dtype, Device device,
-        int batchSize = 1)
+        int batchSize = 1) : this(config, policy, capacity, dtype, device, batchSize, borrowed: null)
+    {
+    }
+
+    /// <summary>Row <paramref name="row"/> of a batch storage as a cache of its own (views of its buffers).</summary>
+    internal HeadAwareKvCache(HeadAwareKvStorage storage, int row) : this(storage.Config, storage.Policy,
+        storage.Capacity, storage.DType, storage.Device, 1, (layer, full) => RowViews(storage, layer, full, row))
+    {
+    }
+
+    private HeadAwareKvCache(ModelConfig config, KvCachePolicy policy, int capacity, ScalarType dtype, Device device,
+        int batchSize, Func<int, bool, (Tensor Keys, Tensor Values)?>? borrowed)
     {
         Native.TorchRuntime.EnsureInitialized();
         if (capacity <= 0)
@@ -38,26 +50,31 @@ public sealed class HeadAwareKvCache : IKvCache
         (_fullIndex, _streamIndex) = (new Tensor[layers], new Tensor[layers]);
         for (int layer = 0; layer < layers; layer++)
         {
-            var full = Enumerable.Range(0, NumKvHeads).Where(h => FullMask[layer][h]).Select(h => (long)h).ToArray();
-            var streaming = Enumerable.Range(0, NumKvHeads).Where(h => !FullMask[layer][h])
-                .Select(h => (long)h).ToArray();
+            var (full, streaming) = HeadAwareKvStorage.Split(FullMask[layer]);
             _fullIndex[layer] = tensor(full, dtype: int64, device: device).DetachFromDisposeScope();
             _streamIndex[layer] = tensor(streaming, dtype: int64, device: device).DetachFromDisposeScope();
             if (full.Length > 0)
-            {
-                _fullKeys[layer] = Buffer(full.Length, capacity);
-                _fullValues[layer] = Buffer(full.Length, capacity);
-            }
+                (_fullKeys[layer], _fullValues[layer]) = borrowed?.Invoke(layer, true)
+                    ?? (Buffer(full.Length, capacity), Buffer(full.Length, capacity));
             if (streaming.Length > 0)
-            {
-                _ringKeys[layer] = Buffer(streaming.Length, RingLength);
-                _ringValues[layer] = Buffer(streaming.Length, RingLength);
-            }
+                (_ringKeys[layer], _ringValues[layer]) = borrowed?.Invoke(layer, false)
+                    ?? (Buffer(streaming.Length, RingLength), Buffer(streaming.Length, RingLength));
         }
     }
 
     private Tensor Buffer(int heads, int positions) =>
         zeros([BatchSize, heads, positions, HeadDim], DType, _device).DetachFromDisposeScope();
+
+    /// <summary>A row's views of a storage's full part (every stored position) or ring (without the scratch slot).
+    /// </summary>
+    private static (Tensor, Tensor)? RowViews(HeadAwareKvStorage storage, int layer, bool full, int row)
+    {
+        if ((full ? storage.Full(layer) : storage.Ring(layer)) is not { } part)
+            return null;
+        Tensor View(Tensor t) => (full ? t.narrow(0, row, 1) : t.narrow(0, row, 1).narrow(2, 0, storage.RingLength))
+            .DetachFromDisposeScope();
+        return (View(part.Keys), View(part.Values));
+    }
 
     public KvCachePolicy Policy { get; }
 
@@ -77,9 +94,9 @@ public sealed class HeadAwareKvCache : IKvCache
     /// Positions a streaming head holds: sinks, then the recent window — never more than the capacity, so a short
     /// cache is not larger than the full one would be (below sinks + window nothing wraps).
     /// </summary>
-    public int RingLength => Math.Min(Capacity, SinkTokens + Window);
+    public int RingLength => HeadAwareKvStorage.RingLengthFor(Policy, Capacity);
 
-    /// <summary>Bytes the cache holds on the device: exactly its buffers.</summary>
+    /// <summary>Bytes the cache holds on the device: exactly its buffers (a storage row's: its share).</summary>
     public long SizeInBytes => new[] { _fullKeys, _fullValues, _ringKeys, _ringValues }
         .SelectMany(t => t).Sum(t => t is null ? 0 : t.NumberOfElements * t.ElementSize);
 

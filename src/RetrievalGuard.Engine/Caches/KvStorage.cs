@@ -1,3 +1,5 @@
+using RetrievalGuard.Engine.Model;
+using RetrievalGuard.Engine.Probes;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,7 +17,7 @@ namespace RetrievalGuard.Engine.Caches;
 /// the usual layout uses <see cref="ValuesOf"/>.
 /// </para>
 /// </summary>
-public sealed class KvStorage : IDisposable
+public sealed class KvStorage : IBatchKvStorage
 {
     private readonly Tensor[] _keys;
     private readonly Tensor[] _values;
@@ -26,9 +28,8 @@ public sealed class KvStorage : IDisposable
         if (capacity <= 0) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Cache capacity must be positive.");
         if (rows <= 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "A cache needs at least one row (sequence).");
         (Rows, Capacity, NumKvHeads, HeadDim, DType, Device) = (rows, capacity, numKvHeads, headDim, dtype, device);
-        // Long chunks on a GPU (few, large products); short ones on a CPU, where padding costs real time.
-        ChunkLength = device.type == DeviceType.CUDA ? 256 : 16;
-        Chunks = (capacity + 1 + ChunkLength - 1) / ChunkLength;
+        ChunkLength = ChunkLengthOn(device.type);
+        Chunks = StoredPositionsFor(capacity, ChunkLength) / ChunkLength;
         _keys = new Tensor[numLayers];
         _values = new Tensor[numLayers];
         for (int i = 0; i < numLayers; i++)
@@ -37,6 +38,29 @@ public sealed class KvStorage : IDisposable
             _values[i] = zeros([Chunks, rows, numKvHeads, ChunkLength, headDim], dtype, device).DetachFromDisposeScope();
         }
     }
+
+    /// <summary>Long chunks on a GPU (few, large products); short ones on a CPU, where padding costs real time.
+    /// </summary>
+    internal static int ChunkLengthOn(DeviceType device) => device == DeviceType.CUDA ? 256 : 16;
+
+    /// <summary>Capacity + one scratch position, rounded up to whole chunks.</summary>
+    internal static int StoredPositionsFor(int capacity, int chunkLength) =>
+        (capacity + 1 + chunkLength - 1) / chunkLength * chunkLength;
+
+    internal static long ElementBytes(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float64 or ScalarType.Int64 => 8,
+        ScalarType.Float32 or ScalarType.Int32 => 4,
+        ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
+        _ => 1,
+    };
+
+    /// <summary>Bytes one row holds (what <see cref="SizeInBytes"/> / <see cref="Rows"/> will be), without
+    /// allocating: for sizing a KV budget.</summary>
+    public static long BytesPerRow(int numLayers, int numKvHeads, int headDim, int capacity, ScalarType dtype,
+        DeviceType device) =>
+        2L * numLayers * numKvHeads * StoredPositionsFor(capacity, ChunkLengthOn(device)) * headDim
+        * ElementBytes(dtype);
 
     public int Rows { get; }
 
@@ -77,8 +101,16 @@ public sealed class KvStorage : IDisposable
             .reshape(count, NumKvHeads, (long)chunks * ChunkLength, HeadDim).narrow(2, 0, length);
     }
 
-    /// <summary>Decode-step machinery bound to these buffers (captured graphs, staging tensors); owned and disposed here.</summary>
+    /// <summary>Decode-step machinery bound to these buffers (captured graphs, staging tensors); disposed here.</summary>
     internal IDisposable? Runner { get; set; }
+
+    IDisposable? IBatchKvStorage.Runner { get => Runner; set => Runner = value; }
+
+    public IKvCache RowCache(int row) => new KvRowCache(this, row);
+
+    (Tensor Logits, Tensor? ProbeRows) IBatchKvStorage.DecodeStep(LlamaModel model, Tensor tokenIds,
+        Tensor positions, int keyLength, AttentionProbe? probe, HeadMask? headMask) =>
+        model.DecodeStep(tokenIds, positions, this, keyLength, probe, headMask);
 
     /// <summary>
     /// Writes [count, kv heads, tokens, dim] at positions start.. of rows [row, row + count) and returns what those

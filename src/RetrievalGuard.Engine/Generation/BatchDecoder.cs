@@ -37,25 +37,53 @@ public sealed class BatchSequence
 
 /// <summary>
 /// Continuous batching for concurrent requests (the server's path). Each sequence owns a row of one preallocated
-/// <see cref="KvStorage"/>; a request joins between steps (its prompt is prefilled into a free row) and leaves when
-/// it stops, and every <see cref="Step"/> decodes one token for all active sequences in one batched forward pass
-/// (replayed from CUDA graphs on a GPU). Not thread-safe: one scheduler thread drives it.
+/// storage, full (<see cref="KvStorage"/>) or compressed under a <see cref="KvCachePolicy"/>
+/// (<see cref="HeadAwareKvStorage"/>: more rows in the same bytes); a request joins between steps (its prompt is
+/// prefilled into a free row) and leaves when it stops, and every <see cref="Step"/> decodes one token for all
+/// active sequences in one batched forward pass (replayed from CUDA graphs on a GPU). Not thread-safe: one scheduler
+/// thread drives it.
 /// </summary>
 public sealed class BatchDecoder : IDisposable
 {
     private readonly LlamaModel _model;
-    private readonly KvStorage _storage;
+    private readonly IBatchKvStorage _storage;
     private readonly BatchSequence?[] _rows;
 
-    public BatchDecoder(LlamaModel model, int maxSequences, int capacityPerSequence)
+    /// <param name="policy">The KV cache every row uses; null or full: every position of every KV head.</param>
+    public BatchDecoder(LlamaModel model, int maxSequences, int capacityPerSequence, KvCachePolicy? policy = null)
     {
-        if (maxSequences < 1) throw new ArgumentOutOfRangeException(nameof(maxSequences), maxSequences, "At least one sequence.");
+        if (maxSequences < 1)
+            throw new ArgumentOutOfRangeException(nameof(maxSequences), maxSequences, "At least one sequence.");
         _model = model;
         var c = model.Config;
-        _storage = new KvStorage(c.NumLayers, maxSequences, c.NumKvHeads, c.HeadDim, capacityPerSequence, model.DType, model.Device);
+        Policy = policy ?? KvCachePolicy.Full;
+        _storage = Policy.Kind == CacheKind.Full
+            ? new KvStorage(c.NumLayers, maxSequences, c.NumKvHeads, c.HeadDim, capacityPerSequence, model.DType,
+                model.Device)
+            : new HeadAwareKvStorage(c, Policy, maxSequences, capacityPerSequence, model.DType, model.Device);
         _rows = new BatchSequence?[maxSequences];
     }
 
+    /// <summary>
+    /// Bytes of KV cache one sequence's row holds for <paramref name="model"/> under <paramref name="policy"/> at
+    /// <paramref name="capacityPerSequence"/> positions, without allocating: a budget divided by it is how many
+    /// sequences fit (<see cref="SequencesWithin"/>).
+    /// </summary>
+    public static long BytesPerSequence(LlamaModel model, KvCachePolicy policy, int capacityPerSequence)
+    {
+        var c = model.Config;
+        return policy.Kind == CacheKind.Full
+            ? KvStorage.BytesPerRow(c.NumLayers, c.NumKvHeads, c.HeadDim, capacityPerSequence, model.DType,
+                model.Device.type)
+            : HeadAwareKvStorage.BytesPerRow(c, policy, capacityPerSequence, model.DType, model.Device.type);
+    }
+
+    /// <summary>How many sequences of <paramref name="capacityPerSequence"/> positions a KV budget holds.</summary>
+    public static int SequencesWithin(long budgetBytes, LlamaModel model, KvCachePolicy policy,
+        int capacityPerSequence) =>
+        (int)Math.Min(int.MaxValue, budgetBytes / BytesPerSequence(model, policy, capacityPerSequence));
+
+    public KvCachePolicy Policy { get; }
     public int MaxSequences => _rows.Length;
     public int CapacityPerSequence => _storage.Capacity;
     public int Active => _rows.Count(r => r is not null);
@@ -64,7 +92,7 @@ public sealed class BatchDecoder : IDisposable
     /// <summary>The row the next <see cref="Join"/> takes (the lowest free one), or null when all are busy.</summary>
     public int? FreeRow => Array.IndexOf(_rows, null) is var row and >= 0 ? row : null;
 
-    /// <summary>Bytes of KV cache held on the device.</summary>
+    /// <summary>Bytes of KV cache held on the device (every row's, preallocated).</summary>
     public long CacheBytes => _storage.SizeInBytes;
 
     /// <summary>True when steps replay CUDA graphs.</summary>
@@ -89,8 +117,10 @@ public sealed class BatchDecoder : IDisposable
         if (row < 0) throw new InvalidOperationException($"All {MaxSequences} rows are busy: wait for a sequence to finish.");
         var generator = options.Temperature > 0 ? new Generator((ulong)options.Seed) : null;
         var sequence = new BatchSequence(row, prompt, options, stopTokenIds.ToHashSet(), generator);
-        var first = TokenGenerator.Prefill(_model, prompt, new KvRowCache(_storage, row),
-            probe is null ? options : options with { Probe = probe }, generator, segmentRow: row);
+        TokenStep first;
+        using (var rowCache = _storage.RowCache(row))
+            first = TokenGenerator.Prefill(_model, prompt, rowCache,
+                probe is null ? options : options with { Probe = probe }, generator, segmentRow: row);
         first = first with { IsStop = sequence.Stops.Contains(first.Id) };
         _rows[row] = sequence;
         if (sequence.Add(first)) Finish(sequence);

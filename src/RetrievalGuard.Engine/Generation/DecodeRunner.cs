@@ -14,7 +14,7 @@ public readonly record struct DecodeRequest(int Row, int Token, int Position, Ge
 public readonly record struct DecodeResult(int Row, int Token, float LogProb, float Entropy, float[][]? Attention, AttentionSummary? Summary);
 
 /// <summary>
-/// Runs <see cref="LlamaModel.DecodeStep"/> for the rows of one <see cref="KvStorage"/>. On CUDA each shape (key-window
+/// Runs the static decode step for the rows of one <see cref="IBatchKvStorage"/> (the storage picks its step). On CUDA each shape (key-window
 /// bucket × what is observed) is captured once as a CUDA graph and replayed, which removes
 /// libtorch's per-operator launch cost (hundreds of kernels per token); elsewhere the same step runs eagerly.
 /// Per step the host writes one small input tensor and reads one small output tensor, nothing else.
@@ -27,7 +27,7 @@ public sealed class DecodeRunner : IDisposable
     private readonly Tensor _staging;  // the same on the host (pinned for CUDA), copied without blocking
     private readonly List<(GraphKey Key, CudaGraph Graph)> _graphs = new(); // most recently used last
 
-    private DecodeRunner(LlamaModel model, KvStorage storage)
+    private DecodeRunner(LlamaModel model, IBatchKvStorage storage)
     {
         _model = model;
         Storage = storage;
@@ -38,7 +38,7 @@ public sealed class DecodeRunner : IDisposable
         GraphsUnavailableReason = UsesGraphs ? null : reason;
     }
 
-    public KvStorage Storage { get; }
+    public IBatchKvStorage Storage { get; }
 
     /// <summary>True when steps are replayed from captured CUDA graphs.</summary>
     public bool UsesGraphs { get; private set; }
@@ -53,7 +53,7 @@ public sealed class DecodeRunner : IDisposable
     public int Captures { get; private set; }
 
     /// <summary>The runner bound to <paramref name="storage"/> (made on first use and disposed with the storage).</summary>
-    public static DecodeRunner For(LlamaModel model, KvStorage storage)
+    public static DecodeRunner For(LlamaModel model, IBatchKvStorage storage)
     {
         if (storage.Runner is DecodeRunner r && ReferenceEquals(r._model, model)) return r;
         storage.Runner?.Dispose();
@@ -173,7 +173,7 @@ public sealed class DecodeRunner : IDisposable
     /// <summary>The captured work: the step, greedy choice when every row is greedy, and the probe's packed columns.</summary>
     private IReadOnlyList<Tensor> StepTensors(int keyLength, bool greedy, AttentionProbe? probe, HeadMask? headMask, Tensor? segmentTable)
     {
-        var (logits, probeRows) = _model.DecodeStep(_inputs[0], _inputs[1], Storage, keyLength, probe, headMask);
+        var (logits, probeRows) = Storage.DecodeStep(_model, _inputs[0], _inputs[1], keyLength, probe, headMask);
         var probeColumns = probeRows is null ? null : ProbeColumns(probeRows, probe!, segmentTable);
         if (!greedy) return probeColumns is null ? [logits] : [logits, probeColumns];
         var picked = Sampler.Sample(logits, GreedyOptions, null);

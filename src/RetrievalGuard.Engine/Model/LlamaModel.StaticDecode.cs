@@ -87,14 +87,7 @@ public sealed partial class LlamaModel
         int keyLength, AttentionProbe? probe = null, HeadMask? headMask = null)
     {
         long rows = tokenIds.shape[0];
-        if (keyLength <= 0 || keyLength > storage.StoredPositions)
-            throw new ArgumentOutOfRangeException(nameof(keyLength), keyLength,
-                $"Key window must be 1..{storage.StoredPositions}.");
-        if (rows != storage.Rows)
-            throw new ArgumentException($"A decode step covers all {storage.Rows} rows of the storage, not {rows}.");
-        if (keyLength % storage.ChunkLength != 0)
-            throw new ArgumentException(
-                $"Key window {keyLength} is not a whole number of {storage.ChunkLength}-position chunks.");
+        CheckStep(rows, storage, keyLength);
         using var scope = NewDisposeScope();
         if (FusedKernels(out _) is { } kernels)
         {
@@ -129,6 +122,19 @@ public sealed partial class LlamaModel
             : cat(ctx.ProbeRows, 1);
         return (logits.MoveToOuterDisposeScope(), probeRows?.MoveToOuterDisposeScope());
     }
+    /// <summary>What every static step needs: all rows of the storage, a key window of whole chunks.</summary>
+    private static void CheckStep(long rows, IBatchKvStorage storage, int keyLength)
+    {
+        if (keyLength <= 0 || keyLength > storage.StoredPositions)
+            throw new ArgumentOutOfRangeException(nameof(keyLength), keyLength,
+                $"Key window must be 1..{storage.StoredPositions}.");
+        if (rows != storage.Rows)
+            throw new ArgumentException($"A decode step covers all {storage.Rows} rows of the storage, not {rows}.");
+        if (keyLength % storage.ChunkLength != 0)
+            throw new ArgumentException(
+                $"Key window {keyLength} is not a whole number of {storage.ChunkLength}-position chunks.");
+    }
+
     /// <summary>Rotary tables' version: static decode graphs made against older tables must be rebuilt.</summary>
     internal int RotaryVersion => _rotary.Version;
     /// <summary>

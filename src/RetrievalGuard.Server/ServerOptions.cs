@@ -1,3 +1,5 @@
+using RetrievalGuard.Engine.Caches;
+
 namespace RetrievalGuard.Server;
 
 /// <summary>
@@ -26,9 +28,7 @@ public sealed class ServerOptions
     public string? Problem() =>
         string.IsNullOrWhiteSpace(Model.Path)
             ? $"Set {Section}:Model:Path (env {Section}__Model__Path) to a model folder."
-            : Serving.CachePolicy != "full"
-                ? $"{Section}:Serving:CachePolicy is '{Serving.CachePolicy}'; only 'full' exists."
-                : null;
+            : Serving.Problem();
 }
 
 public sealed class ModelSettings
@@ -65,8 +65,60 @@ public sealed class ServingSettings
     /// <summary>On shutdown, how long running answers may take to finish before they are cut.</summary>
     public double ShutdownSeconds { get; set; } = 30;
 
-    /// <summary>KV cache policy; "full" is the only one until the compressed cache lands.</summary>
+    /// <summary>
+    /// KV cache of every row: full; headaware (the KV heads of the head map's best retrieval heads whole, the others
+    /// sinks + window: more rows in the same memory); streaming; random (the control).
+    /// </summary>
     public string CachePolicy { get; set; } = "full";
+
+    /// <summary>KV heads headaware/random keep whole; null: <see cref="FullShare"/> of them.</summary>
+    public int? FullKvHeads { get; set; }
+
+    /// <summary>Share of KV heads kept whole when <see cref="FullKvHeads"/> is not set; null: 0.25.</summary>
+    public double? FullShare { get; set; }
+
+    /// <summary>Attention-sink positions every streaming KV head keeps.</summary>
+    public int SinkTokens { get; set; } = 4;
+
+    /// <summary>Recent positions every streaming KV head keeps.</summary>
+    public int Window { get; set; } = 128;
+
+    /// <summary>KV cache to fill with rows (as many as fit under the policy); 0: MaxSequences rows.</summary>
+    public double KvBudgetMiB { get; set; }
+
+    internal string? Problem()
+    {
+        const string at = ServerOptions.Section + ":Serving:";
+        if (FullKvHeads is < 0)
+            return $"{at}FullKvHeads is {FullKvHeads}; it must be ≥ 0.";
+        if (FullShare is double share && !(share > 0 && share <= 1))
+            return $"{at}FullShare is {share}; it must be in (0, 1].";
+        if (FullKvHeads is not null && FullShare is not null)
+            return $"Set {at}FullKvHeads or {at}FullShare, not both.";
+        if (SinkTokens < 0 || Window < 1)
+            return $"{at}SinkTokens must be ≥ 0 and {at}Window ≥ 1 (they are {SinkTokens} and {Window}).";
+        if (KvBudgetMiB < 0)
+            return $"{at}KvBudgetMiB is {KvBudgetMiB}; it must be ≥ 0 (0: MaxSequences rows).";
+        try
+        {
+            Heads.Caching.CachePlans.Parse(CachePolicy, null, 0);
+        }
+        catch (ArgumentException e)
+        {
+            return $"{at}CachePolicy: {e.Message}";
+        }
+        catch (InvalidOperationException)
+        {
+            // headaware or random: they read the head map, resolved once the model is loaded.
+        }
+        return null;
+    }
+
+    /// <summary>The policy these settings name, ranked by <paramref name="map"/> where it needs one.</summary>
+    internal KvCachePolicy Policy(Heads.Maps.HeadMap map) =>
+        Heads.Caching.CachePlans.Resolve(CachePolicy, FullKvHeads, FullShare, SinkTokens, Window, seed: 1,
+            () => map, () => "", ServerOptions.Section + ":Serving:CachePolicy",
+            ServerOptions.Section + ":Serving:FullKvHeads");
 }
 
 public sealed class LimitSettings

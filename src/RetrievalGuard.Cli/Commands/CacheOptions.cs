@@ -13,8 +13,6 @@ namespace RetrievalGuard.Cli.Commands;
 /// </summary>
 internal sealed class CacheOptions
 {
-    public const double DefaultFullShare = 0.25;
-
     /// <param name="required">niah compares policies, so it asks for one; the others default to full.</param>
     /// <param name="seedAliases">Other names of <c>--cache-seed</c> (niah's <c>--seed</c>).</param>
     public CacheOptions(bool required, params string[] seedAliases)
@@ -34,7 +32,7 @@ internal sealed class CacheOptions
         FullKvHeads.Validators.Add(result => AtLeast(result, "--full-kv-heads", 0));
         FullShare = new Option<double?>("--full-share")
         {
-            Description = $"Or the share of KV heads kept whole, in (0, 1] (default {DefaultFullShare})",
+            Description = $"Or the share of KV heads kept whole, in (0, 1] (default {CachePlans.DefaultFullShare})",
         };
         FullShare.Validators.Add(CheckShare);
         Sink = Count("--sink", 0, 4, "Attention-sink positions every streaming KV head keeps");
@@ -74,24 +72,12 @@ internal sealed class CacheOptions
         Policy(parse.GetValue(Kind)!, parse.GetValue(FullKvHeads), parse.GetValue(FullShare), parse.GetValue(Sink),
             parse.GetValue(Window), parse.GetValue(Seed), findMap, whyNoMap);
 
-    /// <summary>
-    /// The policy the options name. Only headaware and random read the head map (they rank KV heads by it), so the
-    /// map is looked up only for them; errors name the option at fault.
+    /// <summary>The policy the options name (<see cref="CachePlans.Resolve"/>); errors name the option at fault.
     /// </summary>
     internal static KvCachePolicy Policy(string name, int? fullKvHeads, double? fullShare, int sink, int window,
-        int seed, Func<HeadMap?> findMap, Func<string> whyNoMap)
-    {
-        string kind = name.ToLowerInvariant();
-        if (kind is not ("headaware" or "random"))
-            return CachePlans.Parse(kind, null, 0, sink, window, seed);
-        var map = findMap() ?? throw new FileNotFoundException(
-            $"--cache {kind} keeps KV heads whole by the model's head map, and none was found. {whyNoMap()}");
-        int total = map.Model.Layers * map.Model.KvHeads;
-        int count = fullKvHeads ?? CachePlans.Count(map, fullShare ?? DefaultFullShare);
-        if (count > total)
-            throw new ArgumentException($"--full-kv-heads {count} is more than the model's {total} KV heads.");
-        return CachePlans.Parse(kind, map, count, sink, window, seed);
-    }
+        int seed, Func<HeadMap?> findMap, Func<string> whyNoMap) =>
+        CachePlans.Resolve(name, fullKvHeads, fullShare, sink, window, seed, findMap, whyNoMap, "--cache",
+            "--full-kv-heads");
 
     /// <summary>"KV cache headaware: 1.2 MiB (23% of full)" for a run's statistics.</summary>
     public static string Describe(KvCachePolicy policy, IKvCache cache) => cache is HeadAwareKvCache compressed

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using RetrievalGuard.Engine.Caches;
 using RetrievalGuard.Engine.Generation;
 using RetrievalGuard.Engine.Probes;
 using RetrievalGuard.Guard.Signals;
@@ -41,13 +42,33 @@ public sealed class GuardScheduler : IAsyncDisposable
         CapacityPerSequence = options.CapacityPerSequence > 0
             ? Math.Min(options.CapacityPerSequence, context)
             : Math.Min(context, 4096);
-        _decoder = guard.Model.CreateBatchDecoder(options.MaxSequences, CapacityPerSequence);
+        _decoder = guard.Model.CreateBatchDecoder(Rows(guard, options, CapacityPerSequence), CapacityPerSequence,
+            options.Cache);
         _probe = guard.Reader.CreateBatchProbe(options.MaxPassages);
         _thread = new Thread(Run) { IsBackground = true, Name = "RetrievalGuard scheduler" };
         _thread.Start();
     }
 
+    /// <summary>MaxSequences, or as many rows as the KV budget holds under the cache policy.</summary>
+    private static int Rows(HallucinationGuard guard, SchedulerOptions options, int capacity)
+    {
+        if (options.KvBudgetBytes == 0)
+            return options.MaxSequences;
+        var policy = options.Cache ?? KvCachePolicy.Full;
+        int rows = BatchDecoder.SequencesWithin(options.KvBudgetBytes, guard.Model.Network, policy, capacity);
+        return rows >= 1 ? rows : throw new ArgumentOutOfRangeException(nameof(options), options.KvBudgetBytes,
+            $"A KV budget of {options.KvBudgetBytes / 1048576.0:F1} MiB holds no answer's row: one of {capacity} "
+            + $"positions takes {BatchDecoder.BytesPerSequence(guard.Model.Network, policy, capacity) / 1048576.0:F1} "
+            + $"MiB under the {policy} cache.");
+    }
+
     public SchedulerOptions Options { get; }
+
+    /// <summary>Answers decoded together: rows of the KV cache.</summary>
+    public int MaxSequences => _decoder.MaxSequences;
+
+    /// <summary>The KV cache policy of every row.</summary>
+    public KvCachePolicy Cache => _decoder.Policy;
 
     /// <summary>Positions each answer's row holds: its prompt plus its answer must fit.</summary>
     public int CapacityPerSequence { get; }
@@ -94,7 +115,7 @@ public sealed class GuardScheduler : IAsyncDisposable
 
     private static SchedulerFullException Full(int waiting) => new(waiting, TimeSpan.FromSeconds(1));
 
-    private int FreeRowsHint() => Math.Max(0, Options.MaxSequences - Active);
+    private int FreeRowsHint() => Math.Max(0, MaxSequences - Active);
 
     private ScheduledAnswer Prepare(AnswerRequest request)
     {

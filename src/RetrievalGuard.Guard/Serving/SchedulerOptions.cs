@@ -1,3 +1,4 @@
+using RetrievalGuard.Engine.Caches;
 using RetrievalGuard.Engine.Generation;
 
 namespace RetrievalGuard.Guard.Serving;
@@ -5,8 +6,19 @@ namespace RetrievalGuard.Guard.Serving;
 /// <summary>How many answers a <see cref="GuardScheduler"/> decodes together and how many may wait.</summary>
 public sealed record SchedulerOptions
 {
-    /// <summary>Answers decoded together (rows of the preallocated KV cache).</summary>
+    /// <summary>Answers decoded together (rows of the preallocated KV cache); ignored with a
+    /// <see cref="KvBudgetBytes"/>.</summary>
     public int MaxSequences { get; init; } = 8;
+
+    /// <summary>
+    /// The KV cache every row uses (<c>Heads.Caching.CachePlans</c> makes one from the head map); null: full. A
+    /// compressed cache holds more rows in the same bytes.
+    /// </summary>
+    public KvCachePolicy? Cache { get; init; }
+
+    /// <summary>Bytes of KV cache to fill with rows (as many as fit under <see cref="Cache"/>); 0: MaxSequences
+    /// rows.</summary>
+    public long KvBudgetBytes { get; init; }
 
     /// <summary>Positions per row (prompt + answer); 0: the model's context, at most 4,096.</summary>
     public int CapacityPerSequence { get; init; }
@@ -26,6 +38,9 @@ public sealed record SchedulerOptions
         if (CapacityPerSequence < 0)
             throw new ArgumentOutOfRangeException(nameof(CapacityPerSequence), CapacityPerSequence,
                 "CapacityPerSequence must be ≥ 0 (0: the model's context).");
+        if (KvBudgetBytes < 0)
+            throw new ArgumentOutOfRangeException(nameof(KvBudgetBytes), KvBudgetBytes,
+                "KvBudgetBytes must be ≥ 0 (0: MaxSequences rows).");
         if (MaxQueued < 0)
             throw new ArgumentOutOfRangeException(nameof(MaxQueued), MaxQueued, "MaxQueued must be ≥ 0.");
         if (MaxPassages < 1)

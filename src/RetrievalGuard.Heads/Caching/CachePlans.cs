@@ -70,6 +70,32 @@ public static class CachePlans
         _ => throw new ArgumentException($"Unknown cache policy '{name}': use full, headaware, streaming or random."),
     };
 
+    /// <summary>The share of KV heads <c>headaware</c> and <c>random</c> keep whole unless told otherwise.</summary>
+    public const double DefaultFullShare = 0.25;
+
+    /// <summary>
+    /// The policy a host's settings name (the CLI's options, the server's configuration). Only headaware and random
+    /// read the head map (they rank KV heads by it), so <paramref name="findMap"/> is called only for them; the full
+    /// KV heads are <paramref name="fullKvHeads"/>, or <paramref name="fullShare"/> of all (default
+    /// <see cref="DefaultFullShare"/>). Errors name the setting at fault (<paramref name="policySetting"/>,
+    /// <paramref name="countSetting"/>).
+    /// </summary>
+    public static KvCachePolicy Resolve(string name, int? fullKvHeads, double? fullShare, int sinkTokens, int window,
+        int seed, Func<HeadMap?> findMap, Func<string> whyNoMap, string policySetting = "cache policy",
+        string countSetting = "full KV heads")
+    {
+        string kind = name.ToLowerInvariant();
+        if (kind is not ("headaware" or "random"))
+            return Parse(kind, null, 0, sinkTokens, window, seed);
+        var map = findMap() ?? throw new FileNotFoundException(
+            $"{policySetting} {kind} keeps KV heads whole by the model's head map, and none was found. {whyNoMap()}");
+        int total = map.Model.Layers * map.Model.KvHeads;
+        int count = fullKvHeads ?? Count(map, fullShare ?? DefaultFullShare);
+        if (count > total)
+            throw new ArgumentException($"{countSetting} {count} is more than the model's {total} KV heads.");
+        return Parse(kind, map, count, sinkTokens, window, seed);
+    }
+
     private static InvalidOperationException NeedsMap(string name) =>
         new($"The '{name}' cache policy needs the model's head map (none was found or given).");
 

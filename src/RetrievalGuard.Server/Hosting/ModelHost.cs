@@ -64,6 +64,8 @@ public sealed class ModelHost(IOptions<ServerOptions> options, ILogger<ModelHost
             var scheduler = new GuardScheduler(guard, new SchedulerOptions
             {
                 MaxSequences = _options.Serving.MaxSequences,
+                Cache = _options.Serving.Policy(guard.Map),
+                KvBudgetBytes = (long)(_options.Serving.KvBudgetMiB * 1048576),
                 CapacityPerSequence = _options.Serving.CapacityPerSequence,
                 MaxQueued = _options.Serving.MaxQueued,
                 MaxPassages = _options.Limits.MaxPassages,
@@ -71,9 +73,10 @@ public sealed class ModelHost(IOptions<ServerOptions> options, ILogger<ModelHost
             _loaded = new Loaded(model, guard, scheduler, ConfiguredId());
             logger.LogInformation(
                 "Model {ModelId} loaded on {Device} in {Seconds:F1} s: {Heads} watched heads, calibrated {Calibrated}, "
-                + "{Rows} rows x {Capacity} positions ({CacheMiB:F0} MiB KV cache)", ModelId, settings.Device,
-                started.Elapsed.TotalSeconds, guard.Heads.Count, guard.Calibration is not null,
-                scheduler.Options.MaxSequences, scheduler.CapacityPerSequence, scheduler.CacheBytes / 1048576.0);
+                + "{Rows} rows x {Capacity} positions ({CacheMiB:F1} MiB KV cache, {CachePolicy})", ModelId,
+                settings.Device, started.Elapsed.TotalSeconds, guard.Heads.Count, guard.Calibration is not null,
+                scheduler.MaxSequences, scheduler.CapacityPerSequence, scheduler.CacheBytes / 1048576.0,
+                scheduler.Cache.ToString());
         }
         catch (Exception error)
         {

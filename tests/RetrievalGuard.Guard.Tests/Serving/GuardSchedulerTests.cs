@@ -1,3 +1,5 @@
+using RetrievalGuard.Engine.Caches;
+using RetrievalGuard.Heads.Caching;
 using RetrievalGuard.Engine.Generation;
 using RetrievalGuard.Engine.Tokenization;
 using RetrievalGuard.Guard.Prompting;
@@ -50,6 +52,39 @@ public sealed class GuardSchedulerTests(OrganismFixture organism) : IClassFixtur
         Assert.Contains("Kalomi", batched[0][^1].Report!.Answer, StringComparison.Ordinal);
         Assert.Equal(0, scheduler.Active);
         Assert.Equal(0, scheduler.Queued);
+    }
+
+    [Fact]
+    public async Task TheCompressedCacheFitsMoreAnswersInABudgetAndEachEqualsTheGuardsAnswerWithThatCache()
+    {
+        var guard = Guard();
+        var policy = CachePlans.HeadAware(guard.Map, fullKvHeads: 6, sinkTokens: 4, window: 16);
+        var capacity = 512;
+        long budget = 2 * BatchDecoder.BytesPerSequence(organism.Model.Network, KvCachePolicy.Full, capacity);
+        await using var full = new GuardScheduler(guard,
+            new SchedulerOptions { CapacityPerSequence = capacity, KvBudgetBytes = budget });
+        await using var scheduler = new GuardScheduler(guard,
+            new SchedulerOptions { CapacityPerSequence = capacity, KvBudgetBytes = budget, Cache = policy });
+        Assert.Equal(2, full.MaxSequences);
+        Assert.True(scheduler.MaxSequences >= 3 * full.MaxSequences, $"{scheduler.MaxSequences} rows");
+        Assert.InRange(scheduler.CacheBytes, budget / 2, budget);
+        Assert.Equal(policy, scheduler.Cache);
+
+        var alone = new List<List<GuardedToken>>();
+        foreach (var (passages, question) in Requests)
+            alone.Add(await Collect(guard.AskAsync(passages, question, maxTokens: 24, cache: policy)));
+        var batched = await Task.WhenAll(Requests.Select(r =>
+            Collect(scheduler.Submit(AnswerRequest.Guarded(r.Passages, r.Question, maxTokens: 24)))));
+        for (var i = 0; i < Requests.Length; i++)
+        {
+            Assert.Equal(alone[i].Select(t => t.Id), batched[i].Select(t => t.Id));
+            Assert.InRange(Math.Abs(alone[i][^1].Report!.Risk - batched[i][^1].Report!.Risk), 0, 1e-3);
+        }
+        Assert.Contains("Kalomi", batched[0][^1].Report!.Answer, StringComparison.Ordinal);
+
+        var tooSmall = Assert.Throws<ArgumentOutOfRangeException>(() => new GuardScheduler(guard,
+            new SchedulerOptions { CapacityPerSequence = capacity, KvBudgetBytes = 1024 }));
+        Assert.Contains("holds no answer's row", tooSmall.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,0 +1,60 @@
+using System.Net;
+using System.Net.Http.Json;
+using RetrievalGuard.Engine.Caches;
+using RetrievalGuard.Engine.Generation;
+using RetrievalGuard.Server.Tests.Support;
+
+namespace RetrievalGuard.Server.Tests.Hosting;
+
+public sealed class CacheSettingsTests
+{
+    private sealed class CompressedServer : ServerFactory
+    {
+        protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>
+        {
+            ["RetrievalGuard:Serving:CachePolicy"] = "headaware",
+            ["RetrievalGuard:Serving:FullKvHeads"] = "6",
+            ["RetrievalGuard:Serving:Window"] = "64",
+            ["RetrievalGuard:Serving:CapacityPerSequence"] = "1024",
+            ["RetrievalGuard:Serving:KvBudgetMiB"] = "17",
+        };
+    }
+
+    [Fact]
+    public async Task AConfiguredCompressedCacheFillsTheKvBudgetWithMoreRowsAndAnswers()
+    {
+        await using var server = new CompressedServer();
+        var http = await server.ReadyClientAsync();
+        var scheduler = server.Host.Scheduler;
+        Assert.Equal(CacheKind.HeadAware, scheduler.Cache.Kind);
+        Assert.Equal(6, scheduler.Cache.FullKvHeads.Count);
+        Assert.InRange(scheduler.CacheBytes, 1, 17L << 20);
+        // The organism's full cache takes 8.5 MB a row at 1,024 positions (fp32 on the CPU): 2 rows in 17 MiB.
+        int fullRows = BatchDecoder.SequencesWithin(17L << 20, server.Host.Guard.Model.Network, KvCachePolicy.Full,
+            1024);
+        Assert.Equal(2, fullRows);
+        Assert.True(scheduler.MaxSequences >= 3 * fullRows, $"{scheduler.MaxSequences} rows");
+
+        using var response = await http.PostAsJsonAsync("/v1/chat/completions", ServerFactory.GuardedBody());
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("Kalomi", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    public static TheoryData<ServingSettings, string> BadSettings => new()
+    {
+        { new() { CachePolicy = "squeezed" }, "RetrievalGuard:Serving:CachePolicy: Unknown cache policy 'squeezed'" },
+        { new() { FullShare = 1.5 }, "RetrievalGuard:Serving:FullShare is 1.5" },
+        { new() { FullShare = 0.5, FullKvHeads = 4 }, "FullKvHeads or RetrievalGuard:Serving:FullShare, not both" },
+        { new() { Window = 0 }, "RetrievalGuard:Serving:Window ≥ 1" },
+        { new() { KvBudgetMiB = -1 }, "RetrievalGuard:Serving:KvBudgetMiB is -1" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadSettings))]
+    public void BadCacheSettingsAreRefusedBeforeTheServerStartsNamingTheSetting(ServingSettings serving,
+        string expected)
+    {
+        var options = new ServerOptions { Model = { Path = "/models/x" }, Serving = serving };
+        Assert.Contains(expected, options.Problem(), StringComparison.Ordinal);
+    }
+}

@@ -2,7 +2,11 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using RetrievalGuard.Engine;
 using RetrievalGuard.Engine.Generation;
+using RetrievalGuard.Engine.Caches;
+using RetrievalGuard.Engine.Checkpoints;
 using RetrievalGuard.Engine.Model;
+using RetrievalGuard.Heads.Caching;
+using RetrievalGuard.Heads.Maps;
 
 namespace RetrievalGuard.Benchmarks;
 
@@ -11,37 +15,126 @@ namespace RetrievalGuard.Benchmarks;
 /// whenever one finishes (its own max_new_tokens, drawn per request) the next request is prefilled into its row
 /// and joins between steps. Reports decode throughput (tokens made by batched steps / time in those steps) and
 /// end-to-end throughput (all tokens / wall time, prefills of joining requests included).
+/// <para>
+/// With <c>--cache</c> policies and a <c>--kv-budget-gib</c>, each policy gets as many rows as its cache fits in the
+/// budget (the exact account, <see cref="BatchDecoder.BytesPerSequence(LlamaModel, KvCachePolicy, int)"/>), and the
+/// rows and throughput are compared with the full cache's in the same run; <c>--plan-only</c> prints the rows without
+/// loading a model (for shapes and budgets larger than the machine).
+/// </para>
 /// </summary>
 public static class BatchBenchmark
 {
-    public sealed record Settings(string Shape, int? Layers, int[] Concurrency, string Device, string DType, int Requests,
-        int MinPrompt, int MaxPrompt, int NewTokens);
+    public sealed record Settings(string Shape, int? Layers, int[] Concurrency, string Device, string DType,
+        int Requests, int MinPrompt, int MaxPrompt, int NewTokens)
+    {
+        public string[] Caches { get; init; } = ["full"];
+        public string? MapPath { get; init; }
+        public double FullShare { get; init; } = CachePlans.DefaultFullShare;
+        public int Sink { get; init; } = 4;
+        public int Window { get; init; } = 128;
+        public double BudgetGiB { get; init; }
+        public int? Capacity { get; init; }
+        public bool PlanOnly { get; init; }
+    }
+
+    /// <summary>The head map shipped for a shape (headaware ranks KV heads by it).</summary>
+    private static string DefaultMap(string shape) => shape switch
+    {
+        "llama-3.1-8b" => "headmaps/Meta-Llama-3.1-8B-Instruct.duoattention.json",
+        "mistral-7b-v0.1" => "headmaps/Mistral-7B-Instruct-v0.3.duoattention.json",
+        "organism" => "headmaps/organism.json",
+        _ => throw new ArgumentException($"No head map is shipped for '{shape}': give --cache-map."),
+    };
 
     public static JsonObject Run(Settings s)
     {
-        using var network = Bench.RandomModel(s.Shape, s.Layers, s.Device, s.DType);
-        var dev = network.Device;
+        var config = ModelShapes.Get(s.Shape, s.Layers);
+        var device = ComputeOptions.ParseDevice(s.Device);
+        var dtype = ComputeOptions.ParseDType(s.DType, device, config.TorchDtype);
+        int capacity = s.Capacity ?? s.MaxPrompt + s.NewTokens * 3 / 2 + 8;
+        var map = s.Caches.Any(c => c != "full" && c != "streaming") ? HeadMap.Load(s.MapPath ?? DefaultMap(s.Shape))
+            : null;
+        var policies = s.Caches.Select(name => Policy(name, config, map, s)).ToArray();
         var result = new JsonObject
         {
-            ["shape"] = s.Shape, ["layers"] = network.Config.NumLayers, ["device"] = s.Device, ["dtype"] = network.DType.ToString(),
-            ["requests"] = s.Requests, ["prompt_tokens"] = $"{s.MinPrompt}-{s.MaxPrompt}", ["new_tokens"] = $"{s.NewTokens / 2}-{s.NewTokens * 3 / 2}",
+            ["shape"] = s.Shape, ["layers"] = config.NumLayers, ["device"] = s.Device, ["dtype"] = dtype.ToString(),
+            ["requests"] = s.Requests, ["prompt_tokens"] = $"{s.MinPrompt}-{s.MaxPrompt}",
+            ["new_tokens"] = $"{s.NewTokens / 2}-{s.NewTokens * 3 / 2}", ["capacity_per_sequence"] = capacity,
+            ["kv_budget_gib"] = s.BudgetGiB > 0 ? s.BudgetGiB : null,
         };
-        var rows = new JsonArray();
-        foreach (int concurrency in s.Concurrency)
+        long budget = (long)(s.BudgetGiB * (1L << 30));
+        var plan = new JsonArray();
+        long fullBytes = BatchDecoder.BytesPerSequence(config, dtype, device.type, KvCachePolicy.Full, capacity);
+        foreach (var policy in policies)
         {
-            using var batch = new BatchDecoder(network, concurrency, s.MaxPrompt + s.NewTokens * 3 / 2 + 8);
-            // Warm-up: one short round fills the rows and captures the common shapes.
-            Serve(batch, network, s with { Requests = concurrency, NewTokens = 16 }, seed: 1, dev);
-            var row = Serve(batch, network, s, seed: 2, dev);
-            row["concurrency"] = concurrency;
-            row["cuda_graphs"] = batch.UsesGraphs;
-            row["kv_cache_gib"] = Math.Round(batch.CacheBytes / (double)(1L << 30), 2);
-            Console.WriteLine(row.ToJsonString());
-            rows.Add(row);
+            long bytes = BatchDecoder.BytesPerSequence(config, dtype, device.type, policy, capacity);
+            plan.Add(new JsonObject
+            {
+                ["cache"] = policy.ToString(),
+                ["kv_mib_per_sequence"] = Math.Round(bytes / 1048576.0, 2),
+                ["share_of_full"] = Math.Round(bytes / (double)fullBytes, 4),
+                ["sequences_in_budget"] = budget > 0 ? budget / bytes : null,
+            });
+        }
+        result["plan"] = plan;
+        Console.WriteLine(plan.ToJsonString());
+        if (s.PlanOnly)
+            return result;
+
+        using var network = Bench.RandomModel(s.Shape, s.Layers, s.Device, s.DType);
+        var rows = new JsonArray();
+        foreach (var policy in policies)
+        {
+            int[] levels = budget > 0
+                ? [BatchDecoder.SequencesWithin(budget, network, policy, capacity)]
+                : s.Concurrency;
+            foreach (int concurrency in levels)
+            {
+                using var batch = new BatchDecoder(network, concurrency, capacity, policy);
+                // Warm-up: one short round fills the rows and captures the common shapes.
+                Serve(batch, network, s with { Requests = concurrency, NewTokens = 16 }, seed: 1, device);
+                var row = Serve(batch, network, s, seed: 2, device);
+                row["cache"] = policy.ToString();
+                row["concurrency"] = concurrency;
+                row["cuda_graphs"] = batch.UsesGraphs;
+                row["kv_cache_gib"] = Math.Round(batch.CacheBytes / (double)(1L << 30), 3);
+                Console.WriteLine(row.ToJsonString());
+                rows.Add(row);
+            }
         }
         result["results"] = rows;
+        if (budget > 0 && rows.Count > 1)
+        {
+            var full = rows[0]!.AsObject();
+            result["vs_first_cache"] = new JsonArray(rows.Skip(1).Select(r => (JsonNode)new JsonObject
+            {
+                ["cache"] = r!["cache"]!.GetValue<string>(),
+                ["sequences_ratio"] = Math.Round(r["concurrency"]!.GetValue<int>()
+                    / (double)full["concurrency"]!.GetValue<int>(), 2),
+                ["end_to_end_tok_s_ratio"] = Math.Round(r["end_to_end_tok_s"]!.GetValue<double>()
+                    / full["end_to_end_tok_s"]!.GetValue<double>(), 2),
+            }).ToArray());
+        }
         return result;
     }
+
+    /// <summary>
+    /// A policy for the benchmark's model. A map from a deeper model than <c>--layers</c> keeps is cut to the layers
+    /// there are, and the share of full KV heads is of those.
+    /// </summary>
+    private static KvCachePolicy Policy(string name, ModelConfig config, HeadMap? map, Settings s) => name switch
+    {
+        "full" => KvCachePolicy.Full,
+        "streaming" => KvCachePolicy.Streaming(s.Sink, s.Window),
+        "headaware" => new KvCachePolicy
+        {
+            Kind = CacheKind.HeadAware, SinkTokens = s.Sink, Window = s.Window,
+            FullKvHeads = CachePlans.RankedKvHeads(map!).Select(h => h.Head).Where(h => h.Layer < config.NumLayers)
+                .Take(Math.Max(1, (int)Math.Round(s.FullShare * config.NumLayers * config.NumKvHeads))).ToArray(),
+        },
+        _ => throw new ArgumentException(
+            $"--cache {name}: use full, headaware or streaming (random has headaware's bytes and speed)."),
+    };
 
     private static JsonObject Serve(BatchDecoder batch, LlamaModel network, Settings s, int seed, TorchSharp.torch.Device dev)
     {

@@ -41,11 +41,37 @@ var requestsOption = new Option<int>("--requests") { Description = "Requests ser
 var minPromptOption = new Option<int>("--min-prompt") { DefaultValueFactory = _ => 128 };
 var maxPromptOption = new Option<int>("--max-prompt") { DefaultValueFactory = _ => 2048 };
 var newTokensOption = new Option<int>("--new-tokens") { Description = "Mean new tokens per request (each draws from half to 1.5×)", DefaultValueFactory = _ => 128 };
+var cachesOption = new Option<string[]>("--cache")
+{
+    Description = "KV cache policies to compare (full, headaware, streaming)", DefaultValueFactory = _ => ["full"],
+    AllowMultipleArgumentsPerToken = true,
+};
+var cacheMapOption = new Option<string?>("--cache-map") { Description = "Head map for headaware (default: the shape's)" };
+var fullShareOption = new Option<double>("--full-share") { DefaultValueFactory = _ => 0.25 };
+var sinkOption = new Option<int>("--sink") { DefaultValueFactory = _ => 4 };
+var windowOption = new Option<int>("--window") { DefaultValueFactory = _ => 128 };
+var budgetOption = new Option<double>("--kv-budget-gib")
+{
+    Description = "Fill this KV budget with as many rows as each policy fits (instead of --concurrency)",
+};
+var capacityOption = new Option<int?>("--capacity") { Description = "Positions per row (default: longest request)" };
+var planOnlyOption = new Option<bool>("--plan-only") { Description = "Print rows per policy and budget; load nothing" };
 var batch = new Command("batch", "Continuous batching: aggregate throughput at several concurrency levels.")
-    { shapeOption, layersOption, concurrencyOption, deviceOption, dtypeOption, requestsOption, minPromptOption, maxPromptOption, newTokensOption, outOption };
-batch.SetAction(parse => Write(BatchBenchmark.Run(new BatchBenchmark.Settings(parse.GetValue(shapeOption)!, parse.GetValue(layersOption),
-    parse.GetValue(concurrencyOption)!, parse.GetValue(deviceOption)!, parse.GetValue(dtypeOption)!, parse.GetValue(requestsOption),
-    parse.GetValue(minPromptOption), parse.GetValue(maxPromptOption), parse.GetValue(newTokensOption))), parse.GetValue(outOption)));
+{
+    shapeOption, layersOption, concurrencyOption, deviceOption, dtypeOption, requestsOption, minPromptOption,
+    maxPromptOption, newTokensOption, cachesOption, cacheMapOption, fullShareOption, sinkOption, windowOption,
+    budgetOption, capacityOption, planOnlyOption, outOption,
+};
+batch.SetAction(parse => Write(BatchBenchmark.Run(new BatchBenchmark.Settings(parse.GetValue(shapeOption)!,
+    parse.GetValue(layersOption), parse.GetValue(concurrencyOption)!, parse.GetValue(deviceOption)!,
+    parse.GetValue(dtypeOption)!, parse.GetValue(requestsOption), parse.GetValue(minPromptOption),
+    parse.GetValue(maxPromptOption), parse.GetValue(newTokensOption))
+{
+    Caches = parse.GetValue(cachesOption)!, MapPath = parse.GetValue(cacheMapOption),
+    FullShare = parse.GetValue(fullShareOption), Sink = parse.GetValue(sinkOption), Window = parse.GetValue(windowOption),
+    BudgetGiB = parse.GetValue(budgetOption), Capacity = parse.GetValue(capacityOption),
+    PlanOnly = parse.GetValue(planOnlyOption),
+}), parse.GetValue(outOption)));
 
 var modelArgument = new Argument<string>("model") { Description = "Checkpoint folder (safetensors + config.json)" };
 var promptOption = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 512 };

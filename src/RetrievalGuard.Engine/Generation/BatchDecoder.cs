@@ -1,6 +1,8 @@
 using RetrievalGuard.Engine.Caches;
+using RetrievalGuard.Engine.Checkpoints;
 using RetrievalGuard.Engine.Model;
 using RetrievalGuard.Engine.Probes;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Generation;
@@ -69,14 +71,15 @@ public sealed class BatchDecoder : IDisposable
     /// <paramref name="capacityPerSequence"/> positions, without allocating: a budget divided by it is how many
     /// sequences fit (<see cref="SequencesWithin"/>).
     /// </summary>
-    public static long BytesPerSequence(LlamaModel model, KvCachePolicy policy, int capacityPerSequence)
-    {
-        var c = model.Config;
-        return policy.Kind == CacheKind.Full
-            ? KvStorage.BytesPerRow(c.NumLayers, c.NumKvHeads, c.HeadDim, capacityPerSequence, model.DType,
-                model.Device.type)
-            : HeadAwareKvStorage.BytesPerRow(c, policy, capacityPerSequence, model.DType, model.Device.type);
-    }
+    public static long BytesPerSequence(LlamaModel model, KvCachePolicy policy, int capacityPerSequence) =>
+        BytesPerSequence(model.Config, model.DType, model.Device.type, policy, capacityPerSequence);
+
+    /// <summary>The same for a model not loaded: its config, dtype and device kind (for planning).</summary>
+    public static long BytesPerSequence(ModelConfig config, ScalarType dtype, DeviceType device, KvCachePolicy policy,
+        int capacityPerSequence) => policy.Kind == CacheKind.Full
+        ? KvStorage.BytesPerRow(config.NumLayers, config.NumKvHeads, config.HeadDim, capacityPerSequence, dtype,
+            device)
+        : HeadAwareKvStorage.BytesPerRow(config, policy, capacityPerSequence, dtype, device);
 
     /// <summary>How many sequences of <paramref name="capacityPerSequence"/> positions a KV budget holds.</summary>
     public static int SequencesWithin(long budgetBytes, LlamaModel model, KvCachePolicy policy,

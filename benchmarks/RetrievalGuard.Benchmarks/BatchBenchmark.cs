@@ -37,24 +37,15 @@ public static class BatchBenchmark
         public bool PlanOnly { get; init; }
     }
 
-    /// <summary>The head map shipped for a shape (headaware ranks KV heads by it).</summary>
-    private static string DefaultMap(string shape) => shape switch
-    {
-        "llama-3.1-8b" => "headmaps/Meta-Llama-3.1-8B-Instruct.duoattention.json",
-        "mistral-7b-v0.1" => "headmaps/Mistral-7B-Instruct-v0.3.duoattention.json",
-        "organism" => "headmaps/organism.json",
-        _ => throw new ArgumentException($"No head map is shipped for '{shape}': give --cache-map."),
-    };
-
     public static JsonObject Run(Settings s)
     {
         var config = ModelShapes.Get(s.Shape, s.Layers);
         var device = ComputeOptions.ParseDevice(s.Device);
         var dtype = ComputeOptions.ParseDType(s.DType, device, config.TorchDtype);
         int capacity = s.Capacity ?? s.MaxPrompt + s.NewTokens * 3 / 2 + 8;
-        var map = s.Caches.Any(c => c != "full" && c != "streaming") ? HeadMap.Load(s.MapPath ?? DefaultMap(s.Shape))
-            : null;
-        var policies = s.Caches.Select(name => Policy(name, config, map, s)).ToArray();
+        var policies = s.Caches
+            .Select(name => Bench.CachePolicy(name, config, s.Shape, s.MapPath, s.FullShare, s.Sink, s.Window))
+            .ToArray();
         var result = new JsonObject
         {
             ["shape"] = s.Shape, ["layers"] = config.NumLayers, ["device"] = s.Device, ["dtype"] = dtype.ToString(),
@@ -117,24 +108,6 @@ public static class BatchBenchmark
         }
         return result;
     }
-
-    /// <summary>
-    /// A policy for the benchmark's model. A map from a deeper model than <c>--layers</c> keeps is cut to the layers
-    /// there are, and the share of full KV heads is of those.
-    /// </summary>
-    private static KvCachePolicy Policy(string name, ModelConfig config, HeadMap? map, Settings s) => name switch
-    {
-        "full" => KvCachePolicy.Full,
-        "streaming" => KvCachePolicy.Streaming(s.Sink, s.Window),
-        "headaware" => new KvCachePolicy
-        {
-            Kind = CacheKind.HeadAware, SinkTokens = s.Sink, Window = s.Window,
-            FullKvHeads = CachePlans.RankedKvHeads(map!).Select(h => h.Head).Where(h => h.Layer < config.NumLayers)
-                .Take(Math.Max(1, (int)Math.Round(s.FullShare * config.NumLayers * config.NumKvHeads))).ToArray(),
-        },
-        _ => throw new ArgumentException(
-            $"--cache {name}: use full, headaware or streaming (random has headaware's bytes and speed)."),
-    };
 
     private static JsonObject Serve(BatchDecoder batch, LlamaModel network, Settings s, int seed, TorchSharp.torch.Device dev)
     {

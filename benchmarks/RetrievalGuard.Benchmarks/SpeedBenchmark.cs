@@ -2,9 +2,12 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using RetrievalGuard.Engine;
 using RetrievalGuard.Engine.Caches;
+using RetrievalGuard.Engine.Checkpoints;
 using RetrievalGuard.Engine.Generation;
 using RetrievalGuard.Engine.Model;
 using RetrievalGuard.Engine.Probes;
+using RetrievalGuard.Heads.Caching;
+using RetrievalGuard.Heads.Maps;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -109,8 +112,28 @@ public static class SpeedBenchmark
                             if (row["decode_tok_s"] is JsonValue off)
                                 row["guard_slowdown_percent"] = Math.Round(100 * (1 - row["decode_guard_tok_s"]!.GetValue<double>() / off.GetValue<double>()), 1);
                             break;
+                        case "headaware":
+                        case "headaware-general":
+                            // The compressed cache of one sequence (the shape's head map, 25% of KV heads whole, sink 4
+                            // + window 128): its static step, or the general pass; a fresh cache each run.
+                            bool viaGeneral = variant == "headaware-general";
+                            var policy = Bench.CachePolicy("headaware", network.Config, s.Shape);
+                            for (int run = 0; run < 2; run++)
+                            {
+                                using var compressed = network.CreateCache(policy, context + s.DecodeSteps + 8);
+                                double rate = Decode(network, prompt, compressed, s.DecodeSteps, null, dev, viaGeneral,
+                                    s.PrefillChunk);
+                                row[viaGeneral ? "decode_headaware_general_tok_s" : "decode_headaware_tok_s"] = rate;
+                                row["headaware_kv_share"] = Math.Round(
+                                    ((HeadAwareKvCache)compressed).SizeInBytes / (double)cache.SizeInBytes, 4);
+                            }
+                            if (!viaGeneral && row["decode_tok_s"] is JsonValue fullRate)
+                                row["headaware_decode_ratio"] = Math.Round(
+                                    row["decode_headaware_tok_s"]!.GetValue<double>() / fullRate.GetValue<double>(), 2);
+                            break;
                         default:
-                            throw new ArgumentException($"Unknown variant '{variant}': use general, eager, graphs, unfused or guard.");
+                            throw new ArgumentException($"Unknown variant '{variant}': use general, eager, graphs, "
+                                + "unfused, guard, headaware or headaware-general.");
                     }
                 }
             }
@@ -138,11 +161,12 @@ public static class SpeedBenchmark
         return probe;
     }
 
-    private static double Decode(LlamaModel network, int[] prompt, StaticKvCache cache, int steps, AttentionProbe? probe, Device dev,
-        bool general, int prefillChunk = 0)
+    private static double Decode(LlamaModel network, int[] prompt, IKvCache cache, int steps, AttentionProbe? probe,
+        Device dev, bool general, int prefillChunk = 0)
     {
-        if (cache.Length == 0) Prefill(network, prompt, cache, prefillChunk);
-        cache.Truncate(prompt.Length - 1);
+        // A compressed cache cannot go back: it is prefilled up to the last prompt token.
+        if (cache.Length == 0) Prefill(network, cache is StaticKvCache ? prompt : prompt[..^1], cache, prefillChunk);
+        if (cache.Length != prompt.Length - 1) cache.Truncate(prompt.Length - 1);
         // Generation re-reads the last prompt token, then produces warm-up + timed tokens.
         var options = new GenerationOptions { MaxNewTokens = steps + 5, Probe = probe, ForceGeneralPath = general };
         var timer = new Stopwatch();
@@ -172,6 +196,35 @@ public static class SpeedBenchmark
 /// <summary>Helpers shared by the benchmarks.</summary>
 public static class Bench
 {
+    /// <summary>The head map shipped for a shape (headaware ranks KV heads by it).</summary>
+    public static string DefaultMap(string shape) => shape switch
+    {
+        "llama-3.1-8b" => "headmaps/Meta-Llama-3.1-8B-Instruct.duoattention.json",
+        "mistral-7b-v0.1" => "headmaps/Mistral-7B-Instruct-v0.3.duoattention.json",
+        "organism" => "headmaps/organism.json",
+        _ => throw new ArgumentException($"No head map is shipped for '{shape}': give one."),
+    };
+
+    /// <summary>
+    /// A cache policy for a benchmark's model. A map from a deeper model than the benchmark keeps (<c>--layers</c>) is
+    /// cut to the layers there are, and the share of full KV heads is of those.
+    /// </summary>
+    public static KvCachePolicy CachePolicy(string name, ModelConfig config, string shape, string? mapPath = null,
+        double fullShare = 0.25, int sink = 4, int window = 128) => name switch
+    {
+        "full" => KvCachePolicy.Full,
+        "streaming" => KvCachePolicy.Streaming(sink, window),
+        "headaware" => new KvCachePolicy
+        {
+            Kind = CacheKind.HeadAware, SinkTokens = sink, Window = window,
+            FullKvHeads = CachePlans.RankedKvHeads(HeadMap.Load(mapPath ?? DefaultMap(shape)))
+                .Select(h => h.Head).Where(h => h.Layer < config.NumLayers)
+                .Take(Math.Max(1, (int)Math.Round(fullShare * config.NumLayers * config.NumKvHeads))).ToArray(),
+        },
+        _ => throw new ArgumentException(
+            $"Cache '{name}': use full, headaware or streaming (random has headaware's bytes and speed)."),
+    };
+
     /// <summary>A published shape with random weights (HF's initialisation, seed 0), ready for inference.</summary>
     public static LlamaModel RandomModel(string shape, int? layers, string device, string dtype)
     {

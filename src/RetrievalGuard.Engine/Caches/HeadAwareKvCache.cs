@@ -10,8 +10,8 @@ namespace RetrievalGuard.Engine.Caches;
 /// heads over their positions, streaming heads over their ring plus the new tokens (so a long prefill chunk is
 /// cheaper for them too), with no full-length tensor for the streaming heads. Rows share one length; a row of a
 /// <see cref="HeadAwareKvStorage"/> (continuous batching, rows of their own lengths) is prefilled through one.
-/// <para>Decoding goes through the general forward pass (libtorch operators); the static and fused CUDA steps serve
-/// the full cache.</para>
+/// <para>Made by the model (<see cref="WithStaticDecode"/>), a sequence decodes through the head-aware static step;
+/// made with the constructor, through the general forward pass (libtorch operators).</para>
 /// </summary>
 public sealed class HeadAwareKvCache : IKvCache
 {
@@ -62,6 +62,22 @@ public sealed class HeadAwareKvCache : IKvCache
         }
     }
 
+    /// <summary>
+    /// One sequence's compressed cache over a one-row <see cref="HeadAwareKvStorage"/> it owns: generation then
+    /// decodes through the head-aware static step (fixed shapes, CUDA graphs) instead of the general pass.
+    /// </summary>
+    public static HeadAwareKvCache WithStaticDecode(ModelConfig config, KvCachePolicy policy, int capacity,
+        ScalarType dtype, Device device)
+    {
+        var storage = new HeadAwareKvStorage(config, policy, 1, capacity, dtype, device);
+        return new HeadAwareKvCache(storage, 0) { _owned = storage };
+    }
+
+    private HeadAwareKvStorage? _owned;
+
+    /// <summary>The one-row storage this cache owns (<see cref="WithStaticDecode"/>), else null.</summary>
+    public IBatchKvStorage? StaticDecodeStorage => _owned;
+
     private Tensor Buffer(int heads, int positions) =>
         zeros([BatchSize, heads, positions, HeadDim], DType, _device).DetachFromDisposeScope();
 
@@ -97,7 +113,7 @@ public sealed class HeadAwareKvCache : IKvCache
     public int RingLength => HeadAwareKvStorage.RingLengthFor(Policy, Capacity);
 
     /// <summary>Bytes the cache holds on the device: exactly its buffers (a storage row's: its share).</summary>
-    public long SizeInBytes => new[] { _fullKeys, _fullValues, _ringKeys, _ringValues }
+    public long SizeInBytes => _owned?.SizeInBytes ?? new[] { _fullKeys, _fullValues, _ringKeys, _ringValues }
         .SelectMany(t => t).Sum(t => t is null ? 0 : t.NumberOfElements * t.ElementSize);
 
     /// <summary>What a cache keeping every position of every KV head would hold at this capacity.</summary>
@@ -215,5 +231,6 @@ public sealed class HeadAwareKvCache : IKvCache
             t.Dispose();
         _streamLayout?.Positions.Dispose();
         _streamLayout?.Mask.Dispose();
+        _owned?.Dispose();
     }
 }

@@ -29,8 +29,8 @@ public sealed record StreamingKv(Tensor FullHeads, Tensor StreamHeads, Tensor Ke
 /// already rotated. Implementations must not allocate per decode step beyond small views.
 /// <para>
 /// Generation decodes through the static step (fixed shapes, CUDA graphs) when the cache offers
-/// <see cref="StaticDecodeStorage"/> (the full cache of one sequence does); any other cache, such as the head-aware
-/// compressed one, decodes through the general forward pass, eagerly.
+/// <see cref="StaticDecodeStorage"/> (the full and the compressed cache of one sequence made by the model do); any
+/// other cache decodes through the general forward pass, eagerly.
 /// </para>
 /// </summary>
 public interface IKvCache : IDisposable
@@ -58,5 +58,5 @@ public interface IKvCache : IDisposable
     /// The fixed-shape storage the static decode step (CUDA graphs, fused kernels) runs on, or null: generation then
     /// decodes through the general forward pass. The one place a cache says which decode path it takes.
     /// </summary>
-    KvStorage? StaticDecodeStorage => null;
+    IBatchKvStorage? StaticDecodeStorage => null;
 }

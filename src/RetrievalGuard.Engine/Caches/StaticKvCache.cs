@@ -21,7 +21,7 @@ public sealed class StaticKvCache : IKvCache
     public int Length { get; private set; }
 
     /// <summary>One sequence decodes through the static step; a batch of rows that share one length does not.</summary>
-    public KvStorage? StaticDecodeStorage => BatchSize == 1 ? Storage : null;
+    public IBatchKvStorage? StaticDecodeStorage => BatchSize == 1 ? Storage : null;
 
     /// <summary>Bytes held on the device by the buffers.</summary>
     public long SizeInBytes => Storage.SizeInBytes;

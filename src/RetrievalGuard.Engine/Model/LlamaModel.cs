@@ -373,7 +373,9 @@ public sealed partial class LlamaModel : nn.Module
     /// <summary>A cache under <paramref name="policy"/>: the full cache, or the head-aware compressed one.</summary>
     public IKvCache CreateCache(KvCachePolicy policy, int capacity, int batchSize = 1) => policy.Kind == CacheKind.Full
         ? CreateCache(capacity, batchSize)
-        : new HeadAwareKvCache(Config, policy, capacity, DType, Device, batchSize);
+        : batchSize == 1
+            ? HeadAwareKvCache.WithStaticDecode(Config, policy, capacity, DType, Device)
+            : new HeadAwareKvCache(Config, policy, capacity, DType, Device, batchSize);
 
     public AttentionProbe CreateProbe(IEnumerable<HeadIndex> heads, int queryTokens = 1) =>
         new(heads, Config.NumLayers, Config.NumHeads, queryTokens);

@@ -90,11 +90,19 @@ public class HeadAwareKvCacheTests
             .ToArray();
         using var full = model.CreateCache(Capacity);
         using var headAware = model.CreateCache(HeadAware(all), Capacity);
-        // Against the full cache on the same (general) path: bit for bit. The static step differs in rounding only.
+        // Against the full cache on the same (general) path: bit for bit.
         var expected = Generate(model, full, 30, 7, force: true);
-        var actual = Generate(model, headAware, 30, 7);
+        var actual = Generate(model, headAware, 30, 7, force: true);
         Assert.Equal(expected.Select(s => s.Id), actual.Select(s => s.Id));
         Assert.Equal(expected.Select(s => s.LogProb), actual.Select(s => s.LogProb));
+        // The static steps (each cache's own): the same tokens, log-probs apart by rounding only.
+        full.Truncate(0);
+        headAware.Truncate(0);
+        var fullStatic = Generate(model, full, 30, 7);
+        var headAwareStatic = Generate(model, headAware, 30, 7);
+        Assert.NotNull(headAware.StaticDecodeStorage);
+        Assert.Equal(fullStatic.Select(s => s.Id), headAwareStatic.Select(s => s.Id));
+        Assert.All(fullStatic.Zip(headAwareStatic), p => Assert.True(Math.Abs(p.First.LogProb - p.Second.LogProb) < 1e-4));
     }
 
     [Fact]

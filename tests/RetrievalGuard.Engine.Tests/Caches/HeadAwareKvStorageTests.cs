@@ -25,7 +25,11 @@ public class HeadAwareKvStorageTests
         AttentionProbe? probe = null)
     {
         using var cache = model.CreateCache(policy, Capacity);
-        var options = new GenerationOptions { MaxNewTokens = newTokens, PrefillChunk = 5, Probe = probe };
+        // The general pass as the reference (the model's compressed cache would take the static step).
+        var options = new GenerationOptions
+        {
+            MaxNewTokens = newTokens, PrefillChunk = 5, Probe = probe, ForceGeneralPath = true,
+        };
         return TokenGenerator.Generate(model, prompt, cache, options, []).ToList();
     }
 

@@ -19,14 +19,8 @@ public sealed partial class LlamaAttention
     {
         long rows = x.shape[0];
         int group = _heads / _kvHeads;
-        var qkv = qkv_proj.forward(x);
-        var qk = RotaryEmbedding.Apply(
-            qkv.narrow(-1, 0, (long)(_heads + _kvHeads) * _headDim).view(rows, _heads + _kvHeads, _headDim),
-            ctx.Cos, ctx.SinSigned);
+        var (qk, k, v) = ProjectOneToken(x, ctx.Cos, ctx.SinSigned);
         var q = qk.narrow(1, 0, _heads).reshape(rows, _kvHeads, group, _headDim);
-        var k = qk.narrow(1, _heads, _kvHeads);
-        var v = qkv.narrow(-1, (long)(_heads + _kvHeads) * _headDim, (long)_kvHeads * _headDim)
-            .view(rows, _kvHeads, _headDim);
         var output = empty([rows, _kvHeads, group, _headDim], q.dtype, q.device); // each KV head: one part writes it
         var weights = ctx.Probe is { } probe && probe.HasLayer(_layer)
             ? zeros([rows, _kvHeads, group, ctx.KeyLength], float32, x.device)
@@ -116,14 +110,7 @@ public sealed partial class LlamaModel
                 .masked_fill(held.logical_not(), double.NegativeInfinity).unsqueeze(1),
             SlotPositions = slotPositions.clamp(0, keyLength - 1),
         };
-        var x = embed_tokens.index_select(0, tokenIds);
-        foreach (var layer in layers)
-            x = layer.DecodeHeadAware(x, ctx);
-        var logits = lm_head.forward(norm.forward(x));
-        var probeRows = ctx.ProbeRows.Count == 0 ? null
-            : ctx.ProbeRows.Count == 1 ? ctx.ProbeRows[0]
-            : cat(ctx.ProbeRows, 1);
-        return (logits.MoveToOuterDisposeScope(), probeRows?.MoveToOuterDisposeScope());
+        return RunLayers(tokenIds, layer => x => layer.DecodeHeadAware(x, ctx), ctx.ProbeRows);
     }
 
     /// <summary>

@@ -21,13 +21,7 @@ public sealed partial class LlamaAttention
     {
         long rows = x.shape[0];
         int group = _heads / _kvHeads;
-        var qkv = qkv_proj.forward(x);
-        var qk = RotaryEmbedding.Apply(
-            qkv.narrow(-1, 0, (long)(_heads + _kvHeads) * _headDim).view(rows, _heads + _kvHeads, _headDim),
-            ctx.Cos, ctx.SinSigned);
-        var k = qk.narrow(1, _heads, _kvHeads);
-        var v = qkv.narrow(-1, (long)(_heads + _kvHeads) * _headDim, (long)_kvHeads * _headDim)
-            .view(rows, _kvHeads, _headDim);
+        var (qk, k, v) = ProjectOneToken(x, ctx.Cos, ctx.SinSigned);
         var keys = ctx.Storage.Keys(_layer);
         var values = ctx.Storage.ValueChunks(_layer);
         keys.index_put_(k, ctx.KeyWriteIndex);
@@ -65,6 +59,25 @@ public sealed partial class LlamaAttention
         if (ctx.HeadMask?.LayerMask(_layer, x.device, output.dtype) is { } mask)
             output = output * mask.view(1, _heads, 1);
         return o_proj.forward(output.view(rows, (long)_heads * _headDim));
+    }
+}
+
+public sealed partial class LlamaAttention
+{
+    /// <summary>
+    /// One token per row through the fused projection and RoPE: queries and keys rotated together
+    /// [rows, heads + kv heads, dim] (queries first), the keys among them [rows, kv heads, dim], and the values.
+    /// </summary>
+    private (Tensor QueriesAndKeys, Tensor Keys, Tensor Values) ProjectOneToken(Tensor x, Tensor cos, Tensor sinSigned)
+    {
+        long rows = x.shape[0];
+        var qkv = qkv_proj.forward(x);
+        var qk = RotaryEmbedding.Apply(
+            qkv.narrow(-1, 0, (long)(_heads + _kvHeads) * _headDim).view(rows, _heads + _kvHeads, _headDim),
+            cos, sinSigned);
+        var v = qkv.narrow(-1, (long)(_heads + _kvHeads) * _headDim, (long)_kvHeads * _headDim)
+            .view(rows, _kvHeads, _headDim);
+        return (qk, qk.narrow(1, _heads, _kvHeads), v);
     }
 }
 
@@ -113,14 +126,22 @@ public sealed partial class LlamaModel
             KeyBias = KeyBias(positions, keyLength, storage.NumKvHeads, float32Scores ? float32 : DType),
             Float32Scores = float32Scores,
         };
+        return RunLayers(tokenIds, layer => x => layer.DecodeStatic(x, ctx), ctx.ProbeRows);
+    }
+
+    /// <summary>
+    /// The body of a static step: embeddings, every layer's <paramref name="step"/>, norm and head; logits [rows,
+    /// vocab] and the probe's rows gathered over the layers (moved out of the caller's dispose scope).
+    /// </summary>
+    private (Tensor Logits, Tensor? ProbeRows) RunLayers(Tensor tokenIds,
+        Func<LlamaDecoderLayer, Func<Tensor, Tensor>> step, List<Tensor> probeRows)
+    {
         var x = embed_tokens.index_select(0, tokenIds);
         foreach (var layer in layers)
-            x = layer.DecodeStatic(x, ctx);
+            x = step(layer)(x);
         var logits = lm_head.forward(norm.forward(x));
-        var probeRows = ctx.ProbeRows.Count == 0 ? null
-            : ctx.ProbeRows.Count == 1 ? ctx.ProbeRows[0]
-            : cat(ctx.ProbeRows, 1);
-        return (logits.MoveToOuterDisposeScope(), probeRows?.MoveToOuterDisposeScope());
+        var probed = probeRows.Count == 0 ? null : probeRows.Count == 1 ? probeRows[0] : cat(probeRows, 1);
+        return (logits.MoveToOuterDisposeScope(), probed?.MoveToOuterDisposeScope());
     }
     /// <summary>What every static step needs: all rows of the storage, a key window of whole chunks.</summary>
     private static void CheckStep(long rows, IBatchKvStorage storage, int keyLength)

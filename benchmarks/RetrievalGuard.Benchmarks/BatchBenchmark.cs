@@ -109,7 +109,8 @@ public static class BatchBenchmark
         return result;
     }
 
-    private static JsonObject Serve(BatchDecoder batch, LlamaModel network, Settings s, int seed, TorchSharp.torch.Device dev)
+    private static JsonObject Serve(BatchDecoder batch, LlamaModel network, Settings s, int seed,
+        TorchSharp.torch.Device dev)
     {
         var random = new Random(seed);
         int vocab = network.Config.VocabSize;
@@ -123,7 +124,8 @@ public static class BatchBenchmark
             {
                 int length = random.Next(s.MinPrompt, s.MaxPrompt + 1);
                 int newTokens = random.Next(s.NewTokens / 2, s.NewTokens * 3 / 2 + 1);
-                batch.Join(Bench.RandomTokens(length, vocab, random.Next()), new GenerationOptions { MaxNewTokens = newTokens }, []);
+                batch.Join(Bench.RandomTokens(length, vocab, random.Next()),
+                    new GenerationOptions { MaxNewTokens = newTokens }, []);
                 joinTokens++;
                 next++;
             }
@@ -145,7 +147,9 @@ public static class BatchBenchmark
             ["tokens"] = stepTokens + joinTokens,
             ["end_to_end_tok_s"] = Math.Round((stepTokens + joinTokens) / seconds, 1),
             ["decode_tok_s"] = Math.Round(stepTokens / inSteps.Elapsed.TotalSeconds, 1),
-            ["decode_tok_s_all_rows_busy"] = fullSteps == 0 ? null : Math.Round(fullTokens / inFullSteps.Elapsed.TotalSeconds, 1),
+            ["decode_tok_s_all_rows_busy"] = fullSteps == 0
+                ? null
+                : Math.Round(fullTokens / inFullSteps.Elapsed.TotalSeconds, 1),
             ["mean_step_ms"] = Math.Round(inSteps.Elapsed.TotalMilliseconds / steps, 2),
             ["share_of_time_in_prefill"] = Math.Round(1 - inSteps.Elapsed.TotalSeconds / seconds, 3),
             ["seconds"] = Math.Round(seconds, 2),

@@ -23,8 +23,8 @@ namespace RetrievalGuard.Benchmarks;
 /// </summary>
 public static class SpeedBenchmark
 {
-    public sealed record Settings(string Shape, int? Layers, int[] Contexts, string Device, string DType, int DecodeSteps,
-        double ProbeFraction, int PrefillChunk, string[] Variants);
+    public sealed record Settings(string Shape, int? Layers, int[] Contexts, string Device, string DType,
+        int DecodeSteps, double ProbeFraction, int PrefillChunk, string[] Variants);
 
     public static JsonObject Run(Settings s)
     {
@@ -34,8 +34,9 @@ public static class SpeedBenchmark
         Bench.Synchronize(dev);
         var result = new JsonObject
         {
-            ["shape"] = s.Shape, ["layers"] = config.NumLayers, ["device"] = s.Device, ["dtype"] = network.DType.ToString(),
-            ["init_seconds"] = Math.Round(watch.Elapsed.TotalSeconds, 2), ["decode_steps"] = s.DecodeSteps, ["prefill_chunk"] = s.PrefillChunk,
+            ["shape"] = s.Shape, ["layers"] = config.NumLayers, ["device"] = s.Device,
+            ["dtype"] = network.DType.ToString(), ["init_seconds"] = Math.Round(watch.Elapsed.TotalSeconds, 2),
+            ["decode_steps"] = s.DecodeSteps, ["prefill_chunk"] = s.PrefillChunk,
         };
         var rows = new JsonArray();
         foreach (int context in s.Contexts)
@@ -72,19 +73,23 @@ public static class SpeedBenchmark
                     switch (variant)
                     {
                         case "general":
-                            row["decode_general_tok_s"] = Decode(network, prompt, cache, s.DecodeSteps, null, dev, general: true);
+                            row["decode_general_tok_s"] = Decode(network, prompt, cache, s.DecodeSteps, null, dev,
+                                general: true);
                             break;
                         case "eager":
                             using (Bench.GraphsOff())
                             {
                                 using var eagerCache = network.CreateCache(context + s.DecodeSteps + 8);
-                                row["decode_static_eager_tok_s"] = Decode(network, prompt, eagerCache, s.DecodeSteps, null, dev, general: false, prefillChunk: s.PrefillChunk);
+                                row["decode_static_eager_tok_s"] = Decode(network, prompt, eagerCache, s.DecodeSteps,
+                                    null, dev, general: false, prefillChunk: s.PrefillChunk);
                             }
                             break;
                         case "graphs":
                             // The first run captures the graphs of its shape buckets; the second replays them.
-                            row["decode_tok_s_first_run"] = Decode(network, prompt, cache, s.DecodeSteps, null, dev, general: false);
-                            row["decode_tok_s"] = Decode(network, prompt, cache, s.DecodeSteps, null, dev, general: false);
+                            row["decode_tok_s_first_run"] = Decode(network, prompt, cache, s.DecodeSteps, null, dev,
+                                general: false);
+                            row["decode_tok_s"] = Decode(network, prompt, cache, s.DecodeSteps, null, dev,
+                                general: false);
                             var runner = DecodeRunner.For(network, cache.Storage);
                             row["cuda_graphs"] = runner.UsesGraphs;
                             row["fused_kernels"] = network.FusedKernels(out string? unfusedReason) is not null;
@@ -93,13 +98,17 @@ public static class SpeedBenchmark
                             if (!runner.UsesGraphs) row["cuda_graphs_unavailable"] = runner.GraphsUnavailableReason;
                             break;
                         case "unfused":
-                            // The same graphs without the fused kernels (libtorch's operators): the before of the kernels.
+                            // The same graphs without the fused kernels (libtorch's operators): the before of
+                            // the kernels.
                             using (KernelCheck.Unfused())
                             {
                                 using var unfusedCache = network.CreateCache(context + s.DecodeSteps + 8);
-                                Decode(network, prompt, unfusedCache, s.DecodeSteps, null, dev, general: false, prefillChunk: s.PrefillChunk);
-                                row["decode_unfused_tok_s"] = Decode(network, prompt, unfusedCache, s.DecodeSteps, null, dev, general: false);
-                                row["unfused_graph_nodes"] = DecodeRunner.For(network, unfusedCache.Storage).LastGraphNodes;
+                                Decode(network, prompt, unfusedCache, s.DecodeSteps, null, dev, general: false,
+                                    prefillChunk: s.PrefillChunk);
+                                row["decode_unfused_tok_s"] = Decode(network, prompt, unfusedCache, s.DecodeSteps, null,
+                                    dev, general: false);
+                                row["unfused_graph_nodes"] = DecodeRunner.For(network, unfusedCache.Storage)
+                                    .LastGraphNodes;
                             }
                             break;
                         case "guard":
@@ -107,10 +116,13 @@ public static class SpeedBenchmark
                             {
                                 Decode(network, prompt, cache, s.DecodeSteps, probe, dev, general: false);
                                 row["guard_heads"] = probe.Count;
-                                row["decode_guard_tok_s"] = Decode(network, prompt, cache, s.DecodeSteps, probe, dev, general: false);
+                                row["decode_guard_tok_s"] = Decode(network, prompt, cache, s.DecodeSteps, probe, dev,
+                                    general: false);
                             }
                             if (row["decode_tok_s"] is JsonValue off)
-                                row["guard_slowdown_percent"] = Math.Round(100 * (1 - row["decode_guard_tok_s"]!.GetValue<double>() / off.GetValue<double>()), 1);
+                                row["guard_slowdown_percent"] = Math.Round(
+                                    100 * (1 - row["decode_guard_tok_s"]!.GetValue<double>()
+                                        / off.GetValue<double>()), 1);
                             break;
                         case "headaware":
                         case "headaware-general":
@@ -157,7 +169,8 @@ public static class SpeedBenchmark
             .Select(i => new HeadIndex(i % c.NumLayers, (i / c.NumLayers * 5 + i % c.NumLayers * 3) % c.NumHeads))
             .Distinct().Take(count).ToList();
         var probe = new AttentionProbe(heads, c.NumLayers, c.NumHeads) { TopK = 4, KeepRows = false };
-        probe.SetSegments(Enumerable.Range(0, context).Select(p => p * 7 / context).ToArray(), segmentCount: 8, defaultSegment: 7);
+        probe.SetSegments(Enumerable.Range(0, context).Select(p => p * 7 / context).ToArray(), segmentCount: 8,
+            defaultSegment: 7);
         return probe;
     }
 
@@ -187,8 +200,10 @@ public static class SpeedBenchmark
         {
             using var scope = NewDisposeScope();
             int count = Math.Min(step, tokens.Length - from);
-            var input = tensor(tokens[from..(from + count)].Select(t => (long)t).ToArray(), dtype: int64, device: network.Device).unsqueeze(0);
-            network.forward(input, new ForwardOptions { Cache = cache, StartPosition = cache.Length, LogitsToKeep = 1 });
+            var input = tensor(tokens[from..(from + count)].Select(t => (long)t).ToArray(), dtype: int64,
+                device: network.Device).unsqueeze(0);
+            network.forward(input,
+                new ForwardOptions { Cache = cache, StartPosition = cache.Length, LogitsToKeep = 1 });
         }
     }
 }

@@ -83,7 +83,8 @@ public sealed class LanguageModel : IDisposable
     {
         options ??= new LoadOptions();
         if (File.Exists(directory))
-            throw new DirectoryNotFoundException($"'{directory}' is a file: give the model's folder (the one with config.json).");
+            throw new DirectoryNotFoundException(
+                $"'{directory}' is a file: give the model's folder (the one with config.json).");
         if (!System.IO.Directory.Exists(directory))
             throw new DirectoryNotFoundException($"Model folder '{directory}' does not exist.");
         TorchRuntime.EnsureInitialized();
@@ -109,8 +110,10 @@ public sealed class LanguageModel : IDisposable
         return new LanguageModel(directory, config, network, tokenizer);
     }
 
-    /// <summary>Wraps an in-memory network (a freshly trained one, or a test model) with an optional tokenizer.</summary>
-    public static LanguageModel FromNetwork(LlamaModel network, ModelTokenizer? tokenizer, string directory = "(in memory)") =>
+    /// <summary>Wraps an in-memory network (a freshly trained one, or a test model) with an optional tokenizer.
+    /// </summary>
+    public static LanguageModel FromNetwork(LlamaModel network, ModelTokenizer? tokenizer,
+        string directory = "(in memory)") =>
         new(directory, network.Config, network, tokenizer);
 
     public StaticKvCache CreateCache(int capacity, int batchSize = 1) => Network.CreateCache(capacity, batchSize);
@@ -120,7 +123,8 @@ public sealed class LanguageModel : IDisposable
     public IKvCache CreateCache(KvCachePolicy policy, int capacity, int batchSize = 1) =>
         Network.CreateCache(policy, capacity, batchSize);
 
-    public AttentionProbe CreateProbe(IEnumerable<HeadIndex> heads, int queryTokens = 1) => Network.CreateProbe(heads, queryTokens);
+    public AttentionProbe CreateProbe(IEnumerable<HeadIndex> heads, int queryTokens = 1) =>
+        Network.CreateProbe(heads, queryTokens);
 
     /// <summary>
     /// Continuous batching over one preallocated cache of <paramref name="maxSequences"/> rows, full or under
@@ -132,18 +136,20 @@ public sealed class LanguageModel : IDisposable
     public HeadMask CreateHeadMask(IEnumerable<HeadIndex> zeroedHeads) => Network.CreateHeadMask(zeroedHeads);
 
     /// <summary>Streams the continuation of a raw text prompt (BOS added as the tokenizer says).</summary>
-    public IAsyncEnumerable<GeneratedToken> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken = default) =>
+    public IAsyncEnumerable<GeneratedToken> GenerateAsync(string prompt, GenerationOptions options,
+        CancellationToken cancellationToken = default) =>
         GenerateAsync(Tokenizer.Encode(prompt), options, cache: null, cancellationToken);
 
     /// <summary>Streams the assistant's reply to a conversation, formatted with the model's chat template.</summary>
-    public IAsyncEnumerable<GeneratedToken> ChatAsync(IReadOnlyList<ChatTurn> turns, GenerationOptions options, CancellationToken cancellationToken = default) =>
+    public IAsyncEnumerable<GeneratedToken> ChatAsync(IReadOnlyList<ChatTurn> turns, GenerationOptions options,
+        CancellationToken cancellationToken = default) =>
         GenerateAsync(Tokenizer.EncodeChat(turns), options, cache: null, cancellationToken);
 
     /// <summary>
-    /// Streams the continuation of <paramref name="promptIds"/>. Without a <paramref name="cache"/> the model's reusable
-    /// cache is used from position 0 (grown when a request needs more; kept between calls so that the decode graphs
-    /// captured for it are replayed by the next request too; see <see cref="ReleaseCache"/>); with one, generation
-    /// continues after what it holds.
+    /// Streams the continuation of <paramref name="promptIds"/>. Without a <paramref name="cache"/> the model's
+    /// reusable cache is used from position 0 (grown when a request needs more; kept between calls so that the decode
+    /// graphs captured for it are replayed by the next request too; see <see cref="ReleaseCache"/>); with one,
+    /// generation continues after what it holds.
     /// </summary>
     public async IAsyncEnumerable<GeneratedToken> GenerateAsync(IReadOnlyList<int> promptIds, GenerationOptions options,
         IKvCache? cache, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -158,7 +164,8 @@ public sealed class LanguageModel : IDisposable
             bool last = step.IsStop || ++made == options.MaxNewTokens;
             string text = step.IsStop || decoder is null ? "" : decoder.Push(step.Id);
             if (last && decoder is not null) text += decoder.Flush();
-            yield return new GeneratedToken(step.Id, step.Position, text, step.LogProb, step.Entropy, step.IsStop, step.Attention, step.Summary);
+            yield return new GeneratedToken(step.Id, step.Position, text, step.LogProb, step.Entropy, step.IsStop,
+                step.Attention, step.Summary);
             // Let the consumer's continuations run between tokens (streaming to a socket, cancellation).
             await Task.Yield();
         }
@@ -168,11 +175,13 @@ public sealed class LanguageModel : IDisposable
     /// Token ids in, token steps out, synchronously, on the reusable cache (from position 0): the loop for detection,
     /// evaluation and scoring, which need no text streaming.
     /// </summary>
-    public IEnumerable<TokenStep> GenerateTokens(IReadOnlyList<int> promptIds, GenerationOptions options, CancellationToken cancellationToken = default)
+    public IEnumerable<TokenStep> GenerateTokens(IReadOnlyList<int> promptIds, GenerationOptions options,
+        CancellationToken cancellationToken = default)
     {
         options.Validate();
         TokenGenerator.EnsureFitsPositions(Network, promptIds.Count, options.MaxNewTokens);
-        return TokenGenerator.Generate(Network, promptIds, ReusableCache(promptIds.Count + Math.Max(options.MaxNewTokens, 1)), options,
+        return TokenGenerator.Generate(Network, promptIds,
+            ReusableCache(promptIds.Count + Math.Max(options.MaxNewTokens, 1)), options,
             StopTokensFor(options), cancellationToken);
     }
 
@@ -184,7 +193,8 @@ public sealed class LanguageModel : IDisposable
     /// A short answer: tokens up to a stop token, the first newline or MaxNewTokens, decoded, first line, trimmed.
     /// <paramref name="onStep"/> sees every token made (a stop token included), e.g. to score where heads looked.
     /// </summary>
-    public string AnswerLine(IReadOnlyList<int> promptIds, GenerationOptions options, Action<TokenStep>? onStep = null) =>
+    public string AnswerLine(IReadOnlyList<int> promptIds, GenerationOptions options,
+        Action<TokenStep>? onStep = null) =>
         AnswerLine(GenerateTokens(promptIds, options), onStep);
 
     /// <summary>The same answer rule over any token steps (e.g. generated on a cache of the caller's own).</summary>
@@ -208,7 +218,8 @@ public sealed class LanguageModel : IDisposable
         _reusableCache = null;
     }
 
-    /// <summary>The reusable cache, emptied, with room for <paramref name="positions"/> (grown in steps of 1,024).</summary>
+    /// <summary>The reusable cache, emptied, with room for <paramref name="positions"/> (grown in steps of 1,024).
+    /// </summary>
     private StaticKvCache ReusableCache(int positions)
     {
         if (_reusableCache is null || _reusableCache.Capacity < positions)

@@ -22,11 +22,14 @@ public sealed class KvStorage : IBatchKvStorage
     private readonly Tensor[] _keys;
     private readonly Tensor[] _values;
 
-    public KvStorage(int numLayers, int rows, int numKvHeads, int headDim, int capacity, ScalarType dtype, Device device)
+    public KvStorage(int numLayers, int rows, int numKvHeads, int headDim, int capacity, ScalarType dtype,
+        Device device)
     {
         Native.TorchRuntime.EnsureInitialized();
-        if (capacity <= 0) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Cache capacity must be positive.");
-        if (rows <= 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "A cache needs at least one row (sequence).");
+        if (capacity <= 0)
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Cache capacity must be positive.");
+        if (rows <= 0)
+            throw new ArgumentOutOfRangeException(nameof(rows), rows, "A cache needs at least one row (sequence).");
         (Rows, Capacity, NumKvHeads, HeadDim, DType, Device) = (rows, capacity, numKvHeads, headDim, dtype, device);
         ChunkLength = ChunkLengthOn(device.type);
         Chunks = StoredPositionsFor(capacity, ChunkLength) / ChunkLength;
@@ -35,7 +38,8 @@ public sealed class KvStorage : IBatchKvStorage
         for (int i = 0; i < numLayers; i++)
         {
             _keys[i] = zeros([rows, numKvHeads, StoredPositions, headDim], dtype, device).DetachFromDisposeScope();
-            _values[i] = zeros([Chunks, rows, numKvHeads, ChunkLength, headDim], dtype, device).DetachFromDisposeScope();
+            _values[i] = zeros([Chunks, rows, numKvHeads, ChunkLength, headDim], dtype, device)
+                .DetachFromDisposeScope();
         }
     }
 
@@ -93,7 +97,8 @@ public sealed class KvStorage : IBatchKvStorage
     /// <summary>Values of a layer as stored, [chunks, rows, kv heads, chunk length, head dim].</summary>
     public Tensor ValueChunks(int layer) => _values[layer];
 
-    /// <summary>Values of rows [row, row + count) for positions [0, length) in the usual [rows, kv heads, length, dim] layout (a copy).</summary>
+    /// <summary>Values of rows [row, row + count) for positions [0, length) in the usual [rows, kv heads, length, dim]
+    /// layout (a copy).</summary>
     public Tensor ValuesOf(int layer, int row, int count, int length)
     {
         int chunks = (length + ChunkLength - 1) / ChunkLength;
@@ -101,7 +106,8 @@ public sealed class KvStorage : IBatchKvStorage
             .reshape(count, NumKvHeads, (long)chunks * ChunkLength, HeadDim).narrow(2, 0, length);
     }
 
-    /// <summary>Decode-step machinery bound to these buffers (captured graphs, staging tensors); disposed here.</summary>
+    /// <summary>Decode-step machinery bound to these buffers (captured graphs, staging tensors); disposed here.
+    /// </summary>
     internal IDisposable? Runner { get; set; }
 
     IDisposable? IBatchKvStorage.Runner { get => Runner; set => Runner = value; }
@@ -121,7 +127,8 @@ public sealed class KvStorage : IBatchKvStorage
         long tokens = keys.shape[2], count = keys.shape[0];
         if (startPosition < 0 || startPosition + tokens > Capacity)
             throw new InvalidOperationException(
-                $"Positions {startPosition}..{startPosition + tokens - 1} do not fit a KV cache of capacity {Capacity}; create a larger cache.");
+                $"Positions {startPosition}..{startPosition + tokens - 1} do not fit a KV cache of capacity "
+                    + $"{Capacity}; create a larger cache.");
         var k = _keys[layer].narrow(0, row, count);
         k.narrow(2, startPosition, tokens).copy_(keys);
         WriteValues(layer, row, values, startPosition);
@@ -145,7 +152,8 @@ public sealed class KvStorage : IBatchKvStorage
             long whole = offset == 0 ? (tokens - done) / ChunkLength : 0;
             if (whole > 0)
             {
-                var source = values.narrow(2, done, whole * ChunkLength).view(count, NumKvHeads, whole, ChunkLength, HeadDim).permute(2, 0, 1, 3, 4);
+                var source = values.narrow(2, done, whole * ChunkLength)
+                    .view(count, NumKvHeads, whole, ChunkLength, HeadDim).permute(2, 0, 1, 3, 4);
                 rows.narrow(0, chunk, whole).copy_(source);
                 done += whole * ChunkLength;
             }

@@ -9,7 +9,8 @@ namespace RetrievalGuard.Engine.Caches;
 /// </summary>
 public sealed class StaticKvCache : IKvCache
 {
-    public StaticKvCache(int numLayers, int batchSize, int numKvHeads, int headDim, int capacity, ScalarType dtype, Device device)
+    public StaticKvCache(int numLayers, int batchSize, int numKvHeads, int headDim, int capacity, ScalarType dtype,
+        Device device)
     {
         if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), "Batch size must be positive.");
         Storage = new KvStorage(numLayers, batchSize, numKvHeads, headDim, capacity, dtype, device);
@@ -37,7 +38,8 @@ public sealed class StaticKvCache : IKvCache
 
     public void Truncate(int length)
     {
-        if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length), $"Can truncate to 0..{Length}, not {length}.");
+        if (length < 0 || length > Length)
+            throw new ArgumentOutOfRangeException(nameof(length), $"Can truncate to 0..{Length}, not {length}.");
         Length = length;
     }
 

@@ -12,7 +12,8 @@ public sealed class BatchSequence
 {
     private readonly List<int> _generated = new();
 
-    internal BatchSequence(int row, IReadOnlyList<int> prompt, GenerationOptions options, HashSet<int> stops, Generator? generator)
+    internal BatchSequence(int row, IReadOnlyList<int> prompt, GenerationOptions options, HashSet<int> stops,
+        Generator? generator)
     {
         (Row, PromptLength, Options, Stops, Generator) = (row, prompt.Count, options, stops, generator);
     }
@@ -110,14 +111,17 @@ public sealed class BatchDecoder : IDisposable
         IReadOnlyCollection<int> stopTokenIds, AttentionProbe? probe = null)
     {
         TokenGenerator.ValidateRequest(_model, prompt, options);
-        if (options.MaxNewTokens < 1) throw new ArgumentOutOfRangeException(nameof(options), "A batched request makes at least one token.");
+        if (options.MaxNewTokens < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), "A batched request makes at least one token.");
         if (options.Probe is not null || options.HeadMask is not null)
             throw new NotSupportedException(
                 "Probes and head masks are per batch, not per request: pass them to Join and Step.");
         if (prompt.Count + options.MaxNewTokens > _storage.Capacity)
-            throw new ArgumentException($"Prompt ({prompt.Count} tokens) + {options.MaxNewTokens} new tokens exceed the per-sequence capacity {_storage.Capacity}.");
+            throw new ArgumentException($"Prompt ({prompt.Count} tokens) + {options.MaxNewTokens} new tokens exceed "
+                + $"the per-sequence capacity {_storage.Capacity}.");
         int row = Array.IndexOf(_rows, null);
-        if (row < 0) throw new InvalidOperationException($"All {MaxSequences} rows are busy: wait for a sequence to finish.");
+        if (row < 0)
+            throw new InvalidOperationException($"All {MaxSequences} rows are busy: wait for a sequence to finish.");
         var generator = options.Temperature > 0 ? new Generator((ulong)options.Seed) : null;
         var sequence = new BatchSequence(row, prompt, options, stopTokenIds.ToHashSet(), generator);
         TokenStep first;
@@ -131,18 +135,21 @@ public sealed class BatchDecoder : IDisposable
     }
 
     /// <summary>One token for every active sequence; finished sequences leave the batch.</summary>
-    public IReadOnlyList<(BatchSequence Sequence, TokenStep Step)> Step(AttentionProbe? probe = null, HeadMask? headMask = null)
+    public IReadOnlyList<(BatchSequence Sequence, TokenStep Step)> Step(AttentionProbe? probe = null,
+        HeadMask? headMask = null)
     {
         var active = _rows.Where(r => r is not null).Select(r => r!).ToList();
         if (active.Count == 0) return [];
-        var requests = active.Select(s => new DecodeRequest(s.Row, s.Generated[^1], s.NextPosition, s.Options, s.Generator)).ToList();
+        var requests = active
+            .Select(s => new DecodeRequest(s.Row, s.Generated[^1], s.NextPosition, s.Options, s.Generator)).ToList();
         var results = DecodeRunner.For(_model, _storage).Step(requests, probe, headMask);
         var steps = new List<(BatchSequence, TokenStep)>(active.Count);
         for (int i = 0; i < active.Count; i++)
         {
             var s = active[i];
             var r = results[i];
-            var step = new TokenStep(r.Token, s.NextPosition + 1, r.LogProb, r.Entropy, s.Stops.Contains(r.Token), r.Attention, r.Summary);
+            var step = new TokenStep(r.Token, s.NextPosition + 1, r.LogProb, r.Entropy, s.Stops.Contains(r.Token),
+                r.Attention, r.Summary);
             if (s.Add(step)) Finish(s);
             steps.Add((s, step));
         }

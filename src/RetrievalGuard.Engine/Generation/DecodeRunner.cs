@@ -7,15 +7,18 @@ using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Generation;
 
-/// <summary>A row to advance by one token: feed <see cref="Token"/> at <see cref="Position"/> of storage row <see cref="Row"/>.</summary>
-public readonly record struct DecodeRequest(int Row, int Token, int Position, GenerationOptions Options, Generator? Generator = null);
+/// <summary>A row to advance by one token: feed <see cref="Token"/> at <see cref="Position"/> of storage row
+/// <see cref="Row"/>.</summary>
+public readonly record struct DecodeRequest(int Row, int Token, int Position, GenerationOptions Options,
+    Generator? Generator = null);
 
 /// <summary>What one decode step produced for one row.</summary>
-public readonly record struct DecodeResult(int Row, int Token, float LogProb, float Entropy, float[][]? Attention, AttentionSummary? Summary);
+public readonly record struct DecodeResult(int Row, int Token, float LogProb, float Entropy, float[][]? Attention,
+    AttentionSummary? Summary);
 
 /// <summary>
-/// Runs the static decode step for the rows of one <see cref="IBatchKvStorage"/> (the storage picks its step). On CUDA each shape (key-window
-/// bucket × what is observed) is captured once as a CUDA graph and replayed, which removes
+/// Runs the static decode step for the rows of one <see cref="IBatchKvStorage"/> (the storage picks its step). On CUDA
+/// each shape (key-window bucket × what is observed) is captured once as a CUDA graph and replayed, which removes
 /// libtorch's per-operator launch cost (hundreds of kernels per token); elsewhere the same step runs eagerly.
 /// Per step the host writes one small input tensor and reads one small output tensor, nothing else.
 /// </summary>
@@ -33,7 +36,9 @@ public sealed class DecodeRunner : IDisposable
         Storage = storage;
         var device = storage.Device;
         _inputs = zeros([2, storage.Rows], dtype: int64, device: device).DetachFromDisposeScope();
-        _staging = device.type == DeviceType.CUDA ? zeros([2, storage.Rows], dtype: int64).pin_memory().DetachFromDisposeScope() : _inputs;
+        _staging = device.type == DeviceType.CUDA
+            ? zeros([2, storage.Rows], dtype: int64).pin_memory().DetachFromDisposeScope()
+            : _inputs;
         UsesGraphs = CudaGraph.IsSupported(device, out string reason);
         GraphsUnavailableReason = UsesGraphs ? null : reason;
     }
@@ -52,7 +57,8 @@ public sealed class DecodeRunner : IDisposable
     /// <summary>Graphs captured so far (a new one for each new shape bucket).</summary>
     public int Captures { get; private set; }
 
-    /// <summary>The runner bound to <paramref name="storage"/> (made on first use and disposed with the storage).</summary>
+    /// <summary>The runner bound to <paramref name="storage"/> (made on first use and disposed with the storage).
+    /// </summary>
     public static DecodeRunner For(LlamaModel model, IBatchKvStorage storage)
     {
         if (storage.Runner is DecodeRunner r && ReferenceEquals(r._model, model)) return r;
@@ -66,22 +72,29 @@ public sealed class DecodeRunner : IDisposable
     /// Advances each requested row by one token. Every row of the storage takes part in the step (fixed shapes); rows
     /// not requested sit it out, writing to scratch.
     /// The probe (if any) observes every requested row. Segment masses come from its per-row labels
-    /// (<see cref="AttentionProbe.RowSegmentCount"/>), or in batch-1 steps from <see cref="AttentionProbe.SetSegments"/>.
+    /// (<see cref="AttentionProbe.RowSegmentCount"/>), or in batch-1 steps from
+    /// <see cref="AttentionProbe.SetSegments"/>.
     /// </summary>
-    public DecodeResult[] Step(IReadOnlyList<DecodeRequest> requests, AttentionProbe? probe = null, HeadMask? headMask = null)
+    public DecodeResult[] Step(IReadOnlyList<DecodeRequest> requests, AttentionProbe? probe = null,
+        HeadMask? headMask = null)
     {
         if (requests.Count == 0) return [];
         int longest = 0;
         var seen = new bool[Storage.Rows];
         foreach (var r in requests)
         {
-            if (r.Row < 0 || r.Row >= Storage.Rows) throw new ArgumentOutOfRangeException(nameof(requests), r.Row, $"Row must be in 0..{Storage.Rows - 1}.");
-            if (seen[r.Row]) throw new ArgumentException($"Row {r.Row} is requested twice in one step.", nameof(requests));
+            if (r.Row < 0 || r.Row >= Storage.Rows)
+                throw new ArgumentOutOfRangeException(nameof(requests), r.Row,
+                    $"Row must be in 0..{Storage.Rows - 1}.");
+            if (seen[r.Row])
+                throw new ArgumentException($"Row {r.Row} is requested twice in one step.", nameof(requests));
             seen[r.Row] = true;
             if (r.Position < 0 || r.Position >= Storage.Capacity)
-                throw new ArgumentOutOfRangeException(nameof(requests), r.Position, $"Position {r.Position} does not fit the cache (capacity {Storage.Capacity}).");
+                throw new ArgumentOutOfRangeException(nameof(requests), r.Position,
+                    $"Position {r.Position} does not fit the cache (capacity {Storage.Capacity}).");
             if (r.Token < 0 || r.Token >= _model.Config.VocabSize)
-                throw new ArgumentOutOfRangeException(nameof(requests), r.Token, $"Token id {r.Token} is outside the vocabulary (size {_model.Config.VocabSize}).");
+                throw new ArgumentOutOfRangeException(nameof(requests), r.Token,
+                    $"Token id {r.Token} is outside the vocabulary (size {_model.Config.VocabSize}).");
             longest = Math.Max(longest, r.Position + 1);
         }
         int rows = Storage.Rows;
@@ -140,7 +153,8 @@ public sealed class DecodeRunner : IDisposable
         {
             var picked = zeros([rows, 3], dtype: float32, device: Storage.Device);
             foreach (var r in requests)
-                picked.narrow(0, r.Row, 1).copy_(Sampler.Sample(outputs[0].narrow(0, r.Row, 1), r.Options, r.Generator));
+                picked.narrow(0, r.Row, 1)
+                    .copy_(Sampler.Sample(outputs[0].narrow(0, r.Row, 1), r.Options, r.Generator));
             packed = outputs.Count > 1 ? cat([picked, outputs[1]], 1) : picked;
         }
         var values = packed.to(float32).cpu().data<float>().ToArray();
@@ -170,8 +184,10 @@ public sealed class DecodeRunner : IDisposable
         _ => null,
     };
 
-    /// <summary>The captured work: the step, greedy choice when every row is greedy, and the probe's packed columns.</summary>
-    private IReadOnlyList<Tensor> StepTensors(int keyLength, bool greedy, AttentionProbe? probe, HeadMask? headMask, Tensor? segmentTable)
+    /// <summary>The captured work: the step, greedy choice when every row is greedy, and the probe's packed columns.
+    /// </summary>
+    private IReadOnlyList<Tensor> StepTensors(int keyLength, bool greedy, AttentionProbe? probe, HeadMask? headMask,
+        Tensor? segmentTable)
     {
         var (logits, probeRows) = Storage.DecodeStep(_model, _inputs[0], _inputs[1], keyLength, probe, headMask);
         var probeColumns = probeRows is null ? null : ProbeColumns(probeRows, probe!, segmentTable);
@@ -186,7 +202,8 @@ public sealed class DecodeRunner : IDisposable
     /// [rows, probed heads, keys] → [rows, columns]: rows (if kept), top-K positions and weights, segment masses.
     /// With K = 1 the position is the earliest of equal maxima (the copy-paste rule); larger K follow topk's order.
     /// </summary>
-    internal static Tensor ProbeColumns(Tensor probeRows, AttentionProbe probe, Tensor? segmentTable, bool? keepRows = null)
+    internal static Tensor ProbeColumns(Tensor probeRows, AttentionProbe probe, Tensor? segmentTable,
+        bool? keepRows = null)
     {
         long rows = probeRows.shape[0], heads = probeRows.shape[1], keys = probeRows.shape[2];
         var parts = new List<Tensor>();
@@ -194,14 +211,16 @@ public sealed class DecodeRunner : IDisposable
         if (probe.TopK > 0)
         {
             var (weights, positions) = probe.TopK == 1
-                ? (probeRows.max(-1, keepdim: true).values, AttentionPeaks.EarliestMaxPositions(probeRows).unsqueeze(-1))
+                ? (probeRows.max(-1, keepdim: true).values,
+                    AttentionPeaks.EarliestMaxPositions(probeRows).unsqueeze(-1))
                 : probeRows.topk((int)Math.Min(probe.TopK, keys), dim: -1);
             if (keys < probe.TopK)
             {
                 // Fewer positions than K so far: pad with position −1 and weight 0.
                 long missing = probe.TopK - keys;
                 weights = cat([weights, zeros([rows, heads, missing], dtype: float32, device: weights.device)], -1);
-                positions = cat([positions, full([rows, heads, missing], -1L, dtype: int64, device: positions.device)], -1);
+                positions = cat(
+                    [positions, full([rows, heads, missing], -1L, dtype: int64, device: positions.device)], -1);
             }
             parts.Add(positions.to(float32).flatten(1));
             parts.Add(weights.flatten(1));
@@ -283,7 +302,7 @@ public sealed class DecodeRunner : IDisposable
         _inputs.Dispose();
     }
 
-    private readonly record struct GraphKey(int KeyLength, bool Greedy, AttentionProbe? Probe, int SegmentVersion, int Segments,
-        HeadMask? HeadMask,
+    private readonly record struct GraphKey(int KeyLength, bool Greedy, AttentionProbe? Probe, int SegmentVersion,
+        int Segments, HeadMask? HeadMask,
         int RotaryVersion, bool FusedKernels);
 }

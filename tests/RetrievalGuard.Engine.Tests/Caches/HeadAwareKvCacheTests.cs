@@ -102,7 +102,8 @@ public class HeadAwareKvCacheTests
         var headAwareStatic = Generate(model, headAware, 30, 7);
         Assert.NotNull(headAware.StaticDecodeStorage);
         Assert.Equal(fullStatic.Select(s => s.Id), headAwareStatic.Select(s => s.Id));
-        Assert.All(fullStatic.Zip(headAwareStatic), p => Assert.True(Math.Abs(p.First.LogProb - p.Second.LogProb) < 1e-4));
+        Assert.All(fullStatic.Zip(headAwareStatic),
+            p => Assert.True(Math.Abs(p.First.LogProb - p.Second.LogProb) < 1e-4));
     }
 
     [Fact]

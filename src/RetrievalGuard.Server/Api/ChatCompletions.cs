@@ -40,6 +40,11 @@ internal static class ChatCompletions
                 $"The model '{name}' does not exist here; this server serves '{host.ModelId}'.", "model",
                 "model_not_found");
         var scheduler = host.Scheduler;
+        var served = scheduler.Cache.Kind.ToString().ToLowerInvariant();
+        if (request.Cache is { } asked && !string.Equals(asked, served, StringComparison.OrdinalIgnoreCase))
+            throw ApiError.BadRequest($"This server decodes every answer with the '{served}' KV cache "
+                + $"({ServerOptions.Section}:Serving:CachePolicy); a request cannot choose '{asked}': all rows share "
+                + "one preallocated cache.", "retrieval_guard.cache", "unsupported_cache_policy");
         var answer = new AnswerRequest
         {
             Passages = request.Passages,

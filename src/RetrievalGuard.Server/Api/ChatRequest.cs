@@ -10,7 +10,8 @@ namespace RetrievalGuard.Server.Api;
 /// An OpenAI chat-completions request as the server understands it. Passages come from the extension field
 /// <c>retrieval_guard.passages</c> (strings or <c>{"id", "text"}</c>) and from system or user messages whose
 /// <c>name</c> is <c>passage</c> or <c>passage-ID</c>; the question is the last other user message. Without passages
-/// the request is a plain chat. The raw body is kept for proxy mode.
+/// the request is a plain chat. The raw body is kept for proxy mode. <c>retrieval_guard.cache</c> names the KV cache
+/// policy the client expects; every row of the server shares one (<c>Serving:CachePolicy</c>), so another is refused.
 /// </summary>
 internal sealed record ChatRequest(
     string? Model,
@@ -24,7 +25,8 @@ internal sealed record ChatRequest(
     float TopP,
     long Seed,
     IReadOnlyList<string> Stop,
-    bool LogProbs)
+    bool LogProbs,
+    string? Cache = null)
 {
     public const string PassageName = "passage";
 
@@ -87,8 +89,16 @@ internal sealed record ChatRequest(
             Optional(body, "top_p") is { } p ? Float(p, "top_p", 1e-6, 1) : 1f,
             Optional(body, "seed") is { } seed ? Long(seed, "seed") : 0,
             ReadStop(body),
-            Optional(body, "logprobs") is { } lp && Bool(lp, "logprobs"));
+            Optional(body, "logprobs") is { } lp && Bool(lp, "logprobs"),
+            ReadCache(body));
     }
+
+    /// <summary><c>retrieval_guard.cache</c>: the KV cache policy the client expects (checked against the server's).
+    /// </summary>
+    private static string? ReadCache(JsonElement body) =>
+        Optional(body, "retrieval_guard") is { } guard && Optional(guard, "cache") is { } cache
+            ? Text(cache, "retrieval_guard.cache", 40)
+            : null;
 
     private static bool IsPassage(string? name) => name is not null
         && (name == PassageName || name.StartsWith(PassageName + "-", StringComparison.Ordinal));

@@ -35,9 +35,20 @@ public sealed class CacheSettingsTests
         Assert.Equal(2, fullRows);
         Assert.True(scheduler.MaxSequences >= 3 * fullRows, $"{scheduler.MaxSequences} rows");
 
-        using var response = await http.PostAsJsonAsync("/v1/chat/completions", ServerFactory.GuardedBody());
+        var body = ServerFactory.GuardedBody();
+        body["retrieval_guard"] = new { passages = ServerFactory.Passages, cache = "HeadAware" };
+        using var response = await http.PostAsJsonAsync("/v1/chat/completions", body);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("Kalomi", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // A request expecting another policy is told which one this server has, not silently served.
+        body["retrieval_guard"] = new { passages = ServerFactory.Passages, cache = "full" };
+        using var refused = await http.PostAsJsonAsync("/v1/chat/completions", body);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        var error = await ServerFactory.ErrorOf(refused);
+        Assert.Equal("unsupported_cache_policy", error.GetProperty("code").GetString());
+        Assert.Equal("retrieval_guard.cache", error.GetProperty("param").GetString());
+        Assert.Contains("'headaware' KV cache", error.GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
     public static TheoryData<ServingSettings, string> BadSettings => new()

@@ -205,9 +205,15 @@ internal static class GuardCommands
         var output = CommonOptions.OutputFile("--out", "Calibration file to write (*.calibration.json)");
         var limit = new Option<int?>("--limit") { Description = "Use only the first N answers" };
         var features = FeaturesOption();
+        var calibrator = new Option<string>("--calibrator")
+        {
+            Description = "boosted-trees (default: features interact) or logistic; baselines are fitted the same way",
+            DefaultValueFactory = _ => "boosted-trees",
+        };
+        calibrator.AcceptOnlyFromAmong("boosted-trees", "logistic");
         var command = new Command("fit",
             "Fit the guard's calibration (and the baselines') for a model on labelled answers.")
-            { data, output, limit, map, features };
+            { data, output, limit, map, features, calibrator };
         foreach (var option in model.All)
             command.Options.Add(option);
         command.SetAction((parse, cancellation) => CliErrors.Guard(() =>
@@ -224,13 +230,16 @@ internal static class GuardCommands
             var (methods, scored) = Collect(lm, guard, answers, cancellation);
             WriteFeatures(featuresPath, methods, scored);
             var fingerprint = ModelFingerprint.Compute(lm.Directory);
-            var calibration = GuardFitting.Fit(HeadMapModel.From(lm.Config, fingerprint, guard.Map.Model.Name), methods,
-                scored, Path.GetFileName(dataPath));
+            var kind = parse.GetValue(calibrator) == "logistic" ? CalibratorKind.Logistic : CalibratorKind.BoostedTrees;
+            var calibration = GuardFitting.Fit(HeadMapModel.From(lm.Config, fingerprint, guard.Map.Model.Name),
+                methods, scored, Path.GetFileName(dataPath), calibrator: kind);
             calibration.Fit["heads"] = new JsonArray(guard.Heads.Select(h => (JsonNode)h.Head.ToString()).ToArray());
             calibration.Save(outputPath);
-            Console.WriteLine("cross-validated on the fitting data (5 folds):");
+            Console.WriteLine($"cross-validated on the fitting data (5 folds, {GuardFitting.Name(kind)}):");
             foreach (var (name, figures) in (JsonObject)calibration.Fit["cross_validated"]!)
                 Console.WriteLine($"  {name,-20} AUROC {figures!["auroc"]}  ECE {figures["ece"]}");
+            if (calibration.Fit["guard_with_other_calibrator"] is JsonObject other)
+                Console.WriteLine($"  the guard with {other["calibrator"]}: AUROC {other["auroc"]}  ECE {other["ece"]}");
             Console.WriteLine($"wrote {outputPath}");
             return Task.FromResult(0);
         }));

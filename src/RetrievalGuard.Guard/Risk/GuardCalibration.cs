@@ -6,18 +6,19 @@ using RetrievalGuard.Heads.Maps;
 namespace RetrievalGuard.Guard.Risk;
 
 /// <summary>One scoring method's calibrator: the guard's own, or a baseline's fitted on the same data.</summary>
-public sealed record CalibratedMethod(string Name, LogisticModel Model);
+public sealed record CalibratedMethod(string Name, IRiskModel Model);
 
 /// <summary>
-/// The guard's calibration for one model: logistic regressions from answer-level features to the probability that an
-/// answer is hallucinated, fitted on labelled answers of text the evaluation never uses (`rguard guard fit`), saved
+/// The guard's calibration for one model: calibrators (gradient-boosted trees or logistic regressions, see
+/// <see cref="CalibratorKind"/>) from answer-level features to the probability that an answer is hallucinated, fitted on labelled answers of text the evaluation never uses (`rguard guard fit`), saved
 /// as a versioned file beside the head map and bound to the model's fingerprint (refused for any other model).
 /// Baselines' calibrators ride along, so that `rguard eval` compares every method through the same calibration.
 /// </summary>
 public sealed class GuardCalibration
 {
     public const string FormatName = "retrievalguard.calibration";
-    public const int CurrentVersion = 1;
+    /// <summary>Version 2 names each calibrator's <c>type</c>; version 1 files (logistic only) still load.</summary>
+    public const int CurrentVersion = 2;
     public const string FileSuffix = ".calibration.json";
     public const string GuardMethod = "retrievalguard";
 
@@ -49,9 +50,9 @@ public sealed class GuardCalibration
 
     public string Created { get; }
 
-    public LogisticModel Guard => Method(GuardMethod);
+    public IRiskModel Guard => Method(GuardMethod);
 
-    public LogisticModel Method(string name) => Methods.FirstOrDefault(m => m.Name == name)?.Model
+    public IRiskModel Method(string name) => Methods.FirstOrDefault(m => m.Name == name)?.Model
         ?? throw new KeyNotFoundException($"The calibration has no method '{name}' (it has {string.Join(", ", Methods.Select(m => m.Name))}).");
 
     /// <summary>Refuses a calibration made for another model, naming what differs.</summary>
@@ -78,10 +79,36 @@ public sealed class GuardCalibration
         ["methods"] = new JsonArray(Methods.Select(m => (JsonNode)new JsonObject
         {
             ["name"] = m.Name,
-            ["calibrator"] = JsonSerializer.SerializeToNode(m.Model, LogisticModel.JsonOptions),
+            ["calibrator"] = CalibratorJson(m.Model),
         }).ToArray()),
         ["fit"] = Fit.DeepClone(),
     };
+
+    private static JsonNode CalibratorJson(IRiskModel model)
+    {
+        var (type, json) = model switch
+        {
+            LogisticModel logistic => (LogisticType, JsonSerializer.SerializeToNode(logistic, LogisticModel.JsonOptions)),
+            BoostedTreesModel trees => (BoostedTreesType,
+                JsonSerializer.SerializeToNode(trees, LogisticModel.JsonOptions)),
+            _ => throw new NotSupportedException($"A {model.GetType().Name} cannot be saved in a calibration file."),
+        };
+        var node = new JsonObject { ["type"] = type };
+        foreach (var (key, value) in json!.AsObject().ToArray())
+            node[key] = value?.DeepClone();
+        return node;
+    }
+
+    private const string LogisticType = "logistic", BoostedTreesType = "boosted_trees";
+
+    private static IRiskModel ReadCalibrator(JsonNode? node, string path) =>
+        (node?["type"]?.GetValue<string>() ?? LogisticType) switch
+        {
+            LogisticType => (IRiskModel?)node.Deserialize<LogisticModel>(LogisticModel.JsonOptions),
+            BoostedTreesType => node.Deserialize<BoostedTreesModel>(LogisticModel.JsonOptions),
+            var other => throw new InvalidDataException(
+                $"{path}.type is '{other}'; use '{LogisticType}' or '{BoostedTreesType}'."),
+        } ?? throw new InvalidDataException($"{path} is missing.");
 
     public void Save(string path) =>
         File.WriteAllText(path, ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
@@ -108,8 +135,9 @@ public sealed class GuardCalibration
         if (json["format"]?.GetValue<string>() != FormatName)
             throw new InvalidDataException($"{source}: field 'format' must be '{FormatName}'.");
         var version = json["version"]?.GetValue<int>() ?? 0;
-        if (version != CurrentVersion)
-            throw new InvalidDataException($"{source}: version {version} is not supported (this build reads {CurrentVersion}).");
+        if (version is < 1 or > CurrentVersion)
+            throw new InvalidDataException(
+                $"{source}: version {version} is not supported (this build reads 1 to {CurrentVersion}).");
         try
         {
             var model = json["model"].Deserialize<HeadMapModel>(LogisticModel.JsonOptions)
@@ -117,8 +145,7 @@ public sealed class GuardCalibration
             var methods = (json["methods"] as JsonArray ?? throw new InvalidDataException($"{source}: field 'methods' is missing."))
                 .Select((m, i) => new CalibratedMethod(
                     m?["name"]?.GetValue<string>() ?? throw new InvalidDataException($"{source}: methods[{i}].name is missing."),
-                    m["calibrator"].Deserialize<LogisticModel>(LogisticModel.JsonOptions)
-                        ?? throw new InvalidDataException($"{source}: methods[{i}].calibrator is missing.")))
+                    ReadCalibrator(m["calibrator"], $"{source}: methods[{i}].calibrator")))
                 .ToArray();
             var threshold = json["threshold"]?.GetValue<double>() ?? throw new InvalidDataException($"{source}: field 'threshold' is missing.");
             return new GuardCalibration(model, methods, threshold, json["fit"] as JsonObject is { } fit ? (JsonObject)fit.DeepClone() : null,

@@ -39,7 +39,7 @@ public static class LogisticCalibrator
         double l2 = 1e-2,
         int maxIterations = 100)
     {
-        ValidateTrainingSet(features, labels, featureNames);
+        CrossValidation.ValidateTrainingSet(features, labels, featureNames);
         if (!(l2 > 0) || double.IsInfinity(l2))
         {
             throw new ArgumentOutOfRangeException(
@@ -57,12 +57,7 @@ public static class LogisticCalibrator
         return new LogisticModel(featureNames, means, scales, coefficients[..^1], coefficients[^1], l2);
     }
 
-    /// <summary>
-    /// Out-of-fold probabilities for honest evaluation of a calibrated detector: the rows are split into
-    /// <paramref name="folds"/> stratified folds (each class shuffled by <paramref name="seed"/>, then dealt
-    /// round-robin), and every row is scored by the model fitted on the other folds. The same seed gives the same
-    /// predictions.
-    /// </summary>
+    /// <summary>Out-of-fold probabilities of logistic fits (<see cref="CrossValidation.Predictions"/>).</summary>
     /// <exception cref="ArgumentException">As <see cref="Fit"/>, or a class has fewer than two rows.</exception>
     public static double[] CrossValidatedPredictions(
         IReadOnlyList<IReadOnlyList<double>> features,
@@ -70,70 +65,9 @@ public static class LogisticCalibrator
         IReadOnlyList<string> featureNames,
         int folds = 5,
         int seed = 1,
-        double l2 = 1e-2)
-    {
-        ValidateTrainingSet(features, labels, featureNames);
-        ArgumentOutOfRangeException.ThrowIfLessThan(folds, 2);
-
-        var foldOf = new int[labels.Count];
-        var rng = new Random(seed);
-        foreach (var isPositive in new[] { true, false })
-        {
-            var members = Enumerable.Range(0, labels.Count).Where(i => labels[i] == isPositive).ToArray();
-            if (members.Length < 2)
-            {
-                throw new ArgumentException(
-                    $"labels holds {members.Length} {ClassName(isPositive)} item; "
-                    + "cross-validation needs at least 2 of each class so every training fold has both.",
-                    nameof(labels));
-            }
-            rng.Shuffle(members);
-            for (var k = 0; k < members.Length; k++)
-                foldOf[members[k]] = k % folds;
-        }
-
-        var predictions = new double[labels.Count];
-        for (var fold = 0; fold < folds; fold++)
-        {
-            var training = Enumerable.Range(0, labels.Count).Where(i => foldOf[i] != fold).ToArray();
-            if (training.Length == labels.Count)
-                continue;
-            var trainingFeatures = training.Select(i => features[i]).ToArray();
-            var model = Fit(trainingFeatures, training.Select(i => labels[i]).ToArray(), featureNames, l2);
-            for (var i = 0; i < labels.Count; i++)
-            {
-                if (foldOf[i] == fold)
-                    predictions[i] = model.Predict(features[i]);
-            }
-        }
-        return predictions;
-    }
-
-    private static void ValidateTrainingSet(
-        IReadOnlyList<IReadOnlyList<double>> features, IReadOnlyList<bool> labels, IReadOnlyList<string> featureNames)
-    {
-        ArgumentNullException.ThrowIfNull(features);
-        ArgumentNullException.ThrowIfNull(labels);
-        LogisticModel.RequireFeatureNames(featureNames);
-        if (features.Count != labels.Count)
-        {
-            throw new ArgumentException(
-                $"features has {features.Count} rows but labels has {labels.Count}.", nameof(labels));
-        }
-        for (var i = 0; i < features.Count; i++)
-            LogisticModel.ValidateRow(features[i], featureNames, $"features[{i}]");
-        foreach (var isPositive in new[] { true, false })
-        {
-            if (!labels.Contains(isPositive))
-            {
-                throw new ArgumentException(
-                    $"labels holds no {ClassName(isPositive)} item: a logistic fit needs both classes.",
-                    nameof(labels));
-            }
-        }
-    }
-
-    private static string ClassName(bool isPositive) => isPositive ? "positive (hallucinated)" : "negative (grounded)";
+        double l2 = 1e-2) =>
+        CrossValidation.Predictions(features, labels, featureNames,
+            (rows, training) => Fit(rows, training, featureNames, l2), folds, seed);
 
     /// <summary>Per-feature mean and population standard deviation; a constant feature gets scale 1 (z ≈ 0).</summary>
     private static (double[] Means, double[] Scales) Standardisation(

@@ -9,7 +9,7 @@ namespace RetrievalGuard.Guard.Risk;
 /// sigmoid(Σⱼ Weightsⱼ·(xⱼ − Meansⱼ) / Scalesⱼ + Bias). Weights apply to standardised features, so their sizes compare
 /// across features; the model saves as snake_case JSON through <see cref="JsonOptions"/>.
 /// </summary>
-public sealed record LogisticModel
+public sealed record LogisticModel : IRiskModel
 {
     /// <summary>snake_case names (<c>feature_names</c>, <c>l2</c>, …), indented, so saved models diff well.</summary>
     public static JsonSerializerOptions JsonOptions { get; } = CreateJsonOptions();

@@ -7,12 +7,12 @@ namespace RetrievalGuard.Guard.Risk;
 /// phrase of content words (flagged above the threshold), and per sentence the passages its retrieval-head attention
 /// went to. Plain arithmetic on the signals; no model is run here.
 /// </summary>
-public sealed class RiskAssessor(LogisticModel? calibrator, double threshold = 0.5)
+public sealed class RiskAssessor(IRiskModel? calibrator, double threshold = 0.5)
 {
     /// <summary>Passages with at least this share of a sentence's passage attention are cited.</summary>
     public const double CitationShare = 0.2;
 
-    public LogisticModel? Calibrator { get; } = calibrator;
+    public IRiskModel? Calibrator { get; } = calibrator;
 
     public double Threshold { get; } = threshold;
 

@@ -62,6 +62,40 @@ public class GuardCalibrationTests
     }
 
     [Fact]
+    public void BoostedTreesRoundTripAndVersionOneFilesStillLoadAsLogistic()
+    {
+        using var folder = new TempFolder();
+        var tree = new RegressionTree([0, -1, -1], [0.5, 0, 0], [1, -1, -1], [2, -1, -1], [0, -1.5, 2.0]);
+        var boosted = new GuardCalibration(Model,
+            [new CalibratedMethod(GuardCalibration.GuardMethod, new BoostedTreesModel(["copy_mean"], 0.2, 0.1, [tree],
+                3, 20, 1))], 0.5);
+        var path = System.IO.Path.Combine(folder.Path, "b" + GuardCalibration.FileSuffix);
+        boosted.Save(path);
+        var loaded = GuardCalibration.Load(path);
+        Assert.IsType<BoostedTreesModel>(loaded.Guard);
+        Assert.Equal(boosted.Guard.Predict([0.7]), loaded.Guard.Predict([0.7]), 12);
+        Assert.Contains("\"type\": \"boosted_trees\"", File.ReadAllText(path), StringComparison.Ordinal);
+
+        // A version-1 file: no type, a logistic calibrator.
+        var v1 = File.ReadAllText(SavedLogistic(folder)).Replace("\"version\": 2", "\"version\": 1",
+            StringComparison.Ordinal).Replace("\"type\": \"logistic\",", "", StringComparison.Ordinal);
+        var old = GuardCalibration.Load(folder.Write("v1" + GuardCalibration.FileSuffix, v1));
+        Assert.Equal(Calibration().Guard.Predict([0.7]), old.Guard.Predict([0.7]), 12);
+
+        var unknown = File.ReadAllText(path).Replace("boosted_trees", "forest", StringComparison.Ordinal);
+        var error = Assert.Throws<InvalidDataException>(() =>
+            GuardCalibration.Load(folder.Write("u" + GuardCalibration.FileSuffix, unknown)));
+        Assert.Contains("methods[0].calibrator.type is 'forest'", error.Message, StringComparison.Ordinal);
+    }
+
+    private static string SavedLogistic(TempFolder folder)
+    {
+        var path = System.IO.Path.Combine(folder.Path, "l" + GuardCalibration.FileSuffix);
+        Calibration().Save(path);
+        return path;
+    }
+
+    [Fact]
     public void AMissingFileSaysSo()
     {
         var error = Assert.Throws<FileNotFoundException>(() => GuardCalibration.Load("/nonexistent/x.calibration.json"));

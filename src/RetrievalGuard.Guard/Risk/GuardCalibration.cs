@@ -14,7 +14,7 @@ public sealed record CalibratedMethod(string Name, IRiskModel Model);
 /// as a versioned file beside the head map and bound to the model's fingerprint (refused for any other model).
 /// Baselines' calibrators ride along, so that `rguard eval` compares every method through the same calibration.
 /// </summary>
-public sealed class GuardCalibration
+public sealed partial class GuardCalibration
 {
     public const string FormatName = "retrievalguard.calibration";
     /// <summary>Version 2 names each calibrator's <c>type</c>; version 1 files (logistic only) still load.</summary>
@@ -110,8 +110,17 @@ public sealed class GuardCalibration
                 $"{path}.type is '{other}'; use '{LogisticType}' or '{BoostedTreesType}'."),
         } ?? throw new InvalidDataException($"{path} is missing.");
 
-    public void Save(string path) =>
-        File.WriteAllText(path, ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    /// <summary>Indented JSON with arrays of numbers on one line each (a tree's nodes, a model's weights): readable,
+    /// and a boosted calibration stays a fraction of its one-number-per-line size.</summary>
+    public void Save(string path) => File.WriteAllText(path, NumberArrays().Replace(
+        ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }),
+        m => WhiteSpace().Replace(m.Value, "")) + "\n");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\[(\s*-?[0-9][0-9.eE+-]*\s*,)*\s*-?[0-9][0-9.eE+-]*\s*\]")]
+    private static partial System.Text.RegularExpressions.Regex NumberArrays();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\s+")]
+    private static partial System.Text.RegularExpressions.Regex WhiteSpace();
 
     public static GuardCalibration Load(string path)
     {

@@ -26,11 +26,7 @@ public sealed class HeadAwareKvStorage : IBatchKvStorage
     public HeadAwareKvStorage(ModelConfig config, KvCachePolicy policy, int rows, int capacity, ScalarType dtype,
         Device device)
     {
-        Native.TorchRuntime.EnsureInitialized();
-        if (capacity <= 0)
-            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Cache capacity must be positive.");
-        if (rows <= 0)
-            throw new ArgumentOutOfRangeException(nameof(rows), rows, "A cache needs at least one row (sequence).");
+        KvStorage.CheckRows(rows, capacity);
         (Config, Policy, Rows, Capacity, DType, Device) = (config, policy, rows, capacity, dtype, device);
         FullMask = policy.FullMask(config);
         ChunkLength = KvStorage.ChunkLengthOn(device.type);

@@ -25,11 +25,7 @@ public sealed class KvStorage : IBatchKvStorage
     public KvStorage(int numLayers, int rows, int numKvHeads, int headDim, int capacity, ScalarType dtype,
         Device device)
     {
-        Native.TorchRuntime.EnsureInitialized();
-        if (capacity <= 0)
-            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Cache capacity must be positive.");
-        if (rows <= 0)
-            throw new ArgumentOutOfRangeException(nameof(rows), rows, "A cache needs at least one row (sequence).");
+        CheckRows(rows, capacity);
         (Rows, Capacity, NumKvHeads, HeadDim, DType, Device) = (rows, capacity, numKvHeads, headDim, dtype, device);
         ChunkLength = ChunkLengthOn(device.type);
         Chunks = StoredPositionsFor(capacity, ChunkLength) / ChunkLength;
@@ -41,6 +37,16 @@ public sealed class KvStorage : IBatchKvStorage
             _values[i] = zeros([Chunks, rows, numKvHeads, ChunkLength, headDim], dtype, device)
                 .DetachFromDisposeScope();
         }
+    }
+
+    /// <summary>Loads libtorch and checks a storage's shape: at least one row and one position.</summary>
+    internal static void CheckRows(int rows, int capacity)
+    {
+        Native.TorchRuntime.EnsureInitialized();
+        if (capacity <= 0)
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Cache capacity must be positive.");
+        if (rows <= 0)
+            throw new ArgumentOutOfRangeException(nameof(rows), rows, "A cache needs at least one row (sequence).");
     }
 
     /// <summary>Long chunks on a GPU (few, large products); short ones on a CPU, where padding costs real time.

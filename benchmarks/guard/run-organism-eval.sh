@@ -2,7 +2,8 @@
 # The guard on the shipped organism, end to end on CPU (~35 minutes on 2 cores): labelled answers from the six
 # training novels (seen phrasings only) to fit the calibration, then live and teacher-forced answers from text the
 # calibration and the organism never saw (the_coquette.txt; ../shared/eval-corpus) to evaluate it against every
-# baseline. Run from the repository root; results go to $1 (default: /tmp/guard-eval).
+# baseline. The calibrator is gradient-boosted trees (`guard fit --calibrator logistic` for the linear one); every
+# baseline is fitted the same way. Run from the repository root; results go to $1 (default: /tmp/guard-eval).
 # On the GPU machine (run-organism-train.sh): MODEL, MAP (a head map not yet in headmaps/), EXTRA (e.g. --device cuda
 # --dtype fp32) and RGUARD (how to start the CLI) replace the defaults.
 set -euo pipefail

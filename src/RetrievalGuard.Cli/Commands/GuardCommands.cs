@@ -239,7 +239,8 @@ internal static class GuardCommands
             foreach (var (name, figures) in (JsonObject)calibration.Fit["cross_validated"]!)
                 Console.WriteLine($"  {name,-20} AUROC {figures!["auroc"]}  ECE {figures["ece"]}");
             if (calibration.Fit["guard_with_other_calibrator"] is JsonObject other)
-                Console.WriteLine($"  the guard with {other["calibrator"]}: AUROC {other["auroc"]}  ECE {other["ece"]}");
+                Console.WriteLine($"  the guard with {other["calibrator"]}: AUROC {other["auroc"]}  "
+                    + $"ECE {other["ece"]}");
             Console.WriteLine($"wrote {outputPath}");
             return Task.FromResult(0);
         }));

@@ -10,9 +10,10 @@ public sealed record CalibratedMethod(string Name, IRiskModel Model);
 
 /// <summary>
 /// The guard's calibration for one model: calibrators (gradient-boosted trees or logistic regressions, see
-/// <see cref="CalibratorKind"/>) from answer-level features to the probability that an answer is hallucinated, fitted on labelled answers of text the evaluation never uses (`rguard guard fit`), saved
-/// as a versioned file beside the head map and bound to the model's fingerprint (refused for any other model).
-/// Baselines' calibrators ride along, so that `rguard eval` compares every method through the same calibration.
+/// <see cref="CalibratorKind"/>) from answer-level features to the probability that an answer is hallucinated, fitted
+/// on labelled answers of text the evaluation never uses (`rguard guard fit`), saved as a versioned file beside the
+/// head map and bound to the model's fingerprint (refused for any other model). Baselines' calibrators ride along, so
+/// that `rguard eval` compares every method through the same calibration.
 /// </summary>
 public sealed partial class GuardCalibration
 {
@@ -30,7 +31,8 @@ public sealed partial class GuardCalibration
         if (!methods.Any(m => m.Name == GuardMethod))
             throw new ArgumentException($"A calibration needs the '{GuardMethod}' method.", nameof(methods));
         if (!(threshold is > 0 and < 1))
-            throw new ArgumentOutOfRangeException(nameof(threshold), threshold, "The flag threshold is a probability in (0, 1).");
+            throw new ArgumentOutOfRangeException(nameof(threshold), threshold,
+                "The flag threshold is a probability in (0, 1).");
         Model = model;
         Methods = methods;
         Threshold = threshold;
@@ -53,15 +55,18 @@ public sealed partial class GuardCalibration
     public IRiskModel Guard => Method(GuardMethod);
 
     public IRiskModel Method(string name) => Methods.FirstOrDefault(m => m.Name == name)?.Model
-        ?? throw new KeyNotFoundException($"The calibration has no method '{name}' (it has {string.Join(", ", Methods.Select(m => m.Name))}).");
+        ?? throw new KeyNotFoundException(
+            $"The calibration has no method '{name}' (it has {string.Join(", ", Methods.Select(m => m.Name))}).");
 
     /// <summary>Refuses a calibration made for another model, naming what differs.</summary>
     public void EnsureFits(ModelConfig config, string? fingerprint, string source)
     {
-        var fitsShape = Model.Layers == config.NumLayers && Model.Heads == config.NumHeads && Model.KvHeads == config.NumKvHeads;
+        var fitsShape = Model.Layers == config.NumLayers && Model.Heads == config.NumHeads
+            && Model.KvHeads == config.NumKvHeads;
         if (!fitsShape)
             throw new InvalidDataException(
-                $"{source} was fitted for a model of {Model.Layers} layers × {Model.Heads} heads ({Model.KvHeads} KV heads), "
+                $"{source} was fitted for a model of {Model.Layers} layers × {Model.Heads} heads "
+                + $"({Model.KvHeads} KV heads), "
                 + $"not this one ({config.NumLayers} × {config.NumHeads}, {config.NumKvHeads}).");
         if (Model.Fingerprint is not null && fingerprint is not null && Model.Fingerprint != fingerprint)
             throw new InvalidDataException(
@@ -88,7 +93,8 @@ public sealed partial class GuardCalibration
     {
         var (type, json) = model switch
         {
-            LogisticModel logistic => (LogisticType, JsonSerializer.SerializeToNode(logistic, LogisticModel.JsonOptions)),
+            LogisticModel logistic => (LogisticType,
+                JsonSerializer.SerializeToNode(logistic, LogisticModel.JsonOptions)),
             BoostedTreesModel trees => (BoostedTreesType,
                 JsonSerializer.SerializeToNode(trees, LogisticModel.JsonOptions)),
             _ => throw new NotSupportedException($"A {model.GetType().Name} cannot be saved in a calibration file."),
@@ -151,24 +157,29 @@ public sealed partial class GuardCalibration
         {
             var model = json["model"].Deserialize<HeadMapModel>(LogisticModel.JsonOptions)
                 ?? throw new InvalidDataException($"{source}: field 'model' is missing.");
-            var methods = (json["methods"] as JsonArray ?? throw new InvalidDataException($"{source}: field 'methods' is missing."))
+            var methods = (json["methods"] as JsonArray
+                    ?? throw new InvalidDataException($"{source}: field 'methods' is missing."))
                 .Select((m, i) => new CalibratedMethod(
-                    m?["name"]?.GetValue<string>() ?? throw new InvalidDataException($"{source}: methods[{i}].name is missing."),
+                    m?["name"]?.GetValue<string>()
+                        ?? throw new InvalidDataException($"{source}: methods[{i}].name is missing."),
                     ReadCalibrator(m["calibrator"], $"{source}: methods[{i}].calibrator")))
                 .ToArray();
-            var threshold = json["threshold"]?.GetValue<double>() ?? throw new InvalidDataException($"{source}: field 'threshold' is missing.");
-            return new GuardCalibration(model, methods, threshold, json["fit"] as JsonObject is { } fit ? (JsonObject)fit.DeepClone() : null,
+            var threshold = json["threshold"]?.GetValue<double>()
+                ?? throw new InvalidDataException($"{source}: field 'threshold' is missing.");
+            return new GuardCalibration(model, methods, threshold,
+                json["fit"] as JsonObject is { } fit ? (JsonObject)fit.DeepClone() : null,
                 json["created"]?.GetValue<string>());
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException
+            or ArgumentException)
         {
             throw new InvalidDataException($"{source}: {e.Message}", e);
         }
     }
 
     /// <summary>
-    /// The calibration for a model folder: a <c>*.calibration.json</c> whose fingerprint matches, from the model folder,
-    /// then the folders the head-map catalog searches. Null when there is none.
+    /// The calibration for a model folder: a <c>*.calibration.json</c> whose fingerprint matches, from the model
+    /// folder, then the folders the head-map catalog searches. Null when there is none.
     /// </summary>
     public static (GuardCalibration Calibration, string Path)? FindFor(string modelDirectory, string fingerprint)
     {

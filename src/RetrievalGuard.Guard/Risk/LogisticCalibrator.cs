@@ -5,8 +5,8 @@ namespace RetrievalGuard.Guard.Risk;
 /// <summary>
 /// Turns feature vectors into a calibrated probability of "hallucinated": each feature is standardised, then an
 /// L2-regularised logistic regression is fitted by Newton's method (IRLS) with a backtracking line search.
-/// The penalty is λ/2·‖w‖² on the summed log-loss (scikit-learn's C = 1/λ), the bias unpenalised: it keeps weights
-/// finite on perfectly separable data and on constant features, yet barely shrinks a fit on thousands of rows.
+/// The penalty is λ/2·‖w‖² on the summed log-loss (scikit-learn's C = 1/λ), the bias unpenalised: it keeps
+/// weights finite on perfectly separable data and on constant features, yet barely shrinks a fit on thousands of rows.
 /// </summary>
 public static class LogisticCalibrator
 {
@@ -69,7 +69,8 @@ public static class LogisticCalibrator
         CrossValidation.Predictions(features, labels, featureNames,
             (rows, training) => Fit(rows, training, featureNames, l2), folds, seed);
 
-    /// <summary>Per-feature mean and population standard deviation; a constant feature gets scale 1 (z ≈ 0).</summary>
+    /// <summary>Per-feature mean and population standard deviation; a constant feature gets scale 1
+    /// (z ≈ 0).</summary>
     private static (double[] Means, double[] Scales) Standardisation(
         IReadOnlyList<IReadOnlyList<double>> features, int featureCount)
     {
@@ -86,8 +87,9 @@ public static class LogisticCalibrator
     }
 
     /// <summary>
-    /// Minimises Σᵢ log(1 + e^−sᵢtᵢ) + λ/2·‖w‖² (sᵢ = ±1, tᵢ = θ·xᵢ, the last coefficient the unpenalised bias).
-    /// The penalty makes the objective strictly convex, so damped Newton converges even on separable data.
+    /// Minimises Σᵢ log(1 + e^−sᵢtᵢ) + λ/2·‖w‖² (sᵢ = ±1, tᵢ = θ·xᵢ, the last coefficient the
+    /// unpenalised bias). The penalty makes the objective strictly convex, so damped Newton converges even on separable
+    /// data.
     /// </summary>
     private static double[] Newton(double[][] design, IReadOnlyList<bool> labels, double l2, int maxIterations)
     {
@@ -152,8 +154,8 @@ public static class LogisticCalibrator
     }
 
     /// <summary>
-    /// XᵀWX + λI on the weights, W = p(1 − p) computed as σ(t)·σ(−t) so that confident rows keep a tiny positive
-    /// weight instead of cancelling to zero.
+    /// XᵀWX + λI on the weights, W = p(1 − p) computed as σ(t)·σ(−t) so that confident rows keep a tiny
+    /// positive weight instead of cancelling to zero.
     /// </summary>
     private static double[,] Hessian(double[][] design, double[] coefficients, double l2)
     {

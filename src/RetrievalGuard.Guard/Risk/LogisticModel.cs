@@ -6,8 +6,8 @@ namespace RetrievalGuard.Guard.Risk;
 
 /// <summary>
 /// A fitted logistic calibrator: the probability that an answer is hallucinated is
-/// sigmoid(Σⱼ Weightsⱼ·(xⱼ − Meansⱼ) / Scalesⱼ + Bias). Weights apply to standardised features, so their sizes compare
-/// across features; the model saves as snake_case JSON through <see cref="JsonOptions"/>.
+/// sigmoid(Σⱼ Weightsⱼ·(xⱼ − Meansⱼ) / Scalesⱼ + Bias). Weights apply to standardised features, so their
+/// sizes compare across features; the model saves as snake_case JSON through <see cref="JsonOptions"/>.
 /// </summary>
 public sealed record LogisticModel : IRiskModel
 {

@@ -3,9 +3,9 @@ using RetrievalGuard.Guard.Signals;
 namespace RetrievalGuard.Guard.Risk;
 
 /// <summary>
-/// Turns an answer's signals into a <see cref="GuardReport"/>: the calibrated risk of the whole answer, the risk of each
-/// phrase of content words (flagged above the threshold), and per sentence the passages its retrieval-head attention
-/// went to. Plain arithmetic on the signals; no model is run here.
+/// Turns an answer's signals into a <see cref="GuardReport"/>: the calibrated risk of the whole answer, the risk of
+/// each phrase of content words (flagged above the threshold), and per sentence the passages its retrieval-head
+/// attention went to. Plain arithmetic on the signals; no model is run here.
 /// </summary>
 public sealed class RiskAssessor(IRiskModel? calibrator, double threshold = 0.5)
 {
@@ -31,7 +31,8 @@ public sealed class RiskAssessor(IRiskModel? calibrator, double threshold = 0.5)
         var attribution = Sentences(signals.Answer)
             .Select(s => Attribute(signals, s.Start, s.End))
             .ToArray();
-        var citations = attribution.SelectMany(a => a.Passages.Where(p => p.Share >= CitationShare).Select(p => p.PassageId))
+        var citations = attribution
+            .SelectMany(a => a.Passages.Where(p => p.Share >= CitationShare).Select(p => p.PassageId))
             .Distinct().ToArray();
         var named = GuardFeatures.Names.Zip(features).ToDictionary(p => p.First, p => p.Second);
         var tokens = views.Select(v => Grounding(signals, v)).ToArray();
@@ -44,7 +45,8 @@ public sealed class RiskAssessor(IRiskModel? calibrator, double threshold = 0.5)
 
     private double Risk(double[] features) => Calibrator?.Predict(features) ?? double.NaN;
 
-    /// <summary>Share of the heads' vote that must point into a passage for a phrase to count as read from one.</summary>
+    /// <summary>Share of the heads' vote that must point into a passage for a phrase to count as read from
+    /// one.</summary>
     public const double ClaimPoint = 0.5;
 
     private static bool IsClaim(AnswerSignals signals, IReadOnlyList<TokenView> run)
@@ -98,7 +100,8 @@ public sealed class RiskAssessor(IRiskModel? calibrator, double threshold = 0.5)
         return new SentenceAttribution(start, end - start, signals.Answer[start..end], ranked);
     }
 
-    /// <summary>Sentence ranges of a text: up to and including '.', '!' or '?' followed by a space or the end.</summary>
+    /// <summary>Sentence ranges of a text: up to and including '.', '!' or '?' followed by a space or the
+    /// end.</summary>
     public static IReadOnlyList<(int Start, int End)> Sentences(string text)
     {
         var sentences = new List<(int, int)>();

@@ -10,13 +10,14 @@ public class GuardCalibrationTests
     private static readonly HeadMapModel Model = new("LlamaForCausalLM", 8, 8, 4, 32, "sha256:abc", "organism");
 
     private static GuardCalibration Calibration() => new(Model,
-        [new CalibratedMethod(GuardCalibration.GuardMethod, new LogisticModel(["copy_mean"], [0.5], [0.25], [-2.0], 0.1, 0.01))],
+        [new CalibratedMethod(GuardCalibration.GuardMethod,
+            new LogisticModel(["copy_mean"], [0.5], [0.25], [-2.0], 0.1, 0.01))],
         0.5);
 
     private static ModelConfig Config(int layers = 8) => new()
     {
-        Architecture = "LlamaForCausalLM", HiddenSize = 256, NumLayers = layers, NumHeads = 8, NumKvHeads = 4, HeadDim = 32,
-        IntermediateSize = 768, VocabSize = 4096, MaxPositionEmbeddings = 2048,
+        Architecture = "LlamaForCausalLM", HiddenSize = 256, NumLayers = layers, NumHeads = 8, NumKvHeads = 4,
+        HeadDim = 32, IntermediateSize = 768, VocabSize = 4096, MaxPositionEmbeddings = 2048,
     };
 
     [Fact]
@@ -39,10 +40,12 @@ public class GuardCalibrationTests
         var calibration = Calibration();
         calibration.EnsureFits(Config(), "sha256:abc", "c.json");
 
-        var weights = Assert.Throws<InvalidDataException>(() => calibration.EnsureFits(Config(), "sha256:def", "c.json"));
+        var weights = Assert.Throws<InvalidDataException>(() =>
+            calibration.EnsureFits(Config(), "sha256:def", "c.json"));
         Assert.Contains("sha256:def", weights.Message, StringComparison.Ordinal);
         Assert.Contains("rguard guard fit", weights.Message, StringComparison.Ordinal);
-        var shape = Assert.Throws<InvalidDataException>(() => calibration.EnsureFits(Config(layers: 4), "sha256:abc", "c.json"));
+        var shape = Assert.Throws<InvalidDataException>(() =>
+            calibration.EnsureFits(Config(layers: 4), "sha256:abc", "c.json"));
         Assert.Contains("8 layers", shape.Message, StringComparison.Ordinal);
     }
 
@@ -50,7 +53,8 @@ public class GuardCalibrationTests
     [InlineData("{\"format\": \"other\"}", "field 'format'")]
     [InlineData("{\"format\": \"retrievalguard.calibration\", \"version\": 9}", "version 9")]
     [InlineData("not json", "not valid JSON")]
-    [InlineData("{\"format\": \"retrievalguard.calibration\", \"version\": 1, \"model\": {\"layers\": 8}}", "c.calibration.json")]
+    [InlineData("{\"format\": \"retrievalguard.calibration\", \"version\": 1, \"model\": {\"layers\": 8}}",
+        "c.calibration.json")]
     public void BadFilesNameTheFileAndTheField(string text, string expected)
     {
         using var folder = new TempFolder();
@@ -98,7 +102,8 @@ public class GuardCalibrationTests
     [Fact]
     public void AMissingFileSaysSo()
     {
-        var error = Assert.Throws<FileNotFoundException>(() => GuardCalibration.Load("/nonexistent/x.calibration.json"));
+        var error = Assert.Throws<FileNotFoundException>(() =>
+            GuardCalibration.Load("/nonexistent/x.calibration.json"));
         Assert.Contains("/nonexistent/x.calibration.json", error.Message, StringComparison.Ordinal);
     }
 }

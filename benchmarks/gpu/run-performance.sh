@@ -6,10 +6,14 @@
 #   part 1: batch-1 prefill/decode at 1K, 8K, 32K (5 decode variants) + HF; weight-product bandwidth (gemv);
 #           continuous batching at 8 and 32.
 #   part 2: 128K (chunked prefill) memory and speed + HF at 128K; cold-start time to first token + HF's.
+#   kv:     the compressed KV cache (issue #13): 128K with the full cache and with headaware alone (separate
+#           processes, so each peak is its own) and 32K decode of both. kvserve: continuous batching at 32K-token
+#           rows in a 40 GiB KV budget (rows from the exact account; full vs headaware end to end).
 #   parity: transformers parity on the 7-8B shapes (run-parity-and-speed.sh).
 #   report: the table (rguard-bench report); pack: everything into results.tgz (the device tool returns 8 files).
 # Usage: run-performance.sh check 1 pack   then   run-performance.sh 2 parity pack   (two calls, each under 10 minutes;
-# unpack both into one folder and run `rguard-bench report DIR` anywhere).
+# unpack both into one folder and run `rguard-bench report DIR` anywhere); `kv pack` and `kvserve pack`
+# are two more.
 set -uo pipefail
 source .device/gpu-env.sh
 out=${OUT:-/tmp/rguard-out}; mkdir -p "$out"
@@ -44,6 +48,14 @@ case "$part" in
     bench cold-start /tmp/llama8b --out "$out/cold-start.json" 2>&1 | grep -E '"(load_seconds|time_to_first_token_seconds|host_peak_rss_gib|runtime_start_seconds)"|rror'
     sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null
     python3 benchmarks/gpu/hf_cold_start.py /tmp/llama8b 2>/dev/null > "$out/hf-cold-start.json"; cat "$out/hf-cold-start.json"
+    ;;
+  kv)
+    peak ours-128k-full bench speed --contexts 131072 --prefill-chunk 8192 --variants graphs --steps 32 --out "$out/kv-128k-full.json" 2>&1 | grep -E '^\{"context|rror|xception'
+    peak ours-128k-headaware bench speed --contexts 131072 --prefill-chunk 8192 --variants headaware --steps 32 --out "$out/kv-128k-headaware.json" 2>&1 | grep -E '^\{"context|rror|xception'
+    bench speed --contexts 32768 --prefill-chunk 8192 --variants graphs headaware --steps 64 --out "$out/kv-32k.json" 2>&1 | grep -E '^\{"context|rror|xception'
+    ;;
+  kvserve)
+    bench batch --cache full headaware --kv-budget-gib 40 --capacity 32768 --min-prompt 28000 --max-prompt 32000 --new-tokens 128 --requests 48 --out "$out/kv-serving.json" 2>&1 | grep -E '^\{"steps|^\[|rror|xception'
     ;;
   check)
     bench kernel-check --steps 32 --out "$out/kernel-check.json" 2>&1 | grep -E '^\{"shape|rror|xception'

@@ -76,9 +76,21 @@ public sealed class DecodeRunner : IDisposable
     /// <see cref="AttentionProbe.SetSegments"/>.
     /// </summary>
     public DecodeResult[] Step(IReadOnlyList<DecodeRequest> requests, AttentionProbe? probe = null,
+        HeadMask? headMask = null) =>
+        requests.Count == 0 ? [] : Collect(Launch(requests, probe, headMask));
+
+    /// <summary>
+    /// The first half of <see cref="Step"/>: writes the inputs and runs (or replays) the step without reading its
+    /// result, so on a GPU the host can do other work — the guard's risk for the previous token, detokenizing, a
+    /// network write — while the device computes. <see cref="Collect"/> reads the result; launching another step
+    /// first abandons it.
+    /// </summary>
+    public PendingStep Launch(IReadOnlyList<DecodeRequest> requests, AttentionProbe? probe = null,
         HeadMask? headMask = null)
     {
-        if (requests.Count == 0) return [];
+        if (requests.Count == 0)
+            throw new ArgumentException("A step needs at least one row.", nameof(requests));
+        _pending?.Dispose(); // a step launched and never collected (its caller went away) is abandoned
         int longest = 0;
         var seen = new bool[Storage.Rows];
         foreach (var r in requests)
@@ -119,7 +131,7 @@ public sealed class DecodeRunner : IDisposable
         _model.EnsureRotary(Storage.StoredPositions);
 
         IReadOnlyList<Tensor> Work() => StepTensors(keyLength, greedy, probe, headMask, segmentTable);
-        IReadOnlyList<Tensor> outputs;
+        IReadOnlyList<Tensor>? outputs = null;
         if (UsesGraphs)
         {
             var key = new GraphKey(keyLength, greedy, probe, probe?.SegmentVersion ?? 0, segments, headMask,
@@ -135,30 +147,50 @@ public sealed class DecodeRunner : IDisposable
                 // run eagerly from now on and say why.
                 UsesGraphs = false;
                 GraphsUnavailableReason = "capture failed: " + e.Message;
-                outputs = Work();
             }
         }
-        else
-        {
-            outputs = Work();
-        }
+        // A graph's outputs are its own (valid until its next replay); eager outputs leave this scope with the
+        // pending step, which disposes them.
+        bool owned = outputs is null;
+        outputs ??= Work().Select(t => t.DetachFromDisposeScope()).ToArray();
+        _pending = new PendingStep([.. requests], keyLength, greedy, segments, probe, outputs, owned);
+        return _pending;
+    }
 
+    /// <summary>Reads a launched step's result (one read to the host) and disposes it.</summary>
+    public DecodeResult[] Collect(PendingStep pending)
+    {
+        ArgumentNullException.ThrowIfNull(pending);
+        if (!ReferenceEquals(pending, _pending) || !pending.IsOpen)
+            throw new InvalidOperationException("Only the step last launched on this runner can be collected, once.");
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var (requests, keyLength, probe, segments, outputs) =
+            (pending.Requests, pending.KeyLength, pending.Probe, pending.Segments, pending.Outputs);
         // One read to the host: [rows, 3 + probe columns] (token, log-prob, entropy, then what the probe keeps).
         Tensor packed;
-        if (greedy)
+        if (pending.Greedy)
         {
             packed = outputs[0];
         }
         else
         {
-            var picked = zeros([rows, 3], dtype: float32, device: Storage.Device);
+            var picked = zeros([Storage.Rows, 3], dtype: float32, device: Storage.Device);
             foreach (var r in requests)
                 picked.narrow(0, r.Row, 1)
                     .copy_(Sampler.Sample(outputs[0].narrow(0, r.Row, 1), r.Options, r.Generator));
             packed = outputs.Count > 1 ? cat([picked, outputs[1]], 1) : picked;
         }
-        var values = packed.to(float32).cpu().data<float>().ToArray();
+        float[] values;
         long width = packed.shape[1];
+        try
+        {
+            values = packed.to(float32).cpu().data<float>().ToArray();
+        }
+        finally
+        {
+            pending.Dispose();
+        }
         var results = new DecodeResult[requests.Count];
         for (int i = 0; i < requests.Count; i++)
         {
@@ -172,6 +204,8 @@ public sealed class DecodeRunner : IDisposable
         }
         return results;
     }
+
+    private PendingStep? _pending;
 
     /// <summary>
     /// The one-hot segment table the probe's masses come from: per row [rows, positions, segments] when the probe
@@ -305,4 +339,40 @@ public sealed class DecodeRunner : IDisposable
     private readonly record struct GraphKey(int KeyLength, bool Greedy, AttentionProbe? Probe, int SegmentVersion,
         int Segments, HeadMask? HeadMask,
         int RotaryVersion, bool FusedKernels);
+}
+
+/// <summary>
+/// A decode step launched by <see cref="DecodeRunner.Launch"/> and not read yet. Dispose it to abandon it (a caller
+/// that stops early); <see cref="DecodeRunner.Collect"/> reads and disposes it.
+/// </summary>
+public sealed class PendingStep : IDisposable
+{
+    internal PendingStep(DecodeRequest[] requests, int keyLength, bool greedy, int segments, AttentionProbe? probe,
+        IReadOnlyList<Tensor> outputs, bool ownsOutputs)
+    {
+        (Requests, KeyLength, Greedy, Segments, Probe, Outputs, _ownsOutputs) =
+            (requests, keyLength, greedy, segments, probe, outputs, ownsOutputs);
+    }
+
+    private readonly bool _ownsOutputs;
+
+    internal IReadOnlyList<DecodeRequest> Requests { get; }
+    internal int KeyLength { get; }
+    internal bool Greedy { get; }
+    internal int Segments { get; }
+    internal AttentionProbe? Probe { get; }
+    internal IReadOnlyList<Tensor> Outputs { get; }
+
+    /// <summary>Neither collected nor abandoned.</summary>
+    internal bool IsOpen { get; private set; } = true;
+
+    public void Dispose()
+    {
+        if (!IsOpen)
+            return;
+        IsOpen = false;
+        if (_ownsOutputs)
+            foreach (var tensor in Outputs)
+                tensor.Dispose();
+    }
 }

@@ -13,6 +13,9 @@ public readonly record struct TokenStep(int Id, int Position, float LogProb, flo
 /// Prefill, then one token per step, on a caller-owned cache. Each step runs in its own dispose scope that
 /// closes before the step is yielded, so native memory stays flat however many tokens are made, and a
 /// consumer may await between steps. One host read per step: the sampled token with whatever the probe keeps.
+/// On the static path the next step is launched before a token is yielded, so the device works while the caller
+/// does; a caller that stops early leaves one launched step unread (its key/value, past the cache's length, is
+/// overwritten by the next write there).
 /// With a <see cref="StaticKvCache"/> the steps go through <see cref="DecodeRunner"/> (CUDA graphs on a GPU);
 /// other caches use the general forward pass.
 /// </summary>
@@ -38,15 +41,30 @@ public static class TokenGenerator
             ? DecodeRunner.For(model, storage)
             : null;
         var step = Prefill(model, prompt, cache, options, generator);
-        for (int made = 1; ; made++)
+        PendingStep? next = null;
+        try
         {
-            bool stop = stops.Contains(step.Id);
-            yield return step with { IsStop = stop };
-            if (stop || made >= options.MaxNewTokens) yield break;
-            cancellationToken.ThrowIfCancellationRequested();
-            step = runner is null
-                ? Decode(model, step.Id, cache, options, generator)
-                : Decode(runner, step.Id, cache, options, generator);
+            for (int made = 1; ; made++)
+            {
+                bool stop = stops.Contains(step.Id);
+                bool last = stop || made >= options.MaxNewTokens;
+                // On the static path the next step is launched before this token is handed out: on a GPU it runs
+                // while the caller works on this one (the guard's risk, detokenizing, a network write).
+                if (!last && runner is not null)
+                    next = runner.Launch([new DecodeRequest(0, step.Id, cache.Length, options, generator)],
+                        options.Probe, options.HeadMask);
+                yield return step with { IsStop = stop };
+                if (last) yield break;
+                cancellationToken.ThrowIfCancellationRequested();
+                step = next is null
+                    ? Decode(model, step.Id, cache, options, generator)
+                    : Collect(runner!, next, cache);
+                next = null;
+            }
+        }
+        finally
+        {
+            next?.Dispose(); // a caller that stopped early abandons the launched step
         }
     }
 
@@ -110,12 +128,11 @@ public static class TokenGenerator
         return Choose(logits, cache.Length, options, generator);
     }
 
-    private static TokenStep Decode(DecodeRunner runner, int previous, IKvCache cache, GenerationOptions options,
-        Generator? generator)
+    /// <summary>Reads a launched static step (the token fed at the cache's length) and commits it.</summary>
+    private static TokenStep Collect(DecodeRunner runner, PendingStep pending, IKvCache cache)
     {
         int position = cache.Length;
-        var result = runner.Step([new DecodeRequest(0, previous, position, options, generator)], options.Probe,
-            options.HeadMask)[0];
+        var result = runner.Collect(pending)[0];
         cache.Commit(position + 1);
         return new TokenStep(result.Token, position + 1, result.LogProb, result.Entropy, false, result.Attention,
             result.Summary);

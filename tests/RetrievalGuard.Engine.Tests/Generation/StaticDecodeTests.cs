@@ -106,6 +106,49 @@ public class StaticDecodeTests
     }
 
     [Fact]
+    public void ACallerThatStopsEarlyLeavesNothingBehindForTheNextGeneration()
+    {
+        using var model = TinyModels.Create();
+        // The full cache, and a compressed one whose rings wrap (the abandoned step writes into a ring slot).
+        var compressed = new KvCachePolicy
+        {
+            Kind = CacheKind.HeadAware, SinkTokens = 2, Window = 4, FullKvHeads = [new KvHead(0, 1)],
+        };
+        foreach (var kind in new[] { KvCachePolicy.Full, compressed })
+        {
+            List<int> expected;
+            using (var fresh = model.CreateCache(kind, 64))
+                expected = TokenGenerator.Generate(model, Prompt, fresh, new GenerationOptions { MaxNewTokens = 12 },
+                    []).Select(s => s.Id).ToList();
+            using var cache = model.CreateCache(kind, 64);
+            // Stop after three tokens: the fourth step was already launched and is abandoned.
+            var first = TokenGenerator.Generate(model, Prompt, cache, new GenerationOptions { MaxNewTokens = 12 }, [])
+                .Take(3).Select(s => s.Id).ToList();
+            Assert.Equal(expected.Take(3), first);
+            cache.Truncate(0);
+            var again = TokenGenerator.Generate(model, Prompt, cache, new GenerationOptions { MaxNewTokens = 12 }, [])
+                .Select(s => s.Id).ToList();
+            Assert.Equal(expected, again);
+        }
+    }
+
+    [Fact]
+    public void OnlyTheLastLaunchedStepCanBeCollectedAndOnlyOnce()
+    {
+        using var model = TinyModels.Create();
+        using var cache = model.CreateCache(32);
+        TokenGenerator.Generate(model, Prompt, cache, new GenerationOptions { MaxNewTokens = 1 }, []).ToList();
+        var runner = DecodeRunner.For(model, cache.Storage);
+        var options = new GenerationOptions();
+        var old = runner.Launch([new DecodeRequest(0, 5, Prompt.Length, options)]);
+        var current = runner.Launch([new DecodeRequest(0, 5, Prompt.Length, options)]);
+        var stale = Assert.Throws<InvalidOperationException>(() => runner.Collect(old));
+        Assert.Contains("last launched", stale.Message, StringComparison.Ordinal);
+        Assert.Single(runner.Collect(current));
+        Assert.Throws<InvalidOperationException>(() => runner.Collect(current));
+    }
+
+    [Fact]
     public void BatchedSequencesGiveTheTokensEachGetsAlone()
     {
         using var model = TinyModels.Create();

@@ -143,7 +143,8 @@ public class TokenGeneratorTests
         Assert.Equal(2500, steps);
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        Assert.Equal(liveAfterWarmup, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        // Mid-stream one launched step is held (its logits and probe columns): at the end it is gone, nothing else.
+        Assert.Equal(liveAfterWarmup - 2, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
         long growth = Process.GetCurrentProcess().WorkingSet64 - rssAfterWarmup;
         Assert.True(growth < 64L << 20, $"resident memory grew by {growth >> 20} MiB over 2,000 steps");
     }

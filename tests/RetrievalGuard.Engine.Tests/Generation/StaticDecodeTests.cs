@@ -8,7 +8,9 @@ using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Tests.Generation;
 
-/// <summary>The static decode step (what CUDA graphs replay), checked against the general forward pass on CPU.</summary>
+/// <summary>
+/// The static decode step (what CUDA graphs replay), checked against the general forward pass on CPU.
+/// </summary>
 public class StaticDecodeTests
 {
     private static readonly int[] Prompt = [5, 17, 3, 44, 9, 61, 2];
@@ -42,7 +44,9 @@ public class StaticDecodeTests
     {
         using var model = TinyModels.Create();
         var options = new GenerationOptions { MaxNewTokens = 16, Temperature = 1.3f, TopP = 0.9f, TopK = 20, Seed = 7 };
-        Assert.Equal(Generate(model, options with { ForceGeneralPath = true }).Select(s => s.Id), Generate(model, options).Select(s => s.Id));
+        Assert.Equal(
+            Generate(model, options with { ForceGeneralPath = true }).Select(s => s.Id),
+            Generate(model, options).Select(s => s.Id));
     }
 
     [Fact]
@@ -53,7 +57,8 @@ public class StaticDecodeTests
         using var probe = model.CreateProbe(heads);
         var mask = model.CreateHeadMask([new HeadIndex(1, 0)]);
         var fast = Generate(model, new GenerationOptions { MaxNewTokens = 8, Probe = probe, HeadMask = mask });
-        var general = Generate(model, new GenerationOptions { MaxNewTokens = 8, Probe = probe, HeadMask = mask, ForceGeneralPath = true });
+        var general = Generate(
+            model, new GenerationOptions { MaxNewTokens = 8, Probe = probe, HeadMask = mask, ForceGeneralPath = true });
         Assert.Equal(general.Select(s => s.Id), fast.Select(s => s.Id));
         for (int i = 0; i < fast.Count; i++)
             for (int h = 0; h < heads.Length; h++)
@@ -68,7 +73,8 @@ public class StaticDecodeTests
     public void SummaryHoldsTheTopPositionsAndTheMassPerSegment()
     {
         using var model = TinyModels.Create();
-        using var probe = new AttentionProbe([new HeadIndex(0, 2), new HeadIndex(1, 1), new HeadIndex(1, 2)], 2, 4) { TopK = 3 };
+        using var probe = new AttentionProbe(
+            [new HeadIndex(0, 2), new HeadIndex(1, 1), new HeadIndex(1, 2)], 2, 4) { TopK = 3 };
         // Prompt positions 0–1 are segment 0, 2–4 segment 1, 5–6 segment 2; generated positions default to 3.
         probe.SetSegments([0, 0, 1, 1, 1, 2, 2], segmentCount: 4, defaultSegment: 3);
         var steps = Generate(model, new GenerationOptions { MaxNewTokens = 6, Probe = probe });
@@ -154,7 +160,11 @@ public class StaticDecodeTests
         using var model = TinyModels.Create();
         int[][] prompts = [[5, 17, 3], [44, 9, 61, 2, 8, 13, 21], [1], [70, 71, 72, 73, 74]];
         int[] lengths = [9, 4, 12, 6];
-        var alone = prompts.Select((p, i) => Generate(model, new GenerationOptions { MaxNewTokens = lengths[i] }, p).Select(s => s.Id).ToList()).ToList();
+        var alone = prompts
+            .Select((p, i) => Generate(model, new GenerationOptions { MaxNewTokens = lengths[i] }, p)
+                .Select(s => s.Id)
+                .ToList())
+            .ToList();
 
         using var batch = new BatchDecoder(model, maxSequences: 3, capacityPerSequence: 32);
         var sequences = new List<BatchSequence>();
@@ -164,7 +174,8 @@ public class StaticDecodeTests
             // Join whenever a row is free: the fourth request takes the row of the first to finish.
             while (next < prompts.Length && batch.HasFreeRow)
             {
-                sequences.Add(batch.Join(prompts[next], new GenerationOptions { MaxNewTokens = lengths[next] }, []).Sequence);
+                sequences.Add(
+                    batch.Join(prompts[next], new GenerationOptions { MaxNewTokens = lengths[next] }, []).Sequence);
                 next++;
             }
             batch.Step();
@@ -192,7 +203,8 @@ public class StaticDecodeTests
             Assert.Equal(1f, step.Attention[1].Sum(), 3);
             Assert.InRange(step.Summary!.TopPositions(0)[0], 0, length - 1);
         }
-        Assert.Throws<NotSupportedException>(() => batch.Join([1], new GenerationOptions { MaxNewTokens = 1, Probe = probe }, []));
+        Assert.Throws<NotSupportedException>(
+            () => batch.Join([1], new GenerationOptions { MaxNewTokens = 1, Probe = probe }, []));
     }
 
     [Fact]
@@ -256,10 +268,16 @@ public class StaticDecodeTests
         Assert.False(runner.UsesGraphs);
         Assert.Equal("not a CUDA device", runner.GraphsUnavailableReason);
         Assert.Same(runner, DecodeRunner.For(model, cache.Storage));
-        Assert.Throws<ArgumentOutOfRangeException>(() => runner.Step([new DecodeRequest(0, 1, 16, new GenerationOptions())]));
-        Assert.Throws<ArgumentOutOfRangeException>(() => runner.Step([new DecodeRequest(1, 1, 0, new GenerationOptions())]));
+        Assert.Throws<ArgumentOutOfRangeException>(
+            () => runner.Step([new DecodeRequest(0, 1, 16, new GenerationOptions())]));
+        Assert.Throws<ArgumentOutOfRangeException>(
+            () => runner.Step([new DecodeRequest(1, 1, 0, new GenerationOptions())]));
         Assert.Contains("requested twice", Assert.Throws<ArgumentException>(() =>
-            runner.Step([new DecodeRequest(0, 1, 0, new GenerationOptions()), new DecodeRequest(0, 2, 1, new GenerationOptions())])).Message);
+            runner.Step(
+            [
+                new DecodeRequest(0, 1, 0, new GenerationOptions()),
+                new DecodeRequest(0, 2, 1, new GenerationOptions())
+            ])).Message);
     }
 
     [Fact]
@@ -267,12 +285,23 @@ public class StaticDecodeTests
     {
         using var model = TinyModels.Create();
         using var batch = new BatchDecoder(model, maxSequences: 1, capacityPerSequence: 8);
-        Assert.Contains("per-sequence capacity 8", Assert.Throws<ArgumentException>(() => batch.Join([1, 2, 3], new GenerationOptions { MaxNewTokens = 6 }, [])).Message);
-        Assert.Contains("outside the vocabulary", Assert.Throws<ArgumentOutOfRangeException>(() => batch.Join([1, 500], new GenerationOptions { MaxNewTokens = 1 }, [])).Message);
+        Assert.Contains(
+            "per-sequence capacity 8",
+            Assert.Throws<ArgumentException>(
+                () => batch.Join([1, 2, 3], new GenerationOptions { MaxNewTokens = 6 }, [])).Message);
+        Assert.Contains(
+            "outside the vocabulary",
+            Assert.Throws<ArgumentOutOfRangeException>(
+                () => batch.Join([1, 500], new GenerationOptions { MaxNewTokens = 1 }, [])).Message);
         Assert.Throws<ArgumentException>(() => batch.Join([], new GenerationOptions { MaxNewTokens = 1 }, []));
         batch.Join([1, 2], new GenerationOptions { MaxNewTokens = 3 }, []);
-        Assert.Contains("All 1 rows are busy", Assert.Throws<InvalidOperationException>(() => batch.Join([1], new GenerationOptions { MaxNewTokens = 1 }, [])).Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => DecodeRunner.For(model, new KvStorage(2, 1, 2, 8, 4, ScalarType.Float32, CPU)).Step([new DecodeRequest(0, 500, 0, new GenerationOptions())]));
+        Assert.Contains(
+            "All 1 rows are busy",
+            Assert.Throws<InvalidOperationException>(
+                () => batch.Join([1], new GenerationOptions { MaxNewTokens = 1 }, [])).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => DecodeRunner
+            .For(model, new KvStorage(2, 1, 2, 8, 4, ScalarType.Float32, CPU))
+            .Step([new DecodeRequest(0, 500, 0, new GenerationOptions())]));
     }
 
     [Fact]
@@ -296,7 +325,8 @@ public class StaticDecodeTests
     [InlineData(3, 4)]    // inside one chunk
     public void ValuesWrittenInChunksReadBackInOrder(int start, int tokens)
     {
-        using var storage = new KvStorage(numLayers: 1, rows: 3, numKvHeads: 2, headDim: 4, capacity: 64, ScalarType.Float32, CPU);
+        using var storage = new KvStorage(
+            numLayers: 1, rows: 3, numKvHeads: 2, headDim: 4, capacity: 64, ScalarType.Float32, CPU);
         Assert.Equal(16, storage.ChunkLength);
         var keys = randn(2, 2, tokens, 4);
         var values = randn(2, 2, tokens, 4);
@@ -311,7 +341,9 @@ public class StaticDecodeTests
     }
 
     private static void Close(float expected, float actual, double tolerance) =>
-        Assert.True(Math.Abs(expected - actual) <= tolerance, $"expected {expected}, got {actual} (tolerance {tolerance})");
+        Assert.True(
+            Math.Abs(expected - actual) <= tolerance,
+            $"expected {expected}, got {actual} (tolerance {tolerance})");
 
     [Fact]
     public void BaddbmmComputesBiasPlusScaledProduct()

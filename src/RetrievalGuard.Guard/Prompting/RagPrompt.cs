@@ -74,6 +74,15 @@ public sealed class RagPrompt
 
     private HashSet<string>? _questionWords;
     private HashSet<string>? _passageWords;
+    private IReadOnlySet<string>? _questionEntities;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, double> _entityShares = new();
+
+    /// <summary>
+    /// Share of the question's entity words that a passage sentence holds, once per sentence: live streaming
+    /// recomputes the guard's features after every token, and every answer read against this prompt asks again.
+    /// </summary>
+    public double QuestionEntityShare(string sentence) => _entityShares.GetOrAdd(sentence, text =>
+        Risk.GuardFeatures.EntityShare(text, _questionEntities ??= Risk.Words.Entities(Question)));
 
     /// <summary>What goes between the prompt and an answer's text ("" or " ").</summary>
     public string AnswerPrefix { get; }

@@ -33,8 +33,7 @@ public static class GuardFeatures
         var chosen = content.Length > 0 ? content : views.ToArray();
         if (chosen.Length == 0)
             return Empty();
-        var shares = EntityShares.GetValue(signals, s => new SentenceShares(Words.Entities(s.Prompt.Question)));
-        double Entity(TokenView v) => shares.At(signals, v.SourcePosition);
+        double Entity(TokenView v) => signals.Prompt.QuestionEntityShare(signals.SentenceAt(v.SourcePosition));
         var sourced = chosen.Where(v => v.SourcePosition >= 0).ToArray();
         var entityMatch = sourced.Length == 0 ? 0 : sourced.Average(Entity);
         // The value: the phrase the retrieval heads read from the passages most (where an answer is grounded or not).
@@ -68,28 +67,6 @@ public static class GuardFeatures
         var asked = signals.Prompt.QuestionWords;
         var content = Words.Content(signals.Answer).Where(w => !asked.Contains(w)).ToArray();
         return content.Length == 0 ? 1 : content.Count(signals.Prompt.PassageWords.Contains) / (double)content.Length;
-    }
-
-    /// <summary>
-    /// Each source position's entity share, computed once per answer: live streaming recomputes the features after
-    /// every token, and re-reading every source sentence each time made the risk cost grow with the answer.
-    /// </summary>
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<AnswerSignals, SentenceShares>
-        EntityShares = new();
-
-    private sealed class SentenceShares(IReadOnlySet<string> entities)
-    {
-        private readonly Dictionary<int, double> _byPosition = new();
-
-        public double At(AnswerSignals signals, int position)
-        {
-            lock (_byPosition)
-            {
-                if (!_byPosition.TryGetValue(position, out var share))
-                    _byPosition[position] = share = EntityShare(signals.SentenceAt(position), entities);
-                return share;
-            }
-        }
     }
 
     /// <summary>Features of an answer with no tokens: nothing copied, nothing sourced, no uncertainty measured.</summary>

@@ -99,18 +99,8 @@ public sealed class ServingSettings
             return $"{at}SinkTokens must be ≥ 0 and {at}Window ≥ 1 (they are {SinkTokens} and {Window}).";
         if (KvBudgetMiB < 0)
             return $"{at}KvBudgetMiB is {KvBudgetMiB}; it must be ≥ 0 (0: MaxSequences rows).";
-        try
-        {
-            Heads.Caching.CachePlans.Parse(CachePolicy, null, 0);
-        }
-        catch (ArgumentException e)
-        {
-            return $"{at}CachePolicy: {e.Message}";
-        }
-        catch (InvalidOperationException)
-        {
-            // headaware or random: they read the head map, resolved once the model is loaded.
-        }
+        if (Heads.Caching.CachePlans.NameProblem(CachePolicy) is { } problem)
+            return $"{at}CachePolicy: {problem}";
         return null;
     }
 

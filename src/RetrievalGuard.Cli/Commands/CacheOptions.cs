@@ -86,21 +86,10 @@ internal sealed class CacheOptions
             100.0 * compressed.SizeInBytes / compressed.FullSizeInBytes)
         : "KV cache full";
 
-    // The policy names are CachePlans.Parse's: asking it (with no map) keeps them in one place.
     private static void CheckPolicyName(OptionResult result)
     {
-        try
-        {
-            CachePlans.Parse(result.GetValueOrDefault<string>() ?? "", null, 0);
-        }
-        catch (ArgumentException e)
-        {
-            result.AddError($"--cache: {e.Message}");
-        }
-        catch (InvalidOperationException)
-        {
-            // A known policy that needs the head map: looked up once the model is loaded.
-        }
+        if (CachePlans.NameProblem(result.GetValueOrDefault<string>() ?? "") is { } problem)
+            result.AddError($"--cache: {problem}");
     }
 
     private static void CheckShare(OptionResult result)

@@ -62,7 +62,8 @@ public static class GuardFitting
         return new GuardCalibration(model, fitted, threshold, fit);
     }
 
-    public static string Name(CalibratorKind kind) => kind == CalibratorKind.Logistic ? "logistic" : "boosted_trees";
+    public static string Name(CalibratorKind kind) =>
+        kind == CalibratorKind.Logistic ? GuardCalibration.LogisticType : GuardCalibration.BoostedTreesType;
 
     private static Func<IReadOnlyList<IReadOnlyList<double>>, IReadOnlyList<bool>, IRiskModel> Fitter(
         CalibratorKind kind, IReadOnlyList<string> names, double l2) => kind switch

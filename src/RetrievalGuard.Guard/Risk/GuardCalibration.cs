@@ -105,7 +105,8 @@ public sealed partial class GuardCalibration
         return node;
     }
 
-    private const string LogisticType = "logistic", BoostedTreesType = "boosted_trees";
+    /// <summary>A calibrator's <c>type</c> in the file, also how `guard fit` names the calibrator it used.</summary>
+    internal const string LogisticType = "logistic", BoostedTreesType = "boosted_trees";
 
     private static IRiskModel ReadCalibrator(JsonNode? node, string path) =>
         (node?["type"]?.GetValue<string>() ?? LogisticType) switch

@@ -96,6 +96,27 @@ public static class CachePlans
         return Parse(kind, map, count, sinkTokens, window, seed);
     }
 
+    /// <summary>
+    /// Why <paramref name="name"/> is not a policy, or null when it is one: for checking settings before any model or
+    /// map is loaded (the names are <see cref="Parse"/>'s, asked without a map).
+    /// </summary>
+    public static string? NameProblem(string name)
+    {
+        try
+        {
+            Parse(name, null, 0);
+        }
+        catch (ArgumentException e)
+        {
+            return e.Message;
+        }
+        catch (InvalidOperationException)
+        {
+            // headaware or random: known, they read the head map once the model is loaded.
+        }
+        return null;
+    }
+
     private static InvalidOperationException NeedsMap(string name) =>
         new($"The '{name}' cache policy needs the model's head map (none was found or given).");
 

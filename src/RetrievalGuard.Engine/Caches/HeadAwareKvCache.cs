@@ -175,25 +175,16 @@ public sealed class HeadAwareKvCache : IKvCache
             return (cached.Positions, cached.Mask);
         _streamLayout?.Positions.Dispose();
         _streamLayout?.Mask.Dispose();
-        var slotPositions = Enumerable.Range(0, RingLength).Select(slot => (long)SlotPosition(slot, start));
-        var positionList = slotPositions.Concat(Enumerable.Range(start, (int)tokens).Select(p => (long)p)).ToArray();
         using var scope = NewDisposeScope();
-        var positions = tensor(positionList, dtype: int64, device: _device);
+        var before = tensor(new long[] { start - 1 }, dtype: int64, device: _device);
+        var positions = cat([HeadAwareKvStorage.SlotPositions(before, Policy, RingLength)[0],
+            arange(start, start + tokens, dtype: int64, device: _device)]);
         var queries = arange(start, start + tokens, dtype: int64, device: _device).unsqueeze(1);
         var keysAt = positions.unsqueeze(0);
         var mask = (keysAt >= 0).logical_and(keysAt <= queries)
             .logical_and((keysAt < SinkTokens).logical_or(queries - keysAt < Window));
         _streamLayout = (start, tokens, positions.DetachFromDisposeScope(), mask.DetachFromDisposeScope());
         return (_streamLayout.Value.Positions, _streamLayout.Value.Mask);
-    }
-
-    /// <summary>The position a ring slot holds once <paramref name="length"/> positions were written, or -1.</summary>
-    internal int SlotPosition(int slot, int length)
-    {
-        if (slot < SinkTokens)
-            return slot < length ? slot : -1;
-        int offset = slot - SinkTokens, last = length - 1 - SinkTokens;
-        return last < offset ? -1 : SinkTokens + offset + (last - offset) / Window * Window;
     }
 
     /// <summary>Ring slots the new tokens go to and their offsets in the chunk (only those the ring keeps).</summary>
@@ -204,9 +195,9 @@ public sealed class HeadAwareKvCache : IKvCache
             .ToArray();
         if (kept.Length == 0)
             return (null, null);
-        var slots = kept.Select(p => (long)(p < SinkTokens ? p : SinkTokens + (p - SinkTokens) % Window)).ToArray();
-        return (tensor(slots, dtype: int64, device: _device), tensor(kept.Select(p => (long)(p - start)).ToArray(),
-            dtype: int64, device: _device));
+        var positions = tensor(kept.Select(p => (long)p).ToArray(), dtype: int64, device: _device);
+        return (HeadAwareKvStorage.SlotOf(positions, Policy),
+            tensor(kept.Select(p => (long)(p - start)).ToArray(), dtype: int64, device: _device));
     }
 
     public void Commit(int length) => Length = length;

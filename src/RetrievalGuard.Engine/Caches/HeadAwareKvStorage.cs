@@ -97,6 +97,33 @@ public sealed class HeadAwareKvStorage : IBatchKvStorage
         return 2 * slots * config.HeadDim * KvStorage.ElementBytes(dtype);
     }
 
+    /// <summary>
+    /// The ring's arithmetic, one place for the prefill and the static step: the position each of
+    /// <paramref name="ring"/> slots holds once position <paramref name="last"/> (int64 [rows]; −1 before any) has
+    /// been written, [rows, ring] (−1: empty). Slot s &lt; sinks holds position s; window slot s holds the latest
+    /// position ≡ s − sinks (mod window).
+    /// </summary>
+    internal static Tensor SlotPositions(Tensor last, KvCachePolicy policy, long ring)
+    {
+        long sinks = policy.SinkTokens, window = policy.Window;
+        var p = last.unsqueeze(1);
+        var slot = arange(ring, dtype: int64, device: last.device).unsqueeze(0);
+        var offset = slot - sinks;
+        var lastInWindow = p - sinks;
+        var windowed = (lastInWindow - offset).div(window, rounding_mode: RoundingMode.floor) * window + offset
+            + sinks;
+        var isSink = slot < sinks;
+        var atSlot = where(isSink, slot.expand_as(windowed), windowed);
+        var held = where(isSink, slot <= p, lastInWindow >= offset);
+        return atSlot.masked_fill(held.logical_not(), -1L);
+    }
+
+    /// <summary>The ring slot each position (int64) is written to: its own below the sinks, else its residue.
+    /// </summary>
+    internal static Tensor SlotOf(Tensor positions, KvCachePolicy policy) =>
+        where(positions < policy.SinkTokens, positions,
+            (positions - policy.SinkTokens).remainder(policy.Window) + policy.SinkTokens);
+
     /// <summary>A layer's full part, [rows, full heads, stored positions, dim] keys and values, or null.</summary>
     internal (Tensor Keys, Tensor Values)? Full(int layer) =>
         _fullKeys[layer] is { } keys ? (keys, _fullValues[layer]!) : null;

@@ -116,23 +116,13 @@ public sealed partial class LlamaModel
     /// <summary>
     /// For each row writing at position p: the position every ring slot holds afterwards (−1: empty, and for the
     /// scratch slot), [rows, ring + 1], and the slot p goes to ([rows]; the scratch slot for rows sitting out).
-    /// Slot s &lt; sinks holds position s; window slot s holds the latest position ≡ s − sinks (mod window).
     /// </summary>
     private static (Tensor SlotPositions, Tensor WriteSlots) RingLayout(Tensor positions, HeadAwareKvStorage storage)
     {
-        long sinks = storage.Policy.SinkTokens, window = storage.Policy.Window, ring = storage.RingLength;
-        var p = positions.unsqueeze(1);
-        var slot = arange(ring, dtype: int64, device: positions.device).unsqueeze(0);
-        var offset = slot - sinks;
-        var last = p - sinks;
-        var windowed = (last - offset).div(window, rounding_mode: RoundingMode.floor) * window + offset + sinks;
-        var isSink = slot < sinks;
-        var atSlot = where(isSink, slot.expand_as(windowed), windowed);
-        var held = where(isSink, slot <= p, last >= offset);
-        var slotPositions = cat([atSlot.masked_fill(held.logical_not(), -1L),
+        var slotPositions = cat([HeadAwareKvStorage.SlotPositions(positions, storage.Policy, storage.RingLength),
             full([positions.shape[0], 1], -1L, dtype: int64, device: positions.device)], 1);
-        var writeSlots = where(positions < sinks, positions, (positions - sinks).remainder(window) + sinks)
-            .masked_fill(positions >= storage.ScratchPosition, ring);
+        var writeSlots = HeadAwareKvStorage.SlotOf(positions, storage.Policy)
+            .masked_fill(positions >= storage.ScratchPosition, storage.RingLength);
         return (slotPositions, writeSlots);
     }
 }

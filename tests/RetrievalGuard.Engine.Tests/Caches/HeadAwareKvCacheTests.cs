@@ -182,9 +182,10 @@ public class HeadAwareKvCacheTests
     [InlineData(3, 14, 9)]
     public void RingSlotsHoldTheLatestPositionOfTheirResidue(int slot, int length, int expected)
     {
-        using var model = TinyModels.Create();
-        using var cache = new HeadAwareKvCache(model.Config, HeadAware(), 64, ScalarType.Float32, CPU);
-        Assert.Equal(expected, cache.SlotPosition(slot, length));
+        // Sinks 2 + window 6: an 8-slot ring, after `length` positions were written.
+        using var last = tensor(new long[] { length - 1 }, dtype: int64);
+        using var positions = HeadAwareKvStorage.SlotPositions(last, HeadAware(), 8);
+        Assert.Equal(expected, positions[0, slot].item<long>());
     }
 
     [Fact]

@@ -132,7 +132,7 @@ var tokenizerOption = new Option<string>("--tokenizer")
 var headMapOption = new Option<string>("--map")
 {
     Description = "Head map for the shape",
-    DefaultValueFactory = _ => "headmaps/Meta-Llama-3.1-8B-Instruct.duoattention.json",
+    DefaultValueFactory = _ => Bench.DefaultMap("llama-3.1-8b"),
 };
 var corpusOption = new Option<string>("--corpus") { DefaultValueFactory = _ => "samples/corpus/emma.txt" };
 var streamContextsOption = new Option<int[]>("--contexts")
@@ -168,7 +168,17 @@ report.SetAction(parse =>
 
 var root = new RootCommand("RetrievalGuard benchmarks")
     { parity, speed, batch, cold, report, batchCheck, gemv, kernelCheck, guardCost };
-return root.Parse(args).Invoke();
+// Bad input (an unknown cache or shape, a device this libtorch lacks, a missing file) gets its message on one line,
+// not a stack trace.
+try
+{
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (e is ArgumentException or NotSupportedException or IOException or InvalidDataException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
 
 static int Write(JsonObject result, string? path)
 {

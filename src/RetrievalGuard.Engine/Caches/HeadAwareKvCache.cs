@@ -1,4 +1,5 @@
 using RetrievalGuard.Engine.Checkpoints;
+using RetrievalGuard.Engine.Native;
 using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Caches;
@@ -177,12 +178,12 @@ public sealed class HeadAwareKvCache : IKvCache
         _streamLayout?.Mask.Dispose();
         using var scope = NewDisposeScope();
         var before = tensor(new long[] { start - 1 }, dtype: int64, device: _device);
-        var positions = cat([HeadAwareKvStorage.SlotPositions(before, Policy, RingLength)[0],
-            arange(start, start + tokens, dtype: int64, device: _device)]);
-        var queries = arange(start, start + tokens, dtype: int64, device: _device).unsqueeze(1);
+        var newPositions = Scalars.Range(start, start + tokens, _device);
+        var positions = cat([HeadAwareKvStorage.SlotPositions(before, Policy, RingLength)[0], newPositions]);
+        var queries = newPositions.unsqueeze(1);
         var keysAt = positions.unsqueeze(0);
-        var mask = (keysAt >= 0).logical_and(keysAt <= queries)
-            .logical_and((keysAt < SinkTokens).logical_or(queries - keysAt < Window));
+        var mask = (keysAt >= Scalars.Of(0L)).logical_and(keysAt <= queries)
+            .logical_and((keysAt < Scalars.Of(SinkTokens)).logical_or(queries - keysAt < Scalars.Of(Window)));
         _streamLayout = (start, tokens, positions.DetachFromDisposeScope(), mask.DetachFromDisposeScope());
         return (_streamLayout.Value.Positions, _streamLayout.Value.Mask);
     }

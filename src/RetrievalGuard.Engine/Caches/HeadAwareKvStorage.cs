@@ -1,5 +1,6 @@
 using RetrievalGuard.Engine.Checkpoints;
 using RetrievalGuard.Engine.Model;
+using RetrievalGuard.Engine.Native;
 using RetrievalGuard.Engine.Probes;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -105,24 +106,25 @@ public sealed class HeadAwareKvStorage : IBatchKvStorage
     /// </summary>
     internal static Tensor SlotPositions(Tensor last, KvCachePolicy policy, long ring)
     {
-        long sinks = policy.SinkTokens, window = policy.Window;
+        Scalar sinks = Scalars.Of(policy.SinkTokens), window = Scalars.Of(policy.Window);
         var p = last.unsqueeze(1);
-        var slot = arange(ring, dtype: int64, device: last.device).unsqueeze(0);
+        var slot = Scalars.Range(ring, last.device).unsqueeze(0);
         var offset = slot - sinks;
         var lastInWindow = p - sinks;
-        var windowed = (lastInWindow - offset).div(window, rounding_mode: RoundingMode.floor) * window + offset
-            + sinks;
+        var windowed = ((lastInWindow - offset).div(window, rounding_mode: RoundingMode.floor) * window)
+            .Plus(offset).Plus(sinks);
         var isSink = slot < sinks;
         var atSlot = where(isSink, slot.expand_as(windowed), windowed);
         var held = where(isSink, slot <= p, lastInWindow >= offset);
-        return atSlot.masked_fill(held.logical_not(), -1L);
+        return atSlot.masked_fill(held.logical_not(), Scalars.Of(-1L));
     }
 
     /// <summary>The ring slot each position (int64) is written to: its own below the sinks, else its residue.
     /// </summary>
     internal static Tensor SlotOf(Tensor positions, KvCachePolicy policy) =>
-        where(positions < policy.SinkTokens, positions,
-            (positions - policy.SinkTokens).remainder(policy.Window) + policy.SinkTokens);
+        where(positions < Scalars.Of(policy.SinkTokens), positions,
+            (positions - Scalars.Of(policy.SinkTokens)).remainder(Scalars.Of(policy.Window))
+            .Plus(Scalars.Of(policy.SinkTokens)));
 
     /// <summary>A layer's full part, [rows, full heads, stored positions, dim] keys and values, or null.</summary>
     internal (Tensor Keys, Tensor Values)? Full(int layer) =>

@@ -253,8 +253,8 @@ public sealed class DecodeRunner : IDisposable
                 // Fewer positions than K so far: pad with position −1 and weight 0.
                 long missing = probe.TopK - keys;
                 weights = cat([weights, zeros([rows, heads, missing], dtype: float32, device: weights.device)], -1);
-                positions = cat(
-                    [positions, full([rows, heads, missing], -1L, dtype: int64, device: positions.device)], -1);
+                var none = full([rows, heads, missing], Scalars.Of(-1L), dtype: int64, device: positions.device);
+                positions = cat([positions, none], -1);
             }
             parts.Add(positions.to(float32).flatten(1));
             parts.Add(weights.flatten(1));

@@ -93,12 +93,12 @@ public sealed partial class LlamaModel
     {
         CheckStep(tokenIds.shape[0], storage, keyLength);
         using var scope = NewDisposeScope();
-        var rowIndex = arange(tokenIds.shape[0], dtype: int64, device: positions.device);
+        var rowIndex = Scalars.Range(tokenIds.shape[0], positions.device);
         var (cos, sinSigned) = _rotary.Tables(storage.StoredPositions);
         var (slotPositions, writeSlots) = RingLayout(positions, storage);
-        var held = slotPositions >= 0;
+        var held = slotPositions >= Scalars.Of(0L);
         if (Config.SlidingWindow is int w)
-            held = held.logical_and(positions.unsqueeze(1) - slotPositions < w);
+            held = held.logical_and(positions.unsqueeze(1) - slotPositions < Scalars.Of(w));
         var ctx = new HeadAwareDecodeContext(storage, keyLength, probe, headMask)
         {
             Cos = cos.index_select(0, positions).unsqueeze(1),
@@ -107,8 +107,8 @@ public sealed partial class LlamaModel
             RingWriteIndex = [TensorIndex.Tensor(rowIndex), TensorIndex.Colon, TensorIndex.Tensor(writeSlots)],
             KeyBias = KeyBias(positions, keyLength, 1, DType),
             RingBias = zeros(held.shape, DType, held.device)
-                .masked_fill(held.logical_not(), double.NegativeInfinity).unsqueeze(1),
-            SlotPositions = slotPositions.clamp(0, keyLength - 1),
+                .masked_fill(held.logical_not(), Scalars.NegativeInfinity).unsqueeze(1),
+            SlotPositions = slotPositions.clamp(Scalars.Of(0L), Scalars.Of(keyLength - 1)),
         };
         return RunLayers(tokenIds, layer => x => layer.DecodeHeadAware(x, ctx), ctx.ProbeRows);
     }
@@ -120,9 +120,9 @@ public sealed partial class LlamaModel
     private static (Tensor SlotPositions, Tensor WriteSlots) RingLayout(Tensor positions, HeadAwareKvStorage storage)
     {
         var slotPositions = cat([HeadAwareKvStorage.SlotPositions(positions, storage.Policy, storage.RingLength),
-            full([positions.shape[0], 1], -1L, dtype: int64, device: positions.device)], 1);
+            full([positions.shape[0], 1], Scalars.Of(-1L), dtype: int64, device: positions.device)], 1);
         var writeSlots = HeadAwareKvStorage.SlotOf(positions, storage.Policy)
-            .masked_fill(positions >= storage.ScratchPosition, storage.RingLength);
+            .masked_fill(positions >= Scalars.Of(storage.ScratchPosition), Scalars.Of(storage.RingLength));
         return (slotPositions, writeSlots);
     }
 }

@@ -34,8 +34,8 @@ public sealed partial class LlamaAttention
         {
             // Scores kept in float32 (not rounded to bf16), as fused attention kernels keep them; scaling the query
             // is the copy its reshape needs anyway.
-            var q3 = (qk.narrow(1, 0, _heads) * scale).reshape(heads, group, _headDim);
-            probs = AtenOps.BmmFloat32(q3, k3.transpose(1, 2)).add_(ctx.KeyBias).softmax(-1);
+            var q3 = (qk.narrow(1, 0, _heads) * Scalars.Of(scale)).reshape(heads, group, _headDim);
+            probs = AtenOps.BmmFloat32(q3, k3.transpose(1, 2)).add_(ctx.KeyBias, Scalars.One).softmax(-1);
         }
         else
         {
@@ -108,7 +108,7 @@ public sealed partial class LlamaModel
                 headMask);
             return (fusedLogits.MoveToOuterDisposeScope(), fusedProbe?.MoveToOuterDisposeScope());
         }
-        var rowIndex = arange(rows, dtype: int64, device: positions.device);
+        var rowIndex = Scalars.Range(rows, positions.device);
         bool float32Scores = AtenOps.HasFloat32Bmm(positions.device, DType);
         var (cos, sinSigned) = _rotary.Tables(storage.StoredPositions);
         var ctx = new DecodeContext(storage, keyLength, probe, headMask)
@@ -118,10 +118,10 @@ public sealed partial class LlamaModel
             KeyWriteIndex = [TensorIndex.Tensor(rowIndex), TensorIndex.Colon, TensorIndex.Tensor(positions)],
             ValueWriteIndex =
             [
-                TensorIndex.Tensor(positions.div(storage.ChunkLength, rounding_mode: RoundingMode.floor)),
+                TensorIndex.Tensor(positions.div(Scalars.Of(storage.ChunkLength), rounding_mode: RoundingMode.floor)),
                 TensorIndex.Tensor(rowIndex),
                 TensorIndex.Colon,
-                TensorIndex.Tensor(positions.remainder(storage.ChunkLength)),
+                TensorIndex.Tensor(positions.remainder(Scalars.Of(storage.ChunkLength))),
             ],
             KeyBias = KeyBias(positions, keyLength, storage.NumKvHeads, float32Scores ? float32 : DType),
             Float32Scores = float32Scores,
@@ -168,12 +168,12 @@ public sealed partial class LlamaModel
     private Tensor KeyBias(Tensor positions, int keyLength, int kvHeads, ScalarType dtype)
     {
         long rows = positions.shape[0];
-        var keyPos = arange(keyLength, dtype: int64, device: positions.device).unsqueeze(0);
+        var keyPos = Scalars.Range(keyLength, positions.device).unsqueeze(0);
         var queryPos = positions.unsqueeze(1);
         var allowed = keyPos <= queryPos;
-        if (Config.SlidingWindow is int w) allowed = allowed.logical_and(queryPos - keyPos < w);
+        if (Config.SlidingWindow is int w) allowed = allowed.logical_and(queryPos - keyPos < Scalars.Of(w));
         var bias = zeros([rows, keyLength], dtype: dtype, device: positions.device)
-            .masked_fill(allowed.logical_not(), double.NegativeInfinity);
+            .masked_fill(allowed.logical_not(), Scalars.NegativeInfinity);
         return bias.unsqueeze(1).expand(rows, kvHeads, keyLength).reshape(rows * kvHeads, 1, keyLength);
     }
 }

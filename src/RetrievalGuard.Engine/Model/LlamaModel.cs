@@ -37,7 +37,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x32 = x.to(float32);
-        var normed = x32 * rsqrt(x32.square().mean([-1], keepdim: true) + _eps);
+        var normed = x32 * rsqrt(x32.pow(Scalars.Of(2L)).mean([-1], keepdim: true).Plus(Scalars.Of(_eps)));
         return (weight * normed.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }
@@ -171,8 +171,8 @@ public sealed partial class LlamaAttention : nn.Module
         var allowed = streaming.Mask.narrow(0, tokens - n, n);
         if (_slidingWindow is not int w)
             return allowed;
-        var queries = arange(start + tokens - n, start + tokens, dtype: int64, device: allowed.device).unsqueeze(1);
-        return allowed.logical_and(queries - streaming.Positions.unsqueeze(0) < w);
+        var queries = Scalars.Range(start + tokens - n, start + tokens, allowed.device).unsqueeze(1);
+        return allowed.logical_and(queries - streaming.Positions.unsqueeze(0) < Scalars.Of(w));
     }
 
     /// <summary>
@@ -180,10 +180,10 @@ public sealed partial class LlamaAttention : nn.Module
     /// </summary>
     private Tensor CausalMask(int start, long tokens, long keys, Device device)
     {
-        var queryPos = arange(start, start + tokens, dtype: int64, device: device).unsqueeze(1);
-        var keyPos = arange(keys, dtype: int64, device: device).unsqueeze(0);
+        var queryPos = Scalars.Range(start, start + tokens, device).unsqueeze(1);
+        var keyPos = Scalars.Range(keys, device).unsqueeze(0);
         var allowed = keyPos <= queryPos;
-        if (_slidingWindow is int w) allowed = allowed.logical_and(queryPos - keyPos < w);
+        if (_slidingWindow is int w) allowed = allowed.logical_and(queryPos - keyPos < Scalars.Of(w));
         return allowed;
     }
 
@@ -199,11 +199,11 @@ public sealed partial class LlamaAttention : nn.Module
         var heads = probe.HeadIndexTensor(_layer, q.device);
         var newest = q.narrow(2, tokens - n, n).reshape(batch, _kvHeads, group * n, _headDim);  // [B, KV, G·n, D]
         var scores = matmul(newest, kv.Keys.transpose(-1, -2)).reshape(batch, _heads, n, keys)  // [B, H, n, L]
-            .index_select(1, heads).to(float32) / Math.Sqrt(_headDim);                          // [B, P, n, L]
+            .index_select(1, heads).to(float32) / Scalars.Of(Math.Sqrt(_headDim));              // [B, P, n, L]
         var allowed = kv.Mask is null
             ? CausalMask(start + (int)(tokens - n), n, keys, q.device)
             : ProbeRows(kv.Mask, heads, tokens - n, n);
-        return scores.masked_fill(allowed.logical_not(), double.NegativeInfinity).softmax(-1);
+        return scores.masked_fill(allowed.logical_not(), Scalars.NegativeInfinity).softmax(-1);
     }
 
     /// <summary>
@@ -217,21 +217,21 @@ public sealed partial class LlamaAttention : nn.Module
         int group = _heads / _kvHeads;
         var newest = q.narrow(2, tokens - n, n).reshape(batch, _kvHeads, group * n, _headDim);      // [B, KV, G·n, D]
         var weights = zeros([batch, _heads, n, length], float32, q.device);
-        var scale = 1 / Math.Sqrt(_headDim);
+        var scale = Scalars.Of(1 / Math.Sqrt(_headDim));
         if (kv.Keys.shape[1] > 0)
         {
             var scores = matmul(newest.index_select(1, streaming.FullHeads), kv.Keys.transpose(-1, -2))
                 .reshape(batch, -1, n, length).to(float32) * scale;
             var full = scores.masked_fill(CausalMask(start + (int)(tokens - n), n, length, q.device).logical_not(),
-                double.NegativeInfinity).softmax(-1);
+                Scalars.NegativeInfinity).softmax(-1);
             weights.index_copy_(1, QueryHeads(streaming.FullHeads, group), full);
         }
         var streamScores = matmul(newest.index_select(1, streaming.StreamHeads), streaming.Keys.transpose(-1, -2))
             .reshape(batch, -1, n, streaming.Keys.shape[2]).to(float32) * scale;
         var probs = streamScores.masked_fill(StreamMask(streaming, start, tokens, n).logical_not(),
-            double.NegativeInfinity).softmax(-1);
+            Scalars.NegativeInfinity).softmax(-1);
         // Empty slots (position -1) carry zero weight; send them to position 0 so the scatter stays in range.
-        var at = streaming.Positions.clamp_min(0).expand(probs.shape);
+        var at = streaming.Positions.clamp_min(Scalars.Of(0L)).expand(probs.shape);
         var spread = zeros([batch, probs.shape[1], n, length], float32, q.device).scatter_add_(3, at, probs);
         weights.index_copy_(1, QueryHeads(streaming.StreamHeads, group), spread);
         return weights.index_select(1, probe.HeadIndexTensor(_layer, q.device));
@@ -239,7 +239,7 @@ public sealed partial class LlamaAttention : nn.Module
 
     /// <summary>The query heads (int64) of KV heads <paramref name="kvHeads"/>, in that order.</summary>
     private static Tensor QueryHeads(Tensor kvHeads, int group) =>
-        (kvHeads.unsqueeze(1) * group + arange(group, dtype: int64, device: kvHeads.device)).flatten();
+        (kvHeads.unsqueeze(1) * Scalars.Of(group)).Plus(Scalars.Range(group, kvHeads.device)).flatten();
 
     private static Tensor ProbeRows(Tensor mask, Tensor heads, long from, long n) =>
         mask.dim() == 3 ? mask.index_select(0, heads).narrow(1, from, n) : mask.narrow(0, from, n);
@@ -300,8 +300,8 @@ public sealed partial class LlamaDecoderLayer : nn.Module
     {
         // A scope per layer frees each layer's temporaries at once: a long prefill keeps one layer's worth alive.
         using var scope = NewDisposeScope();
-        var h = x + attention(input_layernorm.forward(x));
-        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+        var h = x.Plus(attention(input_layernorm.forward(x)));
+        return h.Plus(mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
     }
 }
 
@@ -396,7 +396,7 @@ public sealed partial class LlamaModel : nn.Module
         using var generator = new Generator((ulong)seed, CPU);
         foreach (var (name, p) in named_parameters())
         {
-            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1);
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(Scalars.One);
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
             else if (p.device.type == DeviceType.CPU) p.normal_(0, std, generator);
             else

@@ -1,4 +1,6 @@
 using RetrievalGuard.Engine.Checkpoints;
+using RetrievalGuard.Engine.Native;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Model;
@@ -35,7 +37,7 @@ public sealed class RotaryEmbedding : IDisposable
     /// and the sign lives in the signed sin table. cos and sinSigned broadcast against x's last two dimensions.
     /// </summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sinSigned) =>
-        addcmul(x * cos, x.roll(x.shape[^1] / 2, -1), sinSigned, 1);
+        addcmul(x * cos, x.roll(x.shape[^1] / 2, -1), sinSigned, Scalars.One);
 
     /// <summary>Bumped each time the tables are rebuilt (their addresses change); captured graphs check it.</summary>
     public int Version { get; private set; }
@@ -53,7 +55,7 @@ public sealed class RotaryEmbedding : IDisposable
         long length = Math.Max(needed, Math.Max(256, _length * 2));
         using (NewDisposeScope())
         {
-            var positions = arange(length, dtype: float32, device: _device);
+            var positions = Scalars.Range(length, _device, float32);
             var freqs = outer(positions, _inverseFrequencies.to(_device));
             var emb = cat([freqs, freqs], dim: -1);
             _cos?.Dispose();
@@ -72,24 +74,30 @@ public sealed class RotaryEmbedding : IDisposable
     {
         using var scope = NewDisposeScope();
         int dim = config.HeadDim;
-        var exponents = arange(0, dim, 2, dtype: int64).to(float32) / dim;
-        var inv = 1.0f / pow(tensor((float)config.RopeTheta), exponents);
+        using var two = 2L.ToScalar();
+        using var dims = ((long)dim).ToScalar();
+        var exponents = arange(Scalars.Of(0L), dims, two, int64).to(float32) / dims;
+        var inv = pow(tensor((float)config.RopeTheta), exponents).reciprocal();
         var scaling = config.RopeScaling;
         if (scaling is not null)
         {
             switch (scaling.Type)
             {
                 case "linear":
-                    inv = inv / (float)scaling.Factor;
+                    inv = inv / Scalars.Of((double)(float)scaling.Factor);
                     break;
                 case "llama3":
+                    // The same operations as transformers' _compute_llama3_parameters, numbers as kept Scalars.
                     double factor = scaling.Factor, low = scaling.LowFreqFactor, high = scaling.HighFreqFactor;
                     double oldContext = scaling.OriginalMaxPositionEmbeddings;
-                    double lowFreqWavelen = oldContext / low, highFreqWavelen = oldContext / high;
-                    var wavelen = 2 * Math.PI / inv;
-                    var scaled = where(wavelen > lowFreqWavelen, inv / factor, inv);
-                    var smooth = (oldContext / wavelen - low) / (high - low);
-                    var smoothed = (1 - smooth) * scaled / factor + smooth * scaled;
+                    var lowFreqWavelen = Scalars.Of(oldContext / low);
+                    var highFreqWavelen = Scalars.Of(oldContext / high);
+                    var wavelen = inv.reciprocal() * Scalars.Of(2 * Math.PI);
+                    var scaled = where(wavelen > lowFreqWavelen, inv / Scalars.Of(factor), inv);
+                    var smooth = (wavelen.reciprocal() * Scalars.Of(oldContext) - Scalars.Of(low))
+                        / Scalars.Of(high - low);
+                    var smoothed = (smooth.negative().Plus(Scalars.One) * scaled / Scalars.Of(factor))
+                        .Plus(smooth * scaled);
                     var medium = (wavelen >= highFreqWavelen).logical_and(wavelen <= lowFreqWavelen);
                     inv = where(medium, smoothed, scaled);
                     break;

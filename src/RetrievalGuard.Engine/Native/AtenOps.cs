@@ -122,7 +122,7 @@ internal static class TorchSharpFixes
     private static readonly Lazy<bool> BaddbmmRotated = new(() =>
     {
         using var scope = NewDisposeScope();
-        var input = full([1, 1, 2], 3f);
+        var input = full([1, 1, 2], Scalars.Of(3.0), float32);
         var batch1 = ones(1, 1, 3);
         var batch2 = ones(1, 3, 2);
         try

@@ -1,3 +1,4 @@
+using RetrievalGuard.Engine.Native;
 using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Probes;
@@ -12,7 +13,7 @@ public static class AttentionPeaks
     public static Tensor EarliestMaxPositions(Tensor attention)
     {
         var max = attention.max(-1, keepdim: true).values;
-        var positions = arange(attention.shape[^1], dtype: int64, device: attention.device).expand_as(attention);
-        return positions.masked_fill(attention < max, long.MaxValue).min(-1).values;
+        var positions = Scalars.Range(attention.shape[^1], attention.device).expand_as(attention);
+        return positions.masked_fill(attention < max, Scalars.Of(long.MaxValue)).min(-1).values;
     }
 }

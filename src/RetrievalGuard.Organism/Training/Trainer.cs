@@ -1,5 +1,6 @@
 using RetrievalGuard.Data;
 using RetrievalGuard.Engine.Model;
+using RetrievalGuard.Engine.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -60,7 +61,7 @@ public sealed class Trainer : IDisposable
         var targets = tokens.narrow(1, 1, batch.Length - 1);
         var weights = mask.narrow(1, 1, batch.Length - 1);
         var losses = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(float32), targets.reshape(-1), reduction: nn.Reduction.None);
-        return (losses * weights.reshape(-1)).sum() / weights.sum().clamp_min(1);
+        return (losses * weights.reshape(-1)).sum() / weights.sum().clamp_min(Scalars.One);
     }
 
     public void Dispose() => _optimizer.Dispose();

@@ -1,0 +1,12 @@
+using RetrievalGuard.Heads.Detection;
+
+namespace RetrievalGuard.Heads.Tests;
+
+/// <summary>Head detection and cache evaluation hand libtorch only Scalars that stay alive
+/// (RetrievalGuard.Engine.Native.Scalars).</summary>
+public class ScalarLifetimeTests
+{
+    [Fact]
+    public void HeadsHandLibtorchOnlyScalarsThatStayAlive() =>
+        Assert.Empty(ScalarLifetimeScan.Problems(typeof(CopyPasteScorer).Assembly));
+}

@@ -71,6 +71,12 @@ public sealed class ServingSettings
     /// </summary>
     public string CachePolicy { get; set; } = "full";
 
+    /// <summary>
+    /// Further policies a request may pick with <c>retrieval_guard.cache</c> (e.g. full beside a headaware default),
+    /// each decoded on rows of its own; the KV budget is shared equally with <see cref="CachePolicy"/>.
+    /// </summary>
+    public string[] MoreCachePolicies { get; set; } = [];
+
     /// <summary>KV heads headaware/random keep whole; null: <see cref="FullShare"/> of them.</summary>
     public int? FullKvHeads { get; set; }
 
@@ -101,13 +107,26 @@ public sealed class ServingSettings
             return $"{at}KvBudgetMiB is {KvBudgetMiB}; it must be ≥ 0 (0: MaxSequences rows).";
         if (Heads.Caching.CachePlans.NameProblem(CachePolicy) is { } problem)
             return $"{at}CachePolicy: {problem}";
+        for (int i = 0; i < MoreCachePolicies.Length; i++)
+            if (Heads.Caching.CachePlans.NameProblem(MoreCachePolicies[i]) is { } more)
+                return $"{at}MoreCachePolicies:{i}: {more}";
+        if ((string[])[CachePolicy, .. MoreCachePolicies] is var all
+            && all.GroupBy(n => n.ToLowerInvariant()).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            return $"{at}CachePolicy and {at}MoreCachePolicies name '{twice.Key}' twice; a request picks a policy by "
+                + "name, so each may appear once.";
         return null;
     }
 
-    /// <summary>The policy these settings name, ranked by <paramref name="map"/> where it needs one.</summary>
-    internal KvCachePolicy Policy(Heads.Maps.HeadMap map) =>
-        Heads.Caching.CachePlans.Resolve(CachePolicy, FullKvHeads, FullShare, SinkTokens, Window, seed: 1,
-            () => map, () => "", ServerOptions.Section + ":Serving:CachePolicy",
+    /// <summary><see cref="CachePolicy"/>, ranked by <paramref name="map"/> where it needs one.</summary>
+    internal KvCachePolicy Policy(Heads.Maps.HeadMap map) => Resolve(CachePolicy, "CachePolicy", map);
+
+    /// <summary><see cref="MoreCachePolicies"/>, each as <see cref="Policy"/> makes the default.</summary>
+    internal KvCachePolicy[] MorePolicies(Heads.Maps.HeadMap map) =>
+        MoreCachePolicies.Select((name, i) => Resolve(name, $"MoreCachePolicies:{i}", map)).ToArray();
+
+    private KvCachePolicy Resolve(string name, string setting, Heads.Maps.HeadMap map) =>
+        Heads.Caching.CachePlans.Resolve(name, FullKvHeads, FullShare, SinkTokens, Window, seed: 1,
+            () => map, () => "", $"{ServerOptions.Section}:Serving:{setting}",
             ServerOptions.Section + ":Serving:FullKvHeads");
 }
 

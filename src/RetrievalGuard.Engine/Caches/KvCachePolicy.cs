@@ -20,6 +20,19 @@ public enum CacheKind
     Random,
 }
 
+/// <summary>The names of the cache kinds, as settings, command options and requests write them.</summary>
+public static class CacheKinds
+{
+    /// <summary>full, headaware, streaming or random.</summary>
+    public static string Name(this CacheKind kind) => kind.ToString().ToLowerInvariant();
+
+    /// <summary>The kind <paramref name="name"/> names, in any case; null for anything else.</summary>
+    public static CacheKind? Find(string name) => Enum.GetValues<CacheKind>()
+        .Where(k => string.Equals(k.Name(), name, StringComparison.OrdinalIgnoreCase))
+        .Select(k => (CacheKind?)k)
+        .FirstOrDefault();
+}
+
 /// <summary>
 /// A KV cache policy. For <see cref="CacheKind.HeadAware"/> and <see cref="CacheKind.Random"/> the caller names the
 /// KV heads that stay full (<see cref="FullKvHeads"/>; the Heads project derives them from a head map: a KV head
@@ -73,7 +86,7 @@ public sealed record KvCachePolicy
     {
         CacheKind.Full => "full",
         CacheKind.Streaming => $"streaming (sink {SinkTokens} + window {Window})",
-        _ => $"{Kind.ToString().ToLowerInvariant()} ({FullKvHeads.Count} KV heads full, "
+        _ => $"{Kind.Name()} ({FullKvHeads.Count} KV heads full, "
             + $"sink {SinkTokens} + window {Window})",
     };
 }

@@ -1,3 +1,4 @@
+using RetrievalGuard.Engine.Caches;
 using RetrievalGuard.Engine.Tokenization;
 using RetrievalGuard.Guard.Prompting;
 
@@ -27,6 +28,9 @@ public sealed record AnswerRequest
 
     /// <summary>Strings that end the answer; the answer stops before them (OpenAI's <c>stop</c>).</summary>
     public IReadOnlyList<string> Stop { get; init; } = [];
+
+    /// <summary>The KV cache policy to decode with, among those the scheduler offers; null: its default.</summary>
+    public CacheKind? Cache { get; init; }
 
     public bool IsGuarded => Passages.Count > 0;
 

@@ -14,14 +14,14 @@ namespace RetrievalGuard.Guard.Serving;
 /// like <see cref="HallucinationGuard.AskAsync"/>; answers without passages are plain chat replies. One thread drives
 /// the decoder and takes the guard's model turn for each step, so <see cref="HallucinationGuard.ScoreAsync"/> calls
 /// run between steps. A request whose reader stops (cancelled, disposed) leaves the batch before the next step.
+/// Each KV cache policy offered (<see cref="SchedulerOptions.Cache"/>, then <see cref="SchedulerOptions.MoreCaches"/>)
+/// has rows of its own, since a preallocated cache has one layout; a request picks one with
+/// <see cref="AnswerRequest.Cache"/>.
 /// </summary>
 public sealed class GuardScheduler : IAsyncDisposable
 {
     private readonly HallucinationGuard _guard;
-    private readonly BatchDecoder _decoder;
-    private readonly AttentionProbe _probe;
-    private readonly ConcurrentQueue<ScheduledAnswer> _queue = new();
-    private readonly List<ScheduledAnswer> _running = [];
+    private readonly CacheLane[] _lanes;
     private readonly SemaphoreSlim _wake = new(0);
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread _thread;
@@ -42,33 +42,51 @@ public sealed class GuardScheduler : IAsyncDisposable
         CapacityPerSequence = options.CapacityPerSequence > 0
             ? Math.Min(options.CapacityPerSequence, context)
             : Math.Min(context, 4096);
-        _decoder = guard.Model.CreateBatchDecoder(Rows(guard, options, CapacityPerSequence), CapacityPerSequence,
-            options.Cache);
-        _probe = guard.Reader.CreateBatchProbe(options.MaxPassages);
+        var policies = options.Policies;
+        var lanes = new List<CacheLane>();
+        try
+        {
+            foreach (var policy in policies)
+                lanes.Add(new CacheLane(guard.Model.CreateBatchDecoder(
+                        Rows(guard, options, policy, options.KvBudgetBytes / policies.Count, CapacityPerSequence),
+                        CapacityPerSequence, policy),
+                    guard.Reader.CreateBatchProbe(options.MaxPassages)));
+        }
+        catch
+        {
+            lanes.ForEach(l => l.Dispose());
+            throw;
+        }
+        _lanes = [.. lanes];
         _thread = new Thread(Run) { IsBackground = true, Name = "RetrievalGuard scheduler" };
         _thread.Start();
     }
 
-    /// <summary>MaxSequences, or as many rows as the KV budget holds under the cache policy.</summary>
-    private static int Rows(HallucinationGuard guard, SchedulerOptions options, int capacity)
+    /// <summary>MaxSequences, or as many rows as <paramref name="budget"/> holds under the cache policy.</summary>
+    private static int Rows(HallucinationGuard guard, SchedulerOptions options, KvCachePolicy policy, long budget,
+        int capacity)
     {
         if (options.KvBudgetBytes == 0)
             return options.MaxSequences;
-        var policy = options.Cache ?? KvCachePolicy.Full;
-        int rows = BatchDecoder.SequencesWithin(options.KvBudgetBytes, guard.Model.Network, policy, capacity);
+        int rows = BatchDecoder.SequencesWithin(budget, guard.Model.Network, policy, capacity);
         return rows >= 1 ? rows : throw new ArgumentOutOfRangeException(nameof(options), options.KvBudgetBytes,
-            $"A KV budget of {options.KvBudgetBytes / 1048576.0:F1} MiB holds no answer's row: one of {capacity} "
+            $"A KV budget of {budget / 1048576.0:F1} MiB holds no answer's row: one of {capacity} "
             + $"positions takes {BatchDecoder.BytesPerSequence(guard.Model.Network, policy, capacity) / 1048576.0:F1} "
-            + $"MiB under the {policy} cache.");
+            + $"MiB under the {policy} cache"
+            + (options.Policies.Count > 1 ? $" (the budget is shared by {options.Policies.Count} policies)." : "."));
     }
 
     public SchedulerOptions Options { get; }
 
-    /// <summary>Answers decoded together: rows of the KV cache.</summary>
-    public int MaxSequences => _decoder.MaxSequences;
+    /// <summary>Answers decoded together: rows of the KV caches.</summary>
+    public int MaxSequences => _lanes.Sum(l => l.Decoder.MaxSequences);
 
-    /// <summary>The KV cache policy of every row.</summary>
-    public KvCachePolicy Cache => _decoder.Policy;
+    /// <summary>The KV cache policy of a request that names none.</summary>
+    public KvCachePolicy Cache => _lanes[0].Policy;
+
+    /// <summary>Every policy a request may ask for, the default first, with the rows each has.</summary>
+    public IReadOnlyList<(KvCachePolicy Policy, int Rows)> Caches =>
+        _lanes.Select(l => (l.Policy, l.Decoder.MaxSequences)).ToArray();
 
     /// <summary>Positions each answer's row holds: its prompt plus its answer must fit.</summary>
     public int CapacityPerSequence { get; }
@@ -80,7 +98,7 @@ public sealed class GuardScheduler : IAsyncDisposable
     public int Queued => Volatile.Read(ref _queued);
 
     /// <summary>Bytes of KV cache held on the device (preallocated for every row).</summary>
-    public long CacheBytes => _decoder.CacheBytes;
+    public long CacheBytes => _lanes.Sum(l => l.Decoder.CacheBytes);
 
     /// <summary>Tokens decoded since the scheduler started, every answer together.</summary>
     public long TokensGenerated => Interlocked.Read(ref _tokens);
@@ -88,7 +106,8 @@ public sealed class GuardScheduler : IAsyncDisposable
     /// <summary>
     /// Queues <paramref name="request"/> and returns its stream of tokens; the last carries the report (guarded) and
     /// <see cref="GuardedToken.Finish"/>. Throws at once for a request that cannot run (empty, too long, too many
-    /// passages) and <see cref="SchedulerFullException"/> when the queue is full. Stop reading (or cancel) to abandon
+    /// passages, a cache policy not offered) and <see cref="SchedulerFullException"/> when the queue is full. Stop
+    /// reading (or cancel) to abandon
     /// the answer: its row is freed before the next step.
     /// </summary>
     public IAsyncEnumerable<GuardedToken> Submit(AnswerRequest request,
@@ -104,11 +123,12 @@ public sealed class GuardScheduler : IAsyncDisposable
         // Refuse a full queue before tokenizing: under a burst, refusals must stay cheap.
         if (Queued >= Options.MaxQueued + FreeRowsHint())
             throw Full(Queued);
+        var lane = Lane(request);
         var answer = Prepare(request);
         if (Interlocked.Increment(ref _queued) > Options.MaxQueued + FreeRowsHint())
             throw Full(Interlocked.Decrement(ref _queued));
         promptTokens = answer.Ids.Count;
-        _queue.Enqueue(answer);
+        lane.Queue.Enqueue(answer);
         _wake.Release();
         return Read(answer, cancellationToken);
     }
@@ -117,9 +137,17 @@ public sealed class GuardScheduler : IAsyncDisposable
 
     private int FreeRowsHint() => Math.Max(0, MaxSequences - Active);
 
-    private ScheduledAnswer Prepare(AnswerRequest request)
+    private CacheLane Lane(AnswerRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (request.Cache is not CacheKind kind)
+            return _lanes[0];
+        return _lanes.FirstOrDefault(l => l.Policy.Kind == kind) ?? throw new UnsupportedCacheException(kind,
+            _lanes.Select(l => l.Policy.Kind).ToArray());
+    }
+
+    private ScheduledAnswer Prepare(AnswerRequest request)
+    {
         if (request.MaxTokens < 1)
             throw new ArgumentOutOfRangeException(nameof(request), request.MaxTokens, "MaxTokens must be ≥ 1.");
         if (request.Stop.Any(string.IsNullOrEmpty))
@@ -183,7 +211,7 @@ public sealed class GuardScheduler : IAsyncDisposable
         {
             // Not expected (requests fail one by one above); never leave a reader waiting on a dead thread.
             _stopping = true;
-            foreach (var answer in _running.Concat(_queue))
+            foreach (var answer in _lanes.SelectMany(l => l.Running.Concat(l.Queue)))
                 answer.Fail(error);
         }
         finally
@@ -196,35 +224,35 @@ public sealed class GuardScheduler : IAsyncDisposable
     {
         while (true)
         {
-            if (_running.Count == 0 && _queue.IsEmpty)
+            if (_lanes.All(l => l.IsIdle))
             {
                 if (_stopping)
                     break;
                 _wake.Wait(TimeSpan.FromMilliseconds(200));
                 continue;
             }
-            using (_guard.UseModelAsync().GetAwaiter().GetResult())
-            {
-                DropCancelled();
-                Admit();
-                Step();
-            }
+            foreach (var lane in _lanes.Where(l => !l.IsIdle))
+                using (_guard.UseModelAsync().GetAwaiter().GetResult())
+                {
+                    DropCancelled(lane);
+                    Admit(lane);
+                    Step(lane);
+                }
         }
     }
 
-    private void DropCancelled()
+    private void DropCancelled(CacheLane lane)
     {
-        foreach (var answer in _running.Where(a => a.IsCancelled || _abandon).ToArray())
+        foreach (var answer in lane.Running.Where(a => a.IsCancelled || _abandon).ToArray())
         {
-            _decoder.Leave(answer.Sequence!);
+            Finish(lane, answer);
             answer.Fail(new OperationCanceledException("The answer was abandoned before it finished."));
-            Remove(answer);
         }
     }
 
-    private void Admit()
+    private void Admit(CacheLane lane)
     {
-        while (_decoder.FreeRow is int row && _queue.TryDequeue(out var answer))
+        while (lane.Decoder.FreeRow is int row && lane.Queue.TryDequeue(out var answer))
         {
             Interlocked.Decrement(ref _queued);
             if (answer.IsCancelled || _abandon)
@@ -235,63 +263,58 @@ public sealed class GuardScheduler : IAsyncDisposable
             try
             {
                 if (answer.Prompt is not null)
-                    SignalReader.LabelRow(_probe, row, answer.Prompt);
-                var (sequence, first) = _decoder.Join(answer.Ids, answer.Options, _guard.Model.Tokenizer.StopTokenIds,
-                    _probe);
+                    SignalReader.LabelRow(lane.Probe, row, answer.Prompt);
+                var (sequence, first) = lane.Decoder.Join(answer.Ids, answer.Options,
+                    _guard.Model.Tokenizer.StopTokenIds, lane.Probe);
                 answer.Sequence = sequence;
-                _running.Add(answer);
+                lane.Running.Add(answer);
                 Interlocked.Increment(ref _active);
                 Interlocked.Increment(ref _tokens);
                 if (answer.Accept(first, sequence.Finished))
-                    Finish(answer);
+                    Finish(lane, answer);
             }
             catch (Exception error)
             {
                 if (answer.Sequence is not null)
-                    Finish(answer);
+                    Finish(lane, answer);
                 answer.Fail(error);
             }
         }
     }
 
-    private void Step()
+    private void Step(CacheLane lane)
     {
-        if (_running.Count == 0)
+        if (lane.Running.Count == 0)
             return;
         IReadOnlyList<(BatchSequence Sequence, TokenStep Step)> steps;
         try
         {
-            steps = _decoder.Step(_probe);
+            steps = lane.Decoder.Step(lane.Probe);
         }
         catch (Exception error)
         {
-            // A failed step leaves every row in an unknown state: end them all, keep serving the queue.
-            foreach (var answer in _running.ToArray())
+            // A failed step leaves every row of the lane in an unknown state: end them all, keep serving the queue.
+            foreach (var answer in lane.Running.ToArray())
             {
-                Finish(answer);
+                Finish(lane, answer);
                 answer.Fail(error);
             }
             return;
         }
         Interlocked.Add(ref _tokens, steps.Count);
-        var bySequence = _running.ToDictionary(a => a.Sequence!);
+        var bySequence = lane.Running.ToDictionary(a => a.Sequence!);
         foreach (var (sequence, step) in steps)
         {
             var answer = bySequence[sequence];
             if (answer.Accept(step, sequence.Finished))
-                Finish(answer);
+                Finish(lane, answer);
         }
     }
 
-    private void Finish(ScheduledAnswer answer)
+    private void Finish(CacheLane lane, ScheduledAnswer answer)
     {
-        _decoder.Leave(answer.Sequence!);
-        Remove(answer);
-    }
-
-    private void Remove(ScheduledAnswer answer)
-    {
-        if (_running.Remove(answer))
+        lane.Decoder.Leave(answer.Sequence!);
+        if (lane.Running.Remove(answer))
             Interlocked.Decrement(ref _active);
     }
 
@@ -315,8 +338,8 @@ public sealed class GuardScheduler : IAsyncDisposable
     {
         await StopAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
         _thread.Join();
-        _decoder.Dispose();
-        _probe.Dispose();
+        foreach (var lane in _lanes)
+            lane.Dispose();
         _wake.Dispose();
     }
 }

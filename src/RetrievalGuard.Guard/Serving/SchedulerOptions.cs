@@ -16,8 +16,14 @@ public sealed record SchedulerOptions
     /// </summary>
     public KvCachePolicy? Cache { get; init; }
 
-    /// <summary>Bytes of KV cache to fill with rows (as many as fit under <see cref="Cache"/>); 0: MaxSequences
-    /// rows.</summary>
+    /// <summary>
+    /// Further policies a request may ask for (<see cref="AnswerRequest.Cache"/>), one per kind, each on rows of its
+    /// own: e.g. the full cache for answers that must not lose a token of context beside a compressed default.
+    /// </summary>
+    public IReadOnlyList<KvCachePolicy> MoreCaches { get; init; } = [];
+
+    /// <summary>Bytes of KV cache to fill with rows (as many as fit under each policy, the bytes shared equally by
+    /// <see cref="Cache"/> and <see cref="MoreCaches"/>); 0: MaxSequences rows for each.</summary>
     public long KvBudgetBytes { get; init; }
 
     /// <summary>Positions per row (prompt + answer); 0: the model's context, at most 4,096.</summary>
@@ -31,8 +37,15 @@ public sealed record SchedulerOptions
     /// </summary>
     public int MaxPassages { get; init; } = 16;
 
+    /// <summary><see cref="Cache"/> (full when null), then <see cref="MoreCaches"/>.</summary>
+    public IReadOnlyList<KvCachePolicy> Policies => [Cache ?? KvCachePolicy.Full, .. MoreCaches];
+
     public void Validate()
     {
+        ArgumentNullException.ThrowIfNull(MoreCaches, nameof(MoreCaches));
+        if (Policies.GroupBy(p => p.Kind).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"The {twice.Key} cache is offered twice; a request picks a policy by its "
+                + "kind, so each kind may appear once among Cache and MoreCaches.", nameof(MoreCaches));
         if (MaxSequences < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxSequences), MaxSequences, "MaxSequences must be ≥ 1.");
         if (CapacityPerSequence < 0)
@@ -54,6 +67,16 @@ public sealed class SchedulerFullException(int queued, TimeSpan retryAfter)
         + $"{retryAfter.TotalSeconds:F0} s.")
 {
     public TimeSpan RetryAfter { get; } = retryAfter;
+}
+
+/// <summary>A request asked for a KV cache policy the scheduler has no rows for.</summary>
+public sealed class UnsupportedCacheException(CacheKind asked, IReadOnlyList<CacheKind> offered)
+    : ArgumentException($"No rows decode with the {asked.Name()} KV cache here; offered: "
+        + $"{string.Join(", ", offered.Select(k => k.Name()))}.", "request")
+{
+    public CacheKind Asked { get; } = asked;
+
+    public IReadOnlyList<CacheKind> Offered { get; } = offered;
 }
 
 /// <summary>A prompt longer than an answer's row: callers report it as a context-length error.</summary>

@@ -40,11 +40,6 @@ internal static class ChatCompletions
                 $"The model '{name}' does not exist here; this server serves '{host.ModelId}'.", "model",
                 "model_not_found");
         var scheduler = host.Scheduler;
-        var served = scheduler.Cache.Kind.ToString().ToLowerInvariant();
-        if (request.Cache is { } asked && !string.Equals(asked, served, StringComparison.OrdinalIgnoreCase))
-            throw ApiError.BadRequest($"This server decodes every answer with the '{served}' KV cache "
-                + $"({ServerOptions.Section}:Serving:CachePolicy); a request cannot choose '{asked}': all rows share "
-                + "one preallocated cache.", "retrieval_guard.cache", "unsupported_cache_policy");
         var answer = new AnswerRequest
         {
             Passages = request.Passages,
@@ -55,6 +50,7 @@ internal static class ChatCompletions
             TopP = request.TopP,
             Seed = request.Seed,
             Stop = request.Stop,
+            Cache = request.Cache,
         };
         IAsyncEnumerable<GuardedToken> tokens;
         int promptTokens;
@@ -65,6 +61,12 @@ internal static class ChatCompletions
         catch (SchedulerFullException full)
         {
             throw ApiError.Busy(full.Message, (int)Math.Ceiling(full.RetryAfter.TotalSeconds));
+        }
+        catch (UnsupportedCacheException unsupported)
+        {
+            throw ApiError.BadRequest($"{unsupported.Message.Split(" (Parameter")[0]} A server offers more with "
+                + $"{ServerOptions.Section}:Serving:MoreCachePolicies.", "retrieval_guard.cache",
+                "unsupported_cache_policy");
         }
         catch (ArgumentException invalid)
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using RetrievalGuard.Engine.Caches;
 using RetrievalGuard.Engine.Tokenization;
 using RetrievalGuard.Guard.Prompting;
 using static RetrievalGuard.Server.Api.RequestJson;
@@ -10,8 +11,9 @@ namespace RetrievalGuard.Server.Api;
 /// An OpenAI chat-completions request as the server understands it. Passages come from the extension field
 /// <c>retrieval_guard.passages</c> (strings or <c>{"id", "text"}</c>) and from system or user messages whose
 /// <c>name</c> is <c>passage</c> or <c>passage-ID</c>; the question is the last other user message. Without passages
-/// the request is a plain chat. The raw body is kept for proxy mode. <c>retrieval_guard.cache</c> names the KV cache
-/// policy the client expects; every row of the server shares one (<c>Serving:CachePolicy</c>), so another is refused.
+/// the request is a plain chat. The raw body is kept for proxy mode. <c>retrieval_guard.cache</c> picks the KV cache
+/// policy to decode with, among those the server offers (<c>Serving:CachePolicy</c>, the default, and
+/// <c>Serving:MoreCachePolicies</c>).
 /// </summary>
 internal sealed record ChatRequest(
     string? Model,
@@ -26,7 +28,7 @@ internal sealed record ChatRequest(
     long Seed,
     IReadOnlyList<string> Stop,
     bool LogProbs,
-    string? Cache = null)
+    CacheKind? Cache = null)
 {
     public const string PassageName = "passage";
 
@@ -93,12 +95,17 @@ internal sealed record ChatRequest(
             ReadCache(body));
     }
 
-    /// <summary><c>retrieval_guard.cache</c>: the KV cache policy the client expects (checked against the server's).
-    /// </summary>
-    private static string? ReadCache(JsonElement body) =>
-        Optional(body, "retrieval_guard") is { } guard && Optional(guard, "cache") is { } cache
-            ? Text(cache, "retrieval_guard.cache", 40)
-            : null;
+    /// <summary><c>retrieval_guard.cache</c>: the KV cache policy to decode with (whether the server offers it is the
+    /// scheduler's to say).</summary>
+    private static CacheKind? ReadCache(JsonElement body)
+    {
+        if (Optional(body, "retrieval_guard") is not { } guard || Optional(guard, "cache") is not { } cache)
+            return null;
+        var name = Text(cache, "retrieval_guard.cache", 40);
+        return CacheKinds.Find(name) ?? throw ApiError.BadRequest(
+            $"retrieval_guard.cache '{name}' is not a KV cache policy; use full, headaware, streaming or random.",
+            "retrieval_guard.cache", "invalid_value");
+    }
 
     private static bool IsPassage(string? name) => name is not null
         && (name == PassageName || name.StartsWith(PassageName + "-", StringComparison.Ordinal));

@@ -65,6 +65,7 @@ public sealed class ModelHost(IOptions<ServerOptions> options, ILogger<ModelHost
             {
                 MaxSequences = _options.Serving.MaxSequences,
                 Cache = _options.Serving.Policy(guard.Map),
+                MoreCaches = _options.Serving.MorePolicies(guard.Map),
                 KvBudgetBytes = (long)(_options.Serving.KvBudgetMiB * 1048576),
                 CapacityPerSequence = _options.Serving.CapacityPerSequence,
                 MaxQueued = _options.Serving.MaxQueued,
@@ -73,10 +74,10 @@ public sealed class ModelHost(IOptions<ServerOptions> options, ILogger<ModelHost
             _loaded = new Loaded(model, guard, scheduler, ConfiguredId());
             logger.LogInformation(
                 "Model {ModelId} loaded on {Device} in {Seconds:F1} s: {Heads} watched heads, calibrated {Calibrated}, "
-                + "{Rows} rows x {Capacity} positions ({CacheMiB:F1} MiB KV cache, {CachePolicy})", ModelId,
+                + "{Rows} rows x {Capacity} positions ({CacheMiB:F1} MiB KV cache; {CachePolicies})", ModelId,
                 settings.Device, started.Elapsed.TotalSeconds, guard.Heads.Count, guard.Calibration is not null,
                 scheduler.MaxSequences, scheduler.CapacityPerSequence, scheduler.CacheBytes / 1048576.0,
-                scheduler.Cache.ToString());
+                string.Join("; ", scheduler.Caches.Select(c => $"{c.Rows} rows {c.Policy}")));
         }
         catch (Exception error)
         {

@@ -88,6 +88,55 @@ public sealed class GuardSchedulerTests(OrganismFixture organism) : IClassFixtur
     }
 
     [Fact]
+    public async Task ARequestPicksAnOfferedCacheAndEachAnswerEqualsTheGuardsWithThatCache()
+    {
+        var guard = Guard();
+        // Squeezed hard (one KV head whole, a window of 4), so its answers differ from the full cache's.
+        var compressed = CachePlans.HeadAware(guard.Map, fullKvHeads: 1, sinkTokens: 2, window: 4);
+        await using var scheduler = new GuardScheduler(guard, new SchedulerOptions
+        {
+            MaxSequences = 2, CapacityPerSequence = 512, Cache = compressed, MoreCaches = [KvCachePolicy.Full],
+        });
+        Assert.Equal([(compressed, 2), (KvCachePolicy.Full, 2)], scheduler.Caches);
+        Assert.Equal(4, scheduler.MaxSequences);
+        Assert.Equal(compressed, scheduler.Cache);
+
+        // The same question on the full rows and on the default ones, another naming the default: all at once.
+        var (passages, question) = Requests[0];
+        (AnswerRequest Request, KvCachePolicy Policy)[] asks =
+        [
+            (AnswerRequest.Guarded(passages, question, maxTokens: 24) with { Cache = CacheKind.Full },
+                KvCachePolicy.Full),
+            (AnswerRequest.Guarded(passages, question, maxTokens: 24), compressed),
+            (AnswerRequest.Guarded(Requests[1].Passages, Requests[1].Question, maxTokens: 24)
+                with { Cache = CacheKind.HeadAware }, compressed),
+        ];
+        var expected = new List<List<GuardedToken>>();
+        foreach (var (request, policy) in asks)
+            expected.Add(await Collect(guard.AskAsync(request.Passages, request.Question!, maxTokens: 24,
+                cache: policy)));
+        var batched = await Task.WhenAll(asks.Select(a => Collect(scheduler.Submit(a.Request))));
+        for (var i = 0; i < asks.Length; i++)
+        {
+            Assert.Equal(expected[i].Select(t => t.Id), batched[i].Select(t => t.Id));
+            Assert.InRange(Math.Abs(expected[i][^1].Report!.Risk - batched[i][^1].Report!.Risk), 0, 1e-3);
+        }
+        Assert.Contains("Kalomi", batched[0][^1].Report!.Answer, StringComparison.Ordinal);
+        Assert.NotEqual(batched[0].Select(t => t.Id), batched[1].Select(t => t.Id));
+
+        var notOffered = Assert.Throws<UnsupportedCacheException>(() => scheduler.Submit(
+            AnswerRequest.Guarded(Requests[0].Passages, Requests[0].Question) with { Cache = CacheKind.Streaming }));
+        Assert.Contains("streaming KV cache here; offered: headaware, full.", notOffered.Message,
+            StringComparison.Ordinal);
+        Assert.Equal(0, scheduler.Queued);
+        var twice = Assert.Throws<ArgumentException>(() => new GuardScheduler(guard, new SchedulerOptions
+        {
+            MoreCaches = [KvCachePolicy.Full],
+        }));
+        Assert.Contains("The Full cache is offered twice", twice.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task APlainChatReplyEqualsTheModelsOwnChat()
     {
         var guard = Guard();

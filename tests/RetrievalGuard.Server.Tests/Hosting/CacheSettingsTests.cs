@@ -41,14 +41,68 @@ public sealed class CacheSettingsTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("Kalomi", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
-        // A request expecting another policy is told which one this server has, not silently served.
+        // A request asking for a policy this server does not offer is told which it has, not silently served.
         body["retrieval_guard"] = new { passages = ServerFactory.Passages, cache = "full" };
         using var refused = await http.PostAsJsonAsync("/v1/chat/completions", body);
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         var error = await ServerFactory.ErrorOf(refused);
         Assert.Equal("unsupported_cache_policy", error.GetProperty("code").GetString());
         Assert.Equal("retrieval_guard.cache", error.GetProperty("param").GetString());
-        Assert.Contains("'headaware' KV cache", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("full KV cache here; offered: headaware.", error.GetProperty("message").GetString(),
+            StringComparison.Ordinal);
+    }
+
+    private sealed class TwoCacheServer : ServerFactory
+    {
+        protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>
+        {
+            ["RetrievalGuard:Serving:CachePolicy"] = "headaware",
+            ["RetrievalGuard:Serving:MoreCachePolicies:0"] = "full",
+            ["RetrievalGuard:Serving:FullKvHeads"] = "6",
+            ["RetrievalGuard:Serving:Window"] = "64",
+            ["RetrievalGuard:Serving:CapacityPerSequence"] = "1024",
+            ["RetrievalGuard:Serving:KvBudgetMiB"] = "34",
+        };
+    }
+
+    [Fact]
+    public async Task ARequestPicksAnyOfferedCacheEachOnRowsOfItsOwnSharingTheBudget()
+    {
+        await using var server = new TwoCacheServer();
+        var http = await server.ReadyClientAsync();
+        var caches = server.Host.Scheduler.Caches;
+        Assert.Equal([CacheKind.HeadAware, CacheKind.Full], caches.Select(c => c.Policy.Kind));
+        // 17 MiB each: 2 full rows, at least three times as many compressed ones.
+        Assert.Equal(2, caches[1].Rows);
+        Assert.True(caches[0].Rows >= 6, $"{caches[0].Rows} headaware rows");
+        Assert.InRange(server.Host.Scheduler.CacheBytes, 1, 34L << 20);
+
+        var answers = new List<string>();
+        foreach (var cache in new[] { "full", "headaware" })
+        {
+            var body = ServerFactory.GuardedBody();
+            body["retrieval_guard"] = new { passages = ServerFactory.Passages, cache };
+            using var response = await http.PostAsJsonAsync("/v1/chat/completions", body);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            answers.Add(await response.Content.ReadAsStringAsync());
+        }
+        Assert.All(answers, a => Assert.Contains("Kalomi", a, StringComparison.Ordinal));
+
+        foreach (var (cache, code, says) in new[]
+                 {
+                     ("streaming", "unsupported_cache_policy", "offered: headaware, full."),
+                     ("squeezed", "invalid_value", "use full, headaware, streaming or random"),
+                 })
+        {
+            var body = ServerFactory.GuardedBody();
+            body["retrieval_guard"] = new { passages = ServerFactory.Passages, cache };
+            using var refused = await http.PostAsJsonAsync("/v1/chat/completions", body);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            var error = await ServerFactory.ErrorOf(refused);
+            Assert.Equal(code, error.GetProperty("code").GetString());
+            Assert.Equal("retrieval_guard.cache", error.GetProperty("param").GetString());
+            Assert.Contains(says, error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
     }
 
     public static TheoryData<ServingSettings, string> BadSettings => new()
@@ -58,6 +112,14 @@ public sealed class CacheSettingsTests
         { new() { FullShare = 0.5, FullKvHeads = 4 }, "FullKvHeads or RetrievalGuard:Serving:FullShare, not both" },
         { new() { Window = 0 }, "RetrievalGuard:Serving:Window ≥ 1" },
         { new() { KvBudgetMiB = -1 }, "RetrievalGuard:Serving:KvBudgetMiB is -1" },
+        {
+            new() { MoreCachePolicies = ["full", "squeezed"] },
+            "RetrievalGuard:Serving:MoreCachePolicies:1: Unknown cache policy 'squeezed'"
+        },
+        {
+            new() { CachePolicy = "headaware", MoreCachePolicies = ["HeadAware"] },
+            "MoreCachePolicies name 'headaware' twice"
+        },
     };
 
     [Theory]

@@ -26,6 +26,10 @@ public static class CacheKinds
     /// <summary>full, headaware, streaming or random.</summary>
     public static string Name(this CacheKind kind) => kind.ToString().ToLowerInvariant();
 
+    /// <summary>"full, headaware, streaming or random", for messages.</summary>
+    public static string Names { get; } = string.Join(", ", Enum.GetValues<CacheKind>().SkipLast(1).Select(Name))
+        + " or " + Enum.GetValues<CacheKind>()[^1].Name();
+
     /// <summary>The kind <paramref name="name"/> names, in any case; null for anything else.</summary>
     public static CacheKind? Find(string name) => Enum.GetValues<CacheKind>()
         .Where(k => string.Equals(k.Name(), name, StringComparison.OrdinalIgnoreCase))

@@ -61,13 +61,13 @@ public static class CachePlans
 
     /// <summary>A policy by name: full, headaware, streaming or random.</summary>
     public static KvCachePolicy Parse(string name, HeadMap? map, int fullKvHeads, int sinkTokens = 4, int window = 128,
-        int seed = 1) => name.ToLowerInvariant() switch
+        int seed = 1) => CacheKinds.Find(name) switch
     {
-        "full" => KvCachePolicy.Full,
-        "streaming" => KvCachePolicy.Streaming(sinkTokens, window),
-        "headaware" => HeadAware(map ?? throw NeedsMap(name), fullKvHeads, sinkTokens, window),
-        "random" => Random(map ?? throw NeedsMap(name), fullKvHeads, seed, sinkTokens, window),
-        _ => throw new ArgumentException($"Unknown cache policy '{name}': use full, headaware, streaming or random."),
+        CacheKind.Full => KvCachePolicy.Full,
+        CacheKind.Streaming => KvCachePolicy.Streaming(sinkTokens, window),
+        CacheKind.HeadAware => HeadAware(map ?? throw NeedsMap(name), fullKvHeads, sinkTokens, window),
+        CacheKind.Random => Random(map ?? throw NeedsMap(name), fullKvHeads, seed, sinkTokens, window),
+        _ => throw new ArgumentException($"Unknown cache policy '{name}': use {CacheKinds.Names}."),
     };
 
     /// <summary>The share of KV heads <c>headaware</c> and <c>random</c> keep whole unless told otherwise.</summary>
@@ -84,9 +84,9 @@ public static class CachePlans
         int seed, Func<HeadMap?> findMap, Func<string> whyNoMap, string policySetting = "cache policy",
         string countSetting = "full KV heads")
     {
+        if (CacheKinds.Find(name) is not (CacheKind.HeadAware or CacheKind.Random))
+            return Parse(name, null, 0, sinkTokens, window, seed);
         string kind = name.ToLowerInvariant();
-        if (kind is not ("headaware" or "random"))
-            return Parse(kind, null, 0, sinkTokens, window, seed);
         var map = findMap() ?? throw new FileNotFoundException(
             $"{policySetting} {kind} keeps KV heads whole by the model's head map, and none was found. {whyNoMap()}");
         int total = map.Model.Layers * map.Model.KvHeads;

@@ -103,7 +103,7 @@ internal sealed record ChatRequest(
             return null;
         var name = Text(cache, "retrieval_guard.cache", 40);
         return CacheKinds.Find(name) ?? throw ApiError.BadRequest(
-            $"retrieval_guard.cache '{name}' is not a KV cache policy; use full, headaware, streaming or random.",
+            $"retrieval_guard.cache '{name}' is not a KV cache policy; use {CacheKinds.Names}.",
             "retrieval_guard.cache", "invalid_value");
     }
 

@@ -3,6 +3,7 @@ using RetrievalGuard.Engine.Caches;
 using RetrievalGuard.Engine.Generation;
 using RetrievalGuard.Engine.Kernels;
 using RetrievalGuard.Engine.Model;
+using RetrievalGuard.Engine.Native;
 using RetrievalGuard.Engine.Probes;
 
 namespace RetrievalGuard.Benchmarks;
@@ -83,5 +84,5 @@ public static class KernelCheck
     }
 
     /// <summary>Turns the fused kernels off for decode steps inside the scope (the step falls back to libtorch's operators).</summary>
-    public static IDisposable Unfused() => Bench.Switched(DecodeKernels.EnvironmentVariable, "0");
+    public static IDisposable Unfused() => Bench.Switched(Switches.FusedKernels, "0");
 }

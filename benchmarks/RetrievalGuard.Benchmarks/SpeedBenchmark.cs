@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using RetrievalGuard.Engine.Native;
 using RetrievalGuard.Engine;
 using RetrievalGuard.Engine.Caches;
 using RetrievalGuard.Engine.Checkpoints;
@@ -274,7 +275,7 @@ public static class Bench
     }
 
     /// <summary>Turns CUDA graphs off for runners made inside the scope (the eager baseline).</summary>
-    public static IDisposable GraphsOff() => Switched("RGUARD_CUDA_GRAPHS", "0");
+    public static IDisposable GraphsOff() => Switched(Switches.CudaGraphs, "0");
 
     /// <summary>Sets an environment switch of the engine for the scope, then clears it.</summary>
     public static IDisposable Switched(string variable, string value)

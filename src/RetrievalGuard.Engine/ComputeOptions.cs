@@ -17,7 +17,7 @@ public static class ComputeOptions
             if (!TorchRuntime.CudaAvailable())
                 throw new NotSupportedException(
                     $"Device '{name}' was asked for, but the loaded libtorch ({TorchRuntime.Info.LibTorchDirectory}) has no usable CUDA. " +
-                    $"Point {TorchRuntime.LibTorchEnvironmentVariable} at a CUDA libtorch (e.g. PyTorch's torch/lib) or build with -p:TorchFlavor=cuda.");
+                    $"Point {Switches.LibTorch} at a CUDA libtorch (e.g. PyTorch's torch/lib) or build with -p:TorchFlavor=cuda.");
             int index = n == "cuda" ? 0 : int.TryParse(n[5..], out int i) && i >= 0 ? i : throw new ArgumentException($"'{name}' is not a device: use cpu, cuda or cuda:N.");
             int count = (int)torch.cuda.device_count();
             if (index >= count) throw new ArgumentException($"Device '{name}' does not exist: {count} CUDA device(s) are visible.");

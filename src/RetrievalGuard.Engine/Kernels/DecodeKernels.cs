@@ -15,7 +15,6 @@ namespace RetrievalGuard.Engine.Kernels;
 /// </summary>
 public sealed class DecodeKernels
 {
-    public const string EnvironmentVariable = "RGUARD_FUSED_KERNELS";
     private const int AttendThreads = 128;   // passed to the source as ATTEND_THREADS
     private const int MinSplit = 32;
     private static readonly Dictionary<(int Device, ScalarType DType, int HeadDim, int Group), (DecodeKernels? Kernels, string? Reason)> Compiled = new();
@@ -69,7 +68,7 @@ public sealed class DecodeKernels
     internal static string? UnsupportedReason(Device device, ScalarType dtype, int headDim, int group)
     {
         if (device.type != DeviceType.CUDA) return "not a CUDA device";
-        if (Environment.GetEnvironmentVariable(EnvironmentVariable) is "0" or "off" or "false") return $"disabled by {EnvironmentVariable}";
+        if (Switches.Disabled(Switches.FusedKernels) is { } off) return off;
         int elementSize = dtype switch { ScalarType.Float32 => 4, ScalarType.BFloat16 or ScalarType.Float16 => 2, _ => 0 };
         if (elementSize == 0) return $"dtype {dtype} is not supported (float32, bfloat16, float16)";
         // A key row is read as 16-byte vectors by a power-of-two number of lanes, at most a warp.

@@ -94,7 +94,7 @@ internal static unsafe class AtenOps
         var b = new Bindings();
         try
         {
-            if (Environment.GetEnvironmentVariable("RGUARD_ATEN_OPS") is "0" or "off" or "false") throw new InvalidOperationException("disabled by RGUARD_ATEN_OPS");
+            if (Switches.Disabled(Switches.AtenOps) is { } off) throw new InvalidOperationException(off);
             TorchRuntime.EnsureInitialized();
             string torchCpu = NativeLibraries.Loaded("libtorch_cpu.so") ?? throw new DllNotFoundException("libtorch_cpu.so is not loaded");
             string stdcxx = NativeLibraries.Loaded("libstdc++.so") ?? throw new DllNotFoundException("libstdc++.so is not loaded");

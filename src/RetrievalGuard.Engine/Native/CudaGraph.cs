@@ -45,7 +45,7 @@ public sealed unsafe class CudaGraph : IDisposable
     public static bool IsSupported(Device device, out string reason)
     {
         if (device.type != DeviceType.CUDA) { reason = "not a CUDA device"; return false; }
-        if (Environment.GetEnvironmentVariable("RGUARD_CUDA_GRAPHS") is "0" or "off" or "false") { reason = "disabled by RGUARD_CUDA_GRAPHS"; return false; }
+        if (Switches.Disabled(Switches.CudaGraphs) is { } off) { reason = off; return false; }
         var api = Api.Value;
         reason = api.Error ?? "";
         return api.Error is null;

@@ -14,7 +14,6 @@ public sealed class KernelCompileException(string message) : Exception(message);
 /// </summary>
 public static unsafe class Nvrtc
 {
-    public const string EnvironmentVariable = "RGUARD_NVRTC";
 
     /// <summary>The library that was loaded, or null with <see cref="Unavailable"/> saying why.</summary>
     public static string? LibraryPath => Api.Value.Path;
@@ -89,9 +88,9 @@ public static unsafe class Nvrtc
             {
                 var inFolder = LibrariesIn(configured);
                 if (inFolder.Count > 0) return inFolder;
-                throw new DllNotFoundException($"{EnvironmentVariable}={configured} is a folder without a libnvrtc library.");
+                throw new DllNotFoundException($"{Switches.Nvrtc}={configured} is a folder without a libnvrtc library.");
             }
-            throw new DllNotFoundException($"{EnvironmentVariable}={configured} is neither a file nor a folder.");
+            throw new DllNotFoundException($"{Switches.Nvrtc}={configured} is neither a file nor a folder.");
         }
         result.AddRange(mapped.Where(IsNvrtc));
         var folders = new List<string>();
@@ -170,7 +169,7 @@ public static unsafe class Nvrtc
                 string? libTorch = TorchRuntime.Info.LibTorchDirectory;
                 var mapped = NativeLibraries.Mapped();
                 string? cudaHome = Environment.GetEnvironmentVariable("CUDA_HOME") ?? Environment.GetEnvironmentVariable("CUDA_PATH");
-                foreach (string candidate in Candidates(Environment.GetEnvironmentVariable(EnvironmentVariable), libTorch, mapped, cudaHome))
+                foreach (string candidate in Candidates(Environment.GetEnvironmentVariable(Switches.Nvrtc), libTorch, mapped, cudaHome))
                 {
                     tried.Add(candidate);
                     if (!NativeLibrary.TryLoad(candidate, out IntPtr lib)) continue;
@@ -188,7 +187,7 @@ public static unsafe class Nvrtc
                     b.ErrorString = (delegate* unmanaged<int, IntPtr>)Export(lib, "nvrtcGetErrorString");
                     return b;
                 }
-                b.Error = $"no libnvrtc could be loaded (set {EnvironmentVariable} to its path). Tried: {string.Join(", ", tried)}";
+                b.Error = $"no libnvrtc could be loaded (set {Switches.Nvrtc} to its path). Tried: {string.Join(", ", tried)}";
             }
             catch (Exception e)
             {

@@ -20,9 +20,7 @@ public sealed class TorchLoadException(string message, Exception? inner = null) 
 /// </summary>
 public static class TorchRuntime
 {
-    public const string LibTorchEnvironmentVariable = "RGUARD_LIBTORCH";
     public const string TorchLibDirEnvironmentVariable = "TORCH_LIB_DIR";
-    public const string NativeCacheEnvironmentVariable = "RGUARD_NATIVE_CACHE";
     private const string BridgeFileName = "libLibTorchSharp.so";
 
     /// <summary>Versions known to be safe to mark weak: GCC 13's iostream-init marker symbol, nothing else.</summary>
@@ -125,7 +123,7 @@ public static class TorchRuntime
 
     private static string? ExternalLibTorchDirectory(List<string> steps)
     {
-        foreach (string variable in new[] { LibTorchEnvironmentVariable, TorchLibDirEnvironmentVariable })
+        foreach (string variable in new[] { Switches.LibTorch, TorchLibDirEnvironmentVariable })
         {
             string? dir = Environment.GetEnvironmentVariable(variable);
             if (string.IsNullOrWhiteSpace(dir)) continue;
@@ -225,13 +223,13 @@ public static class TorchRuntime
                 steps.Add($"cannot write {patched}: {e.Message}");
             }
         }
-        throw new TorchLoadException($"No writable folder for the patched {BridgeFileName}: set {NativeCacheEnvironmentVariable} to one." +
+        throw new TorchLoadException($"No writable folder for the patched {BridgeFileName}: set {Switches.NativeCache} to one." +
             Environment.NewLine + "Steps tried:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", steps));
     }
 
     internal static string NativeCacheDirectory()
     {
-        string? configured = Environment.GetEnvironmentVariable(NativeCacheEnvironmentVariable);
+        string? configured = Environment.GetEnvironmentVariable(Switches.NativeCache);
         if (!string.IsNullOrWhiteSpace(configured)) return configured;
         string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
         string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);

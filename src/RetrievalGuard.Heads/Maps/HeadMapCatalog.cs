@@ -1,3 +1,4 @@
+using RetrievalGuard.Engine.Native;
 using RetrievalGuard.Engine;
 
 namespace RetrievalGuard.Heads.Maps;
@@ -9,8 +10,6 @@ namespace RetrievalGuard.Heads.Maps;
 /// </summary>
 public static class HeadMapCatalog
 {
-    public const string EnvironmentVariable = "RGUARD_HEADMAPS";
-
     public static HeadMap? FindFor(LanguageModel model) => FindFor(model.Directory);
 
     public static HeadMap? FindFor(string modelDirectory)
@@ -29,7 +28,7 @@ public static class HeadMapCatalog
 
     public static IEnumerable<string> SearchFolders(string modelDirectory)
     {
-        foreach (string folder in (Environment.GetEnvironmentVariable(EnvironmentVariable) ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        foreach (string folder in (Environment.GetEnvironmentVariable(Switches.HeadMaps) ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
             yield return folder;
         foreach (string start in new[] { Path.GetFullPath(modelDirectory), Directory.GetCurrentDirectory() })
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using RetrievalGuard.Engine.Checkpoints;
+using RetrievalGuard.Engine.Native;
 
 namespace RetrievalGuard.Heads.Maps;
 
@@ -8,12 +9,11 @@ namespace RetrievalGuard.Heads.Maps;
 /// Identifies a checkpoint by all of its weights: SHA-256 over every tensor's name, dtype and shape, then over the
 /// SHA-256 of every byte of every tensor data file, so a map or a calibration binds to these exact weights (one byte
 /// changed anywhere gives another fingerprint). Hashing an 8B checkpoint reads ~16 GB once: each file's hash is kept
-/// in a cache keyed by its full path, size and modification time (<see cref="CacheEnvironmentVariable"/>, else
+/// in a cache keyed by its full path, size and modification time (<c>RGUARD_FINGERPRINT_CACHE</c>, else
 /// ~/.cache/retrievalguard/fingerprints), so later loads cost a directory read.
 /// </summary>
 public static class ModelFingerprint
 {
-    public const string CacheEnvironmentVariable = "RGUARD_FINGERPRINT_CACHE";
 
     public static string Compute(string modelDirectory)
     {
@@ -64,7 +64,7 @@ public static class ModelFingerprint
 
     private static string? CacheFolder()
     {
-        var configured = Environment.GetEnvironmentVariable(CacheEnvironmentVariable);
+        var configured = Environment.GetEnvironmentVariable(Switches.FingerprintCache);
         var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
         var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         var folder = !string.IsNullOrWhiteSpace(configured) ? configured

@@ -100,10 +100,10 @@ public class NativeLoadingTests
     [Fact]
     public void AnUnwritableCacheFallsBackToTheTempFolder()
     {
-        string? saved = Environment.GetEnvironmentVariable(TorchRuntime.NativeCacheEnvironmentVariable);
+        string? saved = Environment.GetEnvironmentVariable(Switches.NativeCache);
         try
         {
-            Environment.SetEnvironmentVariable(TorchRuntime.NativeCacheEnvironmentVariable, "/proc/rguard-cannot-write-here");
+            Environment.SetEnvironmentVariable(Switches.NativeCache, "/proc/rguard-cannot-write-here");
             var steps = new List<string>();
             string patched = TorchRuntime.PatchedBridge(ShippedBridge(), ["GLIBCXX_3.4.32"], steps);
             Assert.StartsWith(Path.Combine(Path.GetTempPath(), "retrievalguard-native"), patched);
@@ -111,7 +111,7 @@ public class NativeLoadingTests
         }
         finally
         {
-            Environment.SetEnvironmentVariable(TorchRuntime.NativeCacheEnvironmentVariable, saved);
+            Environment.SetEnvironmentVariable(Switches.NativeCache, saved);
         }
     }
 

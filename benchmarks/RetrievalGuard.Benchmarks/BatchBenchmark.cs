@@ -21,6 +21,11 @@ namespace RetrievalGuard.Benchmarks;
 /// rows and throughput are compared with the full cache's in the same run; <c>--plan-only</c> prints the rows without
 /// loading a model (for shapes and budgets larger than the machine).
 /// </para>
+/// <para>
+/// <c>--join</c>: how the requests that find free rows between two steps join: <c>together</c> (one batched prefill,
+/// <see cref="BatchDecoder.JoinAll"/>, what the server does) or <c>one-by-one</c> (a batch-1 prefill each,
+/// <see cref="BatchDecoder.Join"/>); given both, the same requests run both ways and the ratio is printed.
+/// </para>
 /// </summary>
 public static class BatchBenchmark
 {
@@ -35,7 +40,10 @@ public static class BatchBenchmark
         public double BudgetGiB { get; init; }
         public int? Capacity { get; init; }
         public bool PlanOnly { get; init; }
+        public string[] Joins { get; init; } = [Together];
     }
+
+    public const string Together = "together", OneByOne = "one-by-one";
 
     public static JsonObject Run(Settings s)
     {
@@ -43,6 +51,8 @@ public static class BatchBenchmark
         var device = ComputeOptions.ParseDevice(s.Device);
         var dtype = ComputeOptions.ParseDType(s.DType, device, config.TorchDtype);
         int capacity = s.Capacity ?? s.MaxPrompt + s.NewTokens * 3 / 2 + 8;
+        if (s.Joins.FirstOrDefault(j => j is not (Together or OneByOne)) is { } unknownJoin)
+            throw new ArgumentException($"--join {unknownJoin}: use {Together} or {OneByOne}.");
         var policies = s.Caches
             .Select(name => Bench.CachePolicy(name, config, s.Shape, s.MapPath, s.FullShare, s.Sink, s.Window))
             .ToArray();
@@ -74,6 +84,7 @@ public static class BatchBenchmark
 
         using var network = Bench.RandomModel(s.Shape, s.Layers, s.Device, s.DType);
         var rows = new JsonArray();
+        var joinRatios = new JsonArray();
         foreach (var policy in policies)
         {
             int[] levels = budget > 0
@@ -82,19 +93,39 @@ public static class BatchBenchmark
             foreach (int concurrency in levels)
             {
                 using var batch = new BatchDecoder(network, concurrency, capacity, policy);
-                // Warm-up: one short round fills the rows and captures the common shapes.
-                Serve(batch, network, s with { Requests = concurrency, NewTokens = 16 }, seed: 1, device);
-                var row = Serve(batch, network, s, seed: 2, device);
-                row["cache"] = policy.ToString();
-                row["concurrency"] = concurrency;
-                row["cuda_graphs"] = batch.UsesGraphs;
-                row["kv_cache_gib"] = Math.Round(batch.CacheBytes / (double)(1L << 30), 3);
-                Console.WriteLine(row.ToJsonString());
-                rows.Add(row);
+                var byJoin = new Dictionary<string, JsonObject>();
+                foreach (var join in s.Joins)
+                {
+                    // Warm-up: one short round fills the rows and captures the common shapes.
+                    Serve(batch, network, s with { Requests = concurrency, NewTokens = 16 }, join, seed: 1, device);
+                    var row = Serve(batch, network, s, join, seed: 2, device);
+                    row["cache"] = policy.ToString();
+                    row["join"] = join;
+                    row["concurrency"] = concurrency;
+                    row["cuda_graphs"] = batch.UsesGraphs;
+                    row["kv_cache_gib"] = Math.Round(batch.CacheBytes / (double)(1L << 30), 3);
+                    Console.WriteLine(row.ToJsonString());
+                    rows.Add(row);
+                    byJoin[join] = row;
+                }
+                if (byJoin.TryGetValue(Together, out var together) && byJoin.TryGetValue(OneByOne, out var alone))
+                {
+                    var ratio = new JsonObject
+                    {
+                        ["cache"] = policy.ToString(), ["concurrency"] = concurrency,
+                        ["together_vs_one_by_one_end_to_end"] = Math.Round(
+                            together["end_to_end_tok_s"]!.GetValue<double>()
+                            / alone["end_to_end_tok_s"]!.GetValue<double>(), 2),
+                    };
+                    Console.WriteLine(ratio.ToJsonString());
+                    joinRatios.Add(ratio);
+                }
             }
         }
         result["results"] = rows;
-        if (budget > 0 && rows.Count > 1)
+        if (joinRatios.Count > 0)
+            result["join_together_vs_one_by_one"] = joinRatios;
+        if (budget > 0 && rows.Count > 1 && s.Joins.Length == 1)
         {
             var full = rows[0]!.AsObject();
             result["vs_first_cache"] = new JsonArray(rows.Skip(1).Select(r => (JsonNode)new JsonObject
@@ -109,7 +140,7 @@ public static class BatchBenchmark
         return result;
     }
 
-    private static JsonObject Serve(BatchDecoder batch, LlamaModel network, Settings s, int seed,
+    private static JsonObject Serve(BatchDecoder batch, LlamaModel network, Settings s, string join, int seed,
         TorchSharp.torch.Device dev)
     {
         var random = new Random(seed);
@@ -120,15 +151,23 @@ public static class BatchBenchmark
         var inFullSteps = new Stopwatch();
         while (next < s.Requests || batch.Active > 0)
         {
-            while (next < s.Requests && batch.HasFreeRow)
+            var joining = new List<JoinRequest>();
+            for (int free = batch.FreeRows.Count; next < s.Requests && joining.Count < free; next++)
             {
                 int length = random.Next(s.MinPrompt, s.MaxPrompt + 1);
                 int newTokens = random.Next(s.NewTokens / 2, s.NewTokens * 3 / 2 + 1);
-                batch.Join(Bench.RandomTokens(length, vocab, random.Next()),
-                    new GenerationOptions { MaxNewTokens = newTokens }, []);
-                joinTokens++;
-                next++;
+                joining.Add(new JoinRequest(Bench.RandomTokens(length, vocab, random.Next()),
+                    new GenerationOptions { MaxNewTokens = newTokens }, []));
             }
+            batch.BatchesPrefills = join == Together;
+            if (join == Together)
+                batch.JoinAll(joining);
+            else
+                foreach (var r in joining)
+                    batch.Join(r.Prompt, r.Options, r.StopTokenIds);
+            joinTokens += joining.Count;
+            if (batch.Active == 0)
+                continue;
             bool full = batch.Active == batch.MaxSequences;
             inSteps.Start();
             if (full) inFullSteps.Start();

@@ -76,11 +76,17 @@ var budgetOption = new Option<double>("--kv-budget-gib")
 };
 var capacityOption = new Option<int?>("--capacity") { Description = "Positions per row (default: longest request)" };
 var planOnlyOption = new Option<bool>("--plan-only") { Description = "Print rows per policy and budget; load nothing" };
+var joinOption = new Option<string[]>("--join")
+{
+    Description = $"How requests join between steps: {BatchBenchmark.Together} (one batched prefill), "
+        + $"{BatchBenchmark.OneByOne}, or both (compared)",
+    DefaultValueFactory = _ => [BatchBenchmark.Together], AllowMultipleArgumentsPerToken = true,
+};
 var batch = new Command("batch", "Continuous batching: aggregate throughput at several concurrency levels.")
 {
     shapeOption, layersOption, concurrencyOption, deviceOption, dtypeOption, requestsOption, minPromptOption,
     maxPromptOption, newTokensOption, cachesOption, cacheMapOption, fullShareOption, sinkOption, windowOption,
-    budgetOption, capacityOption, planOnlyOption, outOption,
+    budgetOption, capacityOption, planOnlyOption, joinOption, outOption,
 };
 batch.SetAction(parse => Write(BatchBenchmark.Run(new BatchBenchmark.Settings(parse.GetValue(shapeOption)!,
     parse.GetValue(layersOption), parse.GetValue(concurrencyOption)!, parse.GetValue(deviceOption)!,
@@ -91,7 +97,7 @@ batch.SetAction(parse => Write(BatchBenchmark.Run(new BatchBenchmark.Settings(pa
     FullShare = parse.GetValue(fullShareOption), Sink = parse.GetValue(sinkOption),
     Window = parse.GetValue(windowOption),
     BudgetGiB = parse.GetValue(budgetOption), Capacity = parse.GetValue(capacityOption),
-    PlanOnly = parse.GetValue(planOnlyOption),
+    PlanOnly = parse.GetValue(planOnlyOption), Joins = parse.GetValue(joinOption)!,
 }), parse.GetValue(outOption)));
 
 var modelArgument = new Argument<string>("model") { Description = "Checkpoint folder (safetensors + config.json)" };

@@ -38,7 +38,8 @@ case "$part" in
     bench gemv --out "$out/gemv.json" 2>&1 | grep -E '"weight_|"copy_bandwidth|rror|xception'
     mkdir -p "$out/hf-short"; OUT="$out/hf-short" peak hf-short python3 .device/hf_llama_baseline.py 1024 8192 32768 2>&1 | tee "$out/hf-short/log.txt" | grep -vi warn
     OUT="$out/hf-short" python3 benchmarks/gpu/hf_prefill_repeat.py 1024 8192 32768 2>&1 | grep -vi warn
-    bench batch --concurrency 8 32 --requests 96 --out "$out/batch.json" 2>&1 | grep -E '^\{"steps|rror|xception'
+    bench batch --concurrency 8 32 --requests 96 --join one-by-one together --out "$out/batch.json" 2>&1 \
+      | grep -E '^\{"(steps|cache)|rror|xception'
     ;;
   2)
     peak ours-128k bench speed --contexts 131072 --prefill-chunk 8192 --variants graphs guard --steps 32 --out "$out/speed-128k.json" 2>&1 | grep -E '^\{"context|rror|xception'

@@ -38,6 +38,10 @@ public sealed class BatchSequence
     }
 }
 
+/// <summary>A prompt that joins a <see cref="BatchDecoder"/> (<see cref="BatchDecoder.JoinAll"/>).</summary>
+public readonly record struct JoinRequest(IReadOnlyList<int> Prompt, GenerationOptions Options,
+    IReadOnlyCollection<int> StopTokenIds);
+
 /// <summary>
 /// Continuous batching for concurrent requests (the server's path). Each sequence owns a row of one preallocated
 /// storage, full (<see cref="KvStorage"/>) or compressed under a <see cref="KvCachePolicy"/>
@@ -65,6 +69,7 @@ public sealed class BatchDecoder : IDisposable
                 model.Device)
             : new HeadAwareKvStorage(c, Policy, maxSequences, capacityPerSequence, model.DType, model.Device);
         _rows = new BatchSequence?[maxSequences];
+        BatchesPrefills = model.Device.type == DeviceType.CUDA;
     }
 
     /// <summary>
@@ -96,6 +101,9 @@ public sealed class BatchDecoder : IDisposable
     /// <summary>The row the next <see cref="Join"/> takes (the lowest free one), or null when all are busy.</summary>
     public int? FreeRow => Array.IndexOf(_rows, null) is var row and >= 0 ? row : null;
 
+    /// <summary>The free rows, lowest first: the rows <see cref="JoinAll"/> gives its requests, in order.</summary>
+    public IReadOnlyList<int> FreeRows => Enumerable.Range(0, _rows.Length).Where(r => _rows[r] is null).ToArray();
+
     /// <summary>Bytes of KV cache held on the device (every row's, preallocated).</summary>
     public long CacheBytes => _storage.SizeInBytes;
 
@@ -110,6 +118,129 @@ public sealed class BatchDecoder : IDisposable
     public (BatchSequence Sequence, TokenStep First) Join(IReadOnlyList<int> prompt, GenerationOptions options,
         IReadOnlyCollection<int> stopTokenIds, AttentionProbe? probe = null)
     {
+        Check(prompt, options);
+        int row = Array.IndexOf(_rows, null);
+        if (row < 0)
+            throw new InvalidOperationException($"All {MaxSequences} rows are busy: wait for a sequence to finish.");
+        var sequence = NewSequence(row, new JoinRequest(prompt, options, stopTokenIds));
+        TokenStep first;
+        using (var rowCache = _storage.RowCache(row))
+            first = TokenGenerator.Prefill(_model, prompt, rowCache,
+                probe is null ? options : options with { Probe = probe }, sequence.Generator, segmentRow: row);
+        return Admit(sequence, first with { IsStop = sequence.Stops.Contains(first.Id) });
+    }
+
+    /// <summary>
+    /// Joins several prompts at once, into <see cref="FreeRows"/> in order. Their prompts but the last token are
+    /// prefilled together in batched passes, prompts of similar length in one (right-padded, at most
+    /// <see cref="MaxPaddingShare"/> of a pass padding: what a shorter row's padding writes past its length, its own
+    /// decode steps overwrite before anything attends to it); then one decode step feeds every last token and
+    /// gives each sequence its first token (with a <paramref name="probe"/>, its summary from the row's labels). On a
+    /// GPU that replaces one batch-1 prefill per request. They join one by one, as with <see cref="Join"/>, when
+    /// <see cref="BatchesPrefills"/> is off and under a compressed policy (<see cref="HeadAwareKvStorage"/> keeps a
+    /// ring per row). Every request is checked before any row is taken.
+    /// </summary>
+    public IReadOnlyList<(BatchSequence Sequence, TokenStep First)> JoinAll(IReadOnlyList<JoinRequest> requests,
+        AttentionProbe? probe = null)
+    {
+        foreach (var request in requests)
+            Check(request.Prompt, request.Options);
+        var rows = FreeRows;
+        if (requests.Count > rows.Count)
+            throw new InvalidOperationException($"{requests.Count} requests to join but {rows.Count} free rows.");
+        if (requests.Count == 0)
+            return [];
+        if (_storage is not KvStorage storage || !BatchesPrefills)
+            return requests.Select(r => Join(r.Prompt, r.Options, r.StopTokenIds, probe)).ToArray();
+        var sequences = requests.Select((r, i) => NewSequence(rows[i], r)).ToArray();
+        try
+        {
+            PrefillAllButLast(storage, requests, sequences);
+            var results = DecodeRunner.For(_model, _storage).Step(requests.Select((r, i) => new DecodeRequest(
+                sequences[i].Row, r.Prompt[^1], r.Prompt.Count - 1, r.Options, sequences[i].Generator)).ToArray(),
+                probe);
+            return sequences.Select((s, i) => Admit(s, new TokenStep(results[i].Token, s.PromptLength,
+                results[i].LogProb, results[i].Entropy, s.Stops.Contains(results[i].Token), results[i].Attention,
+                results[i].Summary))).ToArray();
+        }
+        catch
+        {
+            foreach (var s in sequences.Where(s => !ReferenceEquals(_rows[s.Row], s)))
+                s.Generator?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The most of a batched prefill that may be padding: longer and shorter prompts then go in separate
+    /// passes (padding is compute spent on nothing; on a CPU, where prefill is compute-bound, it is all loss).
+    /// </summary>
+    public const double MaxPaddingShare = 0.1;
+
+    /// <summary>
+    /// Whether <see cref="JoinAll"/> prefills joining prompts together; by default on CUDA only. A CPU's prefill is
+    /// compute-bound: there a batched pass measured no faster than the same prompts one by one (0.85–1.07× end to end,
+    /// benchmarks/results/batch-join-cpu-2026-12-03), while a GPU runs a short batch-1 prefill far below its
+    /// throughput.
+    /// </summary>
+    public bool BatchesPrefills { get; set; }
+
+    /// <summary>
+    /// Tokens one batched prefill pass may hold (padding counted) before the next prompts go in another pass: beyond a
+    /// few thousand, a pass's activations outgrow the caches and it gets slower per token, not faster.
+    /// </summary>
+    public int PassTokens { get; init; } = 4096;
+
+    /// <summary>Every prompt but its last token, in passes of similar lengths (<see cref="MaxPaddingShare"/>).
+    /// </summary>
+    private void PrefillAllButLast(KvStorage storage, IReadOnlyList<JoinRequest> requests,
+        BatchSequence[] sequences)
+    {
+        int Prefix(int i) => requests[i].Prompt.Count - 1;
+        var group = new List<int>();
+        long real = 0;
+        // Longest first, so a group's first prompt sets its padded width.
+        foreach (int i in Enumerable.Range(0, requests.Count).Where(i => Prefix(i) > 0).OrderByDescending(Prefix))
+        {
+            long padded = (group.Count + 1L) * (group.Count == 0 ? Prefix(i) : Prefix(group[0]));
+            if (group.Count > 0 && (padded - real - Prefix(i) > MaxPaddingShare * padded || padded > PassTokens))
+            {
+                Prefill(storage, requests, sequences, group);
+                (group, real) = ([], 0);
+            }
+            group.Add(i);
+            real += Prefix(i);
+        }
+        if (group.Count > 0)
+            Prefill(storage, requests, sequences, group);
+    }
+
+    /// <summary>One batched pass (chunked by the smallest PrefillChunk asked) over the prompts
+    /// <paramref name="prefilled"/> but their last tokens.</summary>
+    private void Prefill(KvStorage storage, IReadOnlyList<JoinRequest> requests, BatchSequence[] sequences,
+        IReadOnlyList<int> prefilled)
+    {
+        int longest = prefilled.Max(i => requests[i].Prompt.Count - 1);
+        var ids = new long[prefilled.Count * longest];
+        for (int j = 0; j < prefilled.Count; j++)
+        {
+            var prompt = requests[prefilled[j]].Prompt;
+            for (int t = 0; t < prompt.Count - 1; t++)
+                ids[j * longest + t] = prompt[t];
+        }
+        int chunk = requests.Select(r => r.Options.PrefillChunk).Where(c => c > 0).DefaultIfEmpty(longest).Min();
+        using var cache = new KvRowsCache(storage, prefilled.Select(i => sequences[i].Row).ToArray());
+        using var noGrad = no_grad();
+        for (int from = 0; from < longest; from += chunk)
+        {
+            using var scope = NewDisposeScope();
+            var tokens = tensor(ids, [prefilled.Count, longest], int64, _model.Device)
+                .narrow(1, from, Math.Min(chunk, longest - from));
+            _model.forward(tokens, new ForwardOptions { Cache = cache, StartPosition = from, LogitsToKeep = 1 });
+        }
+    }
+
+    private void Check(IReadOnlyList<int> prompt, GenerationOptions options)
+    {
         TokenGenerator.ValidateRequest(_model, prompt, options);
         if (options.MaxNewTokens < 1)
             throw new ArgumentOutOfRangeException(nameof(options), "A batched request makes at least one token.");
@@ -119,17 +250,16 @@ public sealed class BatchDecoder : IDisposable
         if (prompt.Count + options.MaxNewTokens > _storage.Capacity)
             throw new ArgumentException($"Prompt ({prompt.Count} tokens) + {options.MaxNewTokens} new tokens exceed "
                 + $"the per-sequence capacity {_storage.Capacity}.");
-        int row = Array.IndexOf(_rows, null);
-        if (row < 0)
-            throw new InvalidOperationException($"All {MaxSequences} rows are busy: wait for a sequence to finish.");
-        var generator = options.Temperature > 0 ? new Generator((ulong)options.Seed) : null;
-        var sequence = new BatchSequence(row, prompt, options, stopTokenIds.ToHashSet(), generator);
-        TokenStep first;
-        using (var rowCache = _storage.RowCache(row))
-            first = TokenGenerator.Prefill(_model, prompt, rowCache,
-                probe is null ? options : options with { Probe = probe }, generator, segmentRow: row);
-        first = first with { IsStop = sequence.Stops.Contains(first.Id) };
-        _rows[row] = sequence;
+    }
+
+    private static BatchSequence NewSequence(int row, JoinRequest request) => new(row, request.Prompt,
+        request.Options, request.StopTokenIds.ToHashSet(),
+        request.Options.Temperature > 0 ? new Generator((ulong)request.Options.Seed) : null);
+
+    /// <summary>Takes the row for <paramref name="sequence"/> with its first token (which may finish it).</summary>
+    private (BatchSequence Sequence, TokenStep First) Admit(BatchSequence sequence, TokenStep first)
+    {
+        _rows[sequence.Row] = sequence;
         if (sequence.Add(first)) Finish(sequence);
         return (sequence, first);
     }

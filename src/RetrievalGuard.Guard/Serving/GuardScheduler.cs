@@ -47,10 +47,13 @@ public sealed class GuardScheduler : IAsyncDisposable
         try
         {
             foreach (var policy in policies)
-                lanes.Add(new CacheLane(guard.Model.CreateBatchDecoder(
-                        Rows(guard, options, policy, options.KvBudgetBytes / policies.Count, CapacityPerSequence),
-                        CapacityPerSequence, policy),
-                    guard.Reader.CreateBatchProbe(options.MaxPassages)));
+            {
+                var decoder = guard.Model.CreateBatchDecoder(
+                    Rows(guard, options, policy, options.KvBudgetBytes / policies.Count, CapacityPerSequence),
+                    CapacityPerSequence, policy);
+                decoder.BatchesPrefills = options.BatchPrefills ?? decoder.BatchesPrefills;
+                lanes.Add(new CacheLane(decoder, guard.Reader.CreateBatchProbe(options.MaxPassages)));
+            }
         }
         catch
         {
@@ -250,33 +253,53 @@ public sealed class GuardScheduler : IAsyncDisposable
         }
     }
 
+    /// <summary>Takes as many waiting requests as the lane has free rows and joins them together
+    /// (<see cref="BatchDecoder.JoinAll"/>: one batched prefill instead of one per request).</summary>
     private void Admit(CacheLane lane)
     {
-        while (lane.Decoder.FreeRow is int row && lane.Queue.TryDequeue(out var answer))
+        var rows = lane.Decoder.FreeRows;
+        var joining = new List<ScheduledAnswer>();
+        while (joining.Count < rows.Count && lane.Queue.TryDequeue(out var answer))
         {
             Interlocked.Decrement(ref _queued);
             if (answer.IsCancelled || _abandon)
-            {
                 answer.Fail(new OperationCanceledException("The answer was abandoned before it started."));
-                continue;
-            }
+            else
+                joining.Add(answer);
+        }
+        if (joining.Count == 0)
+            return;
+        IReadOnlyList<(BatchSequence Sequence, TokenStep First)> joined;
+        try
+        {
+            for (int i = 0; i < joining.Count; i++)
+                if (joining[i].Prompt is { } prompt)
+                    SignalReader.LabelRow(lane.Probe, rows[i], prompt);
+            var stops = _guard.Model.Tokenizer.StopTokenIds;
+            joined = lane.Decoder.JoinAll(joining.Select(a => new JoinRequest(a.Ids, a.Options, stops)).ToArray(),
+                lane.Probe);
+        }
+        catch (Exception error)
+        {
+            foreach (var answer in joining)
+                answer.Fail(error);
+            return;
+        }
+        for (int i = 0; i < joining.Count; i++)
+        {
+            var (answer, (sequence, first)) = (joining[i], joined[i]);
+            answer.Sequence = sequence;
+            lane.Running.Add(answer);
+            Interlocked.Increment(ref _active);
+            Interlocked.Increment(ref _tokens);
             try
             {
-                if (answer.Prompt is not null)
-                    SignalReader.LabelRow(lane.Probe, row, answer.Prompt);
-                var (sequence, first) = lane.Decoder.Join(answer.Ids, answer.Options,
-                    _guard.Model.Tokenizer.StopTokenIds, lane.Probe);
-                answer.Sequence = sequence;
-                lane.Running.Add(answer);
-                Interlocked.Increment(ref _active);
-                Interlocked.Increment(ref _tokens);
                 if (answer.Accept(first, sequence.Finished))
                     Finish(lane, answer);
             }
             catch (Exception error)
             {
-                if (answer.Sequence is not null)
-                    Finish(lane, answer);
+                Finish(lane, answer);
                 answer.Fail(error);
             }
         }

@@ -26,6 +26,10 @@ public sealed record SchedulerOptions
     /// <see cref="Cache"/> and <see cref="MoreCaches"/>); 0: MaxSequences rows for each.</summary>
     public long KvBudgetBytes { get; init; }
 
+    /// <summary>Whether requests that find free rows together are prefilled in one batched pass
+    /// (<c>BatchDecoder.BatchesPrefills</c>); null: the engine's choice (on CUDA, not on a CPU).</summary>
+    public bool? BatchPrefills { get; init; }
+
     /// <summary>Positions per row (prompt + answer); 0: the model's context, at most 4,096.</summary>
     public int CapacityPerSequence { get; init; }
 

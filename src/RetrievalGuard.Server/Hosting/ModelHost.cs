@@ -66,6 +66,7 @@ public sealed class ModelHost(IOptions<ServerOptions> options, ILogger<ModelHost
                 MaxSequences = _options.Serving.MaxSequences,
                 Cache = _options.Serving.Policy(guard.Map),
                 MoreCaches = _options.Serving.MorePolicies(guard.Map),
+                BatchPrefills = _options.Serving.BatchPrefills,
                 KvBudgetBytes = (long)(_options.Serving.KvBudgetMiB * 1048576),
                 CapacityPerSequence = _options.Serving.CapacityPerSequence,
                 MaxQueued = _options.Serving.MaxQueued,

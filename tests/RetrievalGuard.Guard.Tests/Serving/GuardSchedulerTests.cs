@@ -23,8 +23,10 @@ public sealed class GuardSchedulerTests(OrganismFixture organism) : IClassFixtur
 
     private HallucinationGuard Guard() => HallucinationGuard.ForModel(organism.Model);
 
-    [Fact]
-    public async Task BatchedGuardedAnswersEqualTheGuardsOwnAnswersOneAtATime()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // the first two requests prefilled in one pass
+    public async Task BatchedGuardedAnswersEqualTheGuardsOwnAnswersOneAtATime(bool batchPrefills)
     {
         var guard = Guard();
         var alone = new List<List<GuardedToken>>();
@@ -32,7 +34,8 @@ public sealed class GuardSchedulerTests(OrganismFixture organism) : IClassFixtur
             alone.Add(await Collect(guard.AskAsync(passages, question, maxTokens: 24)));
 
         // Two rows for three requests: the third waits and joins when a row frees, mid-batch.
-        await using var scheduler = new GuardScheduler(guard, new SchedulerOptions { MaxSequences = 2 });
+        await using var scheduler = new GuardScheduler(guard,
+            new SchedulerOptions { MaxSequences = 2, BatchPrefills = batchPrefills });
         var batched = await Task.WhenAll(Requests.Select(r =>
             Collect(scheduler.Submit(AnswerRequest.Guarded(r.Passages, r.Question, maxTokens: 24)))));
 

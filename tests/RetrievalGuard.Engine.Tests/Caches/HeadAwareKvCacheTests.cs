@@ -1,6 +1,7 @@
 using RetrievalGuard.Engine.Caches;
 using RetrievalGuard.Engine.Generation;
 using RetrievalGuard.Engine.Model;
+using RetrievalGuard.Engine.Native;
 using RetrievalGuard.Engine.Probes;
 using RetrievalGuard.Engine.Tests.Support;
 using static TorchSharp.torch;
@@ -28,10 +29,11 @@ public class HeadAwareKvCacheTests
         {
             var view = _inner.Update(layer, keys, values, startPosition);
             long tokens = keys.shape[2], length = startPosition + tokens;
-            var query = arange(startPosition, length, dtype: int64).unsqueeze(1);
-            var key = arange(length, dtype: int64).unsqueeze(0);
+            var query = Scalars.Range(startPosition, length).unsqueeze(1);
+            var key = Scalars.Range(length).unsqueeze(0);
             var causal = key <= query;
-            var streaming = causal.logical_and((key < policy.SinkTokens).logical_or(query - key < policy.Window));
+            var streaming = causal.logical_and((key < Scalars.Of(policy.SinkTokens))
+                .logical_or(query - key < Scalars.Of(policy.Window)));
             int heads = model.Config.NumHeads, group = heads / model.Config.NumKvHeads;
             var mask = stack(Enumerable.Range(0, heads).Select(h => _full[layer][h / group] ? causal : streaming));
             return view with { Mask = mask };

@@ -25,9 +25,9 @@ public class SafetensorsTests : IDisposable
             ["f16"] = randn([4, 2], generator: g).to(float16),
             ["bf16"] = randn([2, 3, 2], generator: g).to(bfloat16),
             ["f64"] = randn([2], generator: g, dtype: float64),
-            ["i64"] = arange(-5, 5, dtype: int64),
-            ["i32"] = arange(0, 6, dtype: int32).view(2, 3),
-            ["u8"] = arange(0, 200, 7, dtype: ScalarType.Byte),
+            ["i64"] = Scalars.Range(-5, 5),
+            ["i32"] = Scalars.Range(0, 6, dtype: int32).view(2, 3),
+            ["u8"] = (Scalars.Range(29) * Scalars.Of(7L)).to(ScalarType.Byte),  // 0, 7, …, 196
             ["bool"] = tensor(new[] { true, false, true }),
             ["scalar"] = tensor(3.5f),
             ["empty"] = zeros([0, 4]),
@@ -91,7 +91,7 @@ public class SafetensorsTests : IDisposable
     public void ShardedCheckpointsRoundTripAndTheirIndexIsChecked()
     {
         string model = Path.Combine(_dir, "model");
-        var tensors = Enumerable.Range(0, 6).ToDictionary(i => $"w{i}", i => full([100], (float)i));
+        var tensors = Enumerable.Range(0, 6).ToDictionary(i => $"w{i}", i => full([100], Scalars.Of((float)i)));
         SafetensorsWriter.WriteSharded(model, tensors, maxShardBytes: 900);
         Assert.Equal(3, Directory.GetFiles(model, "model-*-of-00003.safetensors").Length);
         using (var checkpoint = Checkpoint.Open(model))

@@ -312,7 +312,7 @@ public class StaticDecodeTests
         using var _ = no_grad();
         norm.weight.copy_(randn(64));
         var x = randn(3, 5, 64);
-        var expected = norm.weight * (x * rsqrt(x.square().mean([-1], keepdim: true) + 1e-5));
+        var expected = norm.weight * (x * rsqrt((x * x).mean([-1], keepdim: true).Plus(Scalars.Of(1e-5))));
         var fused = AtenOps.RmsNorm(x, norm.weight, 1e-5, () => expected);
         Assert.NotNull(fused);
         Assert.True((fused! - expected).abs().max().item<float>() < 1e-5);
@@ -351,7 +351,7 @@ public class StaticDecodeTests
         var bias = randn(2, 1, 5);
         var a = randn(2, 3, 4);
         var b = randn(2, 4, 5);
-        var expected = bias + 0.25f * matmul(a, b);
+        var expected = bias.Plus(matmul(a, b) * Scalars.Of(0.25f));
         Assert.True((TorchSharpFixes.Baddbmm(bias, a, b, 1, 0.25f) - expected).abs().max().item<float>() < 1e-5);
     }
 }

@@ -18,7 +18,7 @@ public class NativeLoadingTests
     {
         var info = TorchRuntime.EnsureInitialized();
         Assert.NotNull(info.BridgePath);
-        Assert.Equal(6f, (ones(3) * 2).sum().item<float>());
+        Assert.Equal(6f, (ones(3) * Scalars.Of(2L)).sum().item<float>());
     }
 
     [Fact]

@@ -20,6 +20,15 @@ public class ScalarsTests
     public void EngineHandsLibtorchOnlyScalarsThatStayAlive() =>
         Assert.Empty(ScalarLifetimeScan.Problems(typeof(LlamaModel).Assembly));
 
+    /// <summary>Tests run in parallel under each other's garbage, so they follow the rule too.</summary>
+    [Fact]
+    public void TheseTestsHandLibtorchOnlyScalarsThatStayAlive()
+    {
+        var outsideTheLeakySamples = ScalarLifetimeScan.Problems(typeof(ScalarsTests).Assembly)
+            .Where(p => !p.Contains(nameof(Leaky))).ToList();
+        Assert.Empty(outsideTheLeakySamples);
+    }
+
     [Fact]
     public void ScanFindsEachKindOfTemporaryScalar()
     {

@@ -60,7 +60,7 @@ public class CopyPasteScorerTests
     {
         // Under GQA two query heads read the same keys but have their own queries, so their top positions differ.
         var keys = eye(10);                                       // one orthogonal key per position
-        var queries = stack([keys[4] * 10, keys[0] * 10]);          // head 0 aims at position 4, head 1 at 0
+        var queries = stack([keys[4] * Scalars.Of(10L), keys[0] * Scalars.Of(10L)]); // head 0 aims at 4, head 1 at 0
         var attention = matmul(queries, keys.T).softmax(-1);
         var scorer = new CopyPasteScorer(Prompt, 3, 7, heads: 2);
         scorer.Step(41, CopyPasteScorer.TopPositions(attention));

@@ -8,16 +8,26 @@ namespace RetrievalGuard.Server.Tests.Hosting;
 
 public sealed class CacheSettingsTests
 {
-    private sealed class CompressedServer : ServerFactory
+    /// <summary>A headaware default (6 KV heads whole, window 64) at 1,024 positions a row, and
+    /// <paramref name="more"/>.</summary>
+    private static Dictionary<string, string?> Compressed(double budgetMiB, params string[] more)
     {
-        protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["RetrievalGuard:Serving:CachePolicy"] = "headaware",
             ["RetrievalGuard:Serving:FullKvHeads"] = "6",
             ["RetrievalGuard:Serving:Window"] = "64",
             ["RetrievalGuard:Serving:CapacityPerSequence"] = "1024",
-            ["RetrievalGuard:Serving:KvBudgetMiB"] = "17",
+            ["RetrievalGuard:Serving:KvBudgetMiB"] = FormattableString.Invariant($"{budgetMiB}"),
         };
+        for (int i = 0; i < more.Length; i++)
+            settings[$"RetrievalGuard:Serving:MoreCachePolicies:{i}"] = more[i];
+        return settings;
+    }
+
+    private sealed class CompressedServer : ServerFactory
+    {
+        protected override IReadOnlyDictionary<string, string?> Settings => Compressed(17);
     }
 
     [Fact]
@@ -54,15 +64,7 @@ public sealed class CacheSettingsTests
 
     private sealed class TwoCacheServer : ServerFactory
     {
-        protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>
-        {
-            ["RetrievalGuard:Serving:CachePolicy"] = "headaware",
-            ["RetrievalGuard:Serving:MoreCachePolicies:0"] = "full",
-            ["RetrievalGuard:Serving:FullKvHeads"] = "6",
-            ["RetrievalGuard:Serving:Window"] = "64",
-            ["RetrievalGuard:Serving:CapacityPerSequence"] = "1024",
-            ["RetrievalGuard:Serving:KvBudgetMiB"] = "34",
-        };
+        protected override IReadOnlyDictionary<string, string?> Settings => Compressed(34, "full");
     }
 
     [Fact]

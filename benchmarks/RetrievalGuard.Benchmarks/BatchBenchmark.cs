@@ -47,12 +47,12 @@ public static class BatchBenchmark
 
     public static JsonObject Run(Settings s)
     {
+        if (s.Joins.FirstOrDefault(j => j is not (Together or OneByOne)) is { } unknownJoin)
+            throw new ArgumentException($"--join {unknownJoin}: use {Together} or {OneByOne}.");
         var config = ModelShapes.Get(s.Shape, s.Layers);
         var device = ComputeOptions.ParseDevice(s.Device);
         var dtype = ComputeOptions.ParseDType(s.DType, device, config.TorchDtype);
         int capacity = s.Capacity ?? s.MaxPrompt + s.NewTokens * 3 / 2 + 8;
-        if (s.Joins.FirstOrDefault(j => j is not (Together or OneByOne)) is { } unknownJoin)
-            throw new ArgumentException($"--join {unknownJoin}: use {Together} or {OneByOne}.");
         var policies = s.Caches
             .Select(name => Bench.CachePolicy(name, config, s.Shape, s.MapPath, s.FullShare, s.Sink, s.Window))
             .ToArray();

@@ -78,7 +78,7 @@ public sealed class ModelHost(IOptions<ServerOptions> options, ILogger<ModelHost
                 + "{Rows} rows x {Capacity} positions ({CacheMiB:F1} MiB KV cache; {CachePolicies})", ModelId,
                 settings.Device, started.Elapsed.TotalSeconds, guard.Heads.Count, guard.Calibration is not null,
                 scheduler.MaxSequences, scheduler.CapacityPerSequence, scheduler.CacheBytes / 1048576.0,
-                string.Join("; ", scheduler.Caches.Select(c => $"{c.Rows} rows {c.Policy}")));
+                string.Join("; ", scheduler.Caches.Select(c => $"{c.Policy}: {c.Rows} row{(c.Rows == 1 ? "" : "s")}")));
         }
         catch (Exception error)
         {

@@ -19,7 +19,8 @@ internal sealed class CacheLane(BatchDecoder decoder, AttentionProbe probe) : ID
 
     public ConcurrentQueue<ScheduledAnswer> Queue { get; } = new();
 
-    public List<ScheduledAnswer> Running { get; } = [];
+    /// <summary>The answers on rows, by their decoder sequence (what a step reports).</summary>
+    public Dictionary<BatchSequence, ScheduledAnswer> Running { get; } = [];
 
     public bool IsIdle => Running.Count == 0 && Queue.IsEmpty;
 

@@ -214,7 +214,7 @@ public sealed class GuardScheduler : IAsyncDisposable
         {
             // Not expected (requests fail one by one above); never leave a reader waiting on a dead thread.
             _stopping = true;
-            foreach (var answer in _lanes.SelectMany(l => l.Running.Concat(l.Queue)))
+            foreach (var answer in _lanes.SelectMany(l => l.Running.Values.Concat(l.Queue)))
                 answer.Fail(error);
         }
         finally
@@ -246,7 +246,7 @@ public sealed class GuardScheduler : IAsyncDisposable
 
     private void DropCancelled(CacheLane lane)
     {
-        foreach (var answer in lane.Running.Where(a => a.IsCancelled || _abandon).ToArray())
+        foreach (var answer in lane.Running.Values.Where(a => a.IsCancelled || _abandon).ToArray())
         {
             Finish(lane, answer);
             answer.Fail(new OperationCanceledException("The answer was abandoned before it finished."));
@@ -289,7 +289,7 @@ public sealed class GuardScheduler : IAsyncDisposable
         {
             var (answer, (sequence, first)) = (joining[i], joined[i]);
             answer.Sequence = sequence;
-            lane.Running.Add(answer);
+            lane.Running.Add(sequence, answer);
             Interlocked.Increment(ref _active);
             Interlocked.Increment(ref _tokens);
             try
@@ -317,7 +317,7 @@ public sealed class GuardScheduler : IAsyncDisposable
         catch (Exception error)
         {
             // A failed step leaves every row of the lane in an unknown state: end them all, keep serving the queue.
-            foreach (var answer in lane.Running.ToArray())
+            foreach (var answer in lane.Running.Values.ToArray())
             {
                 Finish(lane, answer);
                 answer.Fail(error);
@@ -325,10 +325,9 @@ public sealed class GuardScheduler : IAsyncDisposable
             return;
         }
         Interlocked.Add(ref _tokens, steps.Count);
-        var bySequence = lane.Running.ToDictionary(a => a.Sequence!);
         foreach (var (sequence, step) in steps)
         {
-            var answer = bySequence[sequence];
+            var answer = lane.Running[sequence];
             if (answer.Accept(step, sequence.Finished))
                 Finish(lane, answer);
         }
@@ -337,7 +336,7 @@ public sealed class GuardScheduler : IAsyncDisposable
     private void Finish(CacheLane lane, ScheduledAnswer answer)
     {
         lane.Decoder.Leave(answer.Sequence!);
-        if (lane.Running.Remove(answer))
+        if (lane.Running.Remove(answer.Sequence!))
             Interlocked.Decrement(ref _active);
     }
 

@@ -19,7 +19,8 @@ public sealed class KvRowsCache : IKvCache
             throw new ArgumentException("A rows cache needs at least one row.", nameof(rows));
         foreach (var row in rows)
             if (row < 0 || row >= storage.Rows)
-                throw new ArgumentOutOfRangeException(nameof(rows), row, $"The storage has rows 0..{storage.Rows - 1}.");
+                throw new ArgumentOutOfRangeException(nameof(rows), row,
+                    $"The storage has rows 0..{storage.Rows - 1}.");
         if (rows.Distinct().Count() != rows.Count)
             throw new ArgumentException($"Rows {string.Join(", ", rows)} repeat one.", nameof(rows));
         _rows = [.. rows];

@@ -178,7 +178,7 @@ public sealed class BatchDecoder : IDisposable
 
     /// <summary>
     /// Whether <see cref="JoinAll"/> prefills joining prompts together; by default on CUDA only. A CPU's prefill is
-    /// compute-bound: there a batched pass measured no faster than the same prompts one by one (0.85–1.07× end to end,
+    /// compute-bound: there a batched pass measured no faster than the same prompts one by one (0.78–1.02× end to end,
     /// benchmarks/results/batch-join-cpu-2026-12-03), while a GPU runs a short batch-1 prefill far below its
     /// throughput.
     /// </summary>

@@ -107,7 +107,7 @@ public static class TorchRuntime
             var unsafeOnes = missing.Except(SafeToWeaken).ToList();
             if (unsafeOnes.Count > 0)
                 throw new TorchLoadException($"{bridge} needs {string.Join(", ", unsafeOnes)} from libstdc++.so.6, which this system's libstdc++ does not define. " +
-                    "Install a newer libstdc++ (GCC 13+) or point RGUARD_LIBTORCH at a libtorch built for this system." +
+                    $"Install a newer libstdc++ (GCC 13+) or point {Switches.LibTorch} at a libtorch built for this system." +
                     Environment.NewLine + "Steps tried:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", steps));
             bridgeToLoad = PatchedBridge(bridge, missing, steps);
         }

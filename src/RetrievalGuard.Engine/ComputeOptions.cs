@@ -16,11 +16,16 @@ public static class ComputeOptions
         {
             if (!TorchRuntime.CudaAvailable())
                 throw new NotSupportedException(
-                    $"Device '{name}' was asked for, but the loaded libtorch ({TorchRuntime.Info.LibTorchDirectory}) has no usable CUDA. " +
-                    $"Point {Switches.LibTorch} at a CUDA libtorch (e.g. PyTorch's torch/lib) or build with -p:TorchFlavor=cuda.");
-            int index = n == "cuda" ? 0 : int.TryParse(n[5..], out int i) && i >= 0 ? i : throw new ArgumentException($"'{name}' is not a device: use cpu, cuda or cuda:N.");
+                    $"Device '{name}' was asked for, but the loaded libtorch " +
+                    $"({TorchRuntime.Info.LibTorchDirectory}) has no usable CUDA. " +
+                    $"Point {Switches.LibTorch} at a CUDA libtorch (e.g. PyTorch's torch/lib) " +
+                    "or build with -p:TorchFlavor=cuda.");
+            int index = n == "cuda" ? 0
+                : int.TryParse(n[5..], out int i) && i >= 0 ? i
+                : throw new ArgumentException($"'{name}' is not a device: use cpu, cuda or cuda:N.");
             int count = (int)torch.cuda.device_count();
-            if (index >= count) throw new ArgumentException($"Device '{name}' does not exist: {count} CUDA device(s) are visible.");
+            if (index >= count)
+                throw new ArgumentException($"Device '{name}' does not exist: {count} CUDA device(s) are visible.");
             return new Device(DeviceType.CUDA, index);
         }
         throw new ArgumentException($"'{name}' is not a device: use cpu, cuda or cuda:N.");
@@ -35,7 +40,9 @@ public static class ComputeOptions
         string n = name.Trim().ToLowerInvariant();
         return n switch
         {
-            "auto" => device.type == DeviceType.CPU ? ScalarType.Float32 : ParseDType(checkpointDtype ?? "bfloat16", device, null),
+            "auto" => device.type == DeviceType.CPU
+                ? ScalarType.Float32
+                : ParseDType(checkpointDtype ?? "bfloat16", device, null),
             "float32" or "fp32" or "f32" or "float" => ScalarType.Float32,
             "bfloat16" or "bf16" => ScalarType.BFloat16,
             "float16" or "fp16" or "f16" or "half" => ScalarType.Float16,

@@ -52,7 +52,9 @@ public static unsafe class Nvrtc
                 for (int i = 0; i < encoded.Length; i++) pointers[i] = encoded[i].AddrOfPinnedObject();
                 int status = api.CompileProgram(program, encoded.Length, pointers);
                 if (status != 0)
-                    throw new KernelCompileException($"NVRTC could not compile {name} ({ErrorText(api, status)}) with {string.Join(' ', options)}:{Environment.NewLine}{Log(api, program)}");
+                    throw new KernelCompileException(
+                        $"NVRTC could not compile {name} ({ErrorText(api, status)}) " +
+                        $"with {string.Join(' ', options)}:{Environment.NewLine}{Log(api, program)}");
             }
             finally
             {
@@ -60,10 +62,12 @@ public static unsafe class Nvrtc
             }
             bool cubin = options.Any(o => o.Contains("sm_", StringComparison.Ordinal));
             nuint size;
-            Check(api, cubin ? api.GetCubinSize(program, &size) : api.GetPtxSize(program, &size), cubin ? "nvrtcGetCUBINSize" : "nvrtcGetPTXSize");
+            Check(api, cubin ? api.GetCubinSize(program, &size) : api.GetPtxSize(program, &size),
+                cubin ? "nvrtcGetCUBINSize" : "nvrtcGetPTXSize");
             var image = new byte[size];
             fixed (byte* dst = image)
-                Check(api, cubin ? api.GetCubin(program, dst) : api.GetPtx(program, dst), cubin ? "nvrtcGetCUBIN" : "nvrtcGetPTX");
+                Check(api, cubin ? api.GetCubin(program, dst) : api.GetPtx(program, dst),
+                    cubin ? "nvrtcGetCUBIN" : "nvrtcGetPTX");
             return image;
         }
         finally
@@ -77,7 +81,8 @@ public static unsafe class Nvrtc
     /// beside the loaded libtorch (PyTorch's wheels: site-packages/nvidia/cu13/lib, …/cuda_nvrtc/lib; libtorch
     /// archives bundle it in lib/); CUDA_HOME / CUDA_PATH and /usr/local/cuda; then the loader's own search (names).
     /// </summary>
-    internal static List<string> Candidates(string? configured, string? libTorchDirectory, IReadOnlyList<string> mapped, string? cudaHome)
+    internal static List<string> Candidates(
+        string? configured, string? libTorchDirectory, IReadOnlyList<string> mapped, string? cudaHome)
     {
         var result = new List<string>();
         if (!string.IsNullOrWhiteSpace(configured))
@@ -88,7 +93,8 @@ public static unsafe class Nvrtc
             {
                 var inFolder = LibrariesIn(configured);
                 if (inFolder.Count > 0) return inFolder;
-                throw new DllNotFoundException($"{Switches.Nvrtc}={configured} is a folder without a libnvrtc library.");
+                throw new DllNotFoundException(
+                    $"{Switches.Nvrtc}={configured} is a folder without a libnvrtc library.");
             }
             throw new DllNotFoundException($"{Switches.Nvrtc}={configured} is neither a file nor a folder.");
         }
@@ -99,7 +105,8 @@ public static unsafe class Nvrtc
             string sitePackages = Path.GetFullPath(Path.Combine(libTorchDirectory, "..", ".."));
             string nvidia = Path.Combine(sitePackages, "nvidia");
             if (Directory.Exists(nvidia))
-                folders.AddRange(Directory.GetDirectories(nvidia).OrderDescending(StringComparer.Ordinal).Select(d => Path.Combine(d, "lib")));
+                folders.AddRange(Directory.GetDirectories(nvidia).OrderDescending(StringComparer.Ordinal)
+                    .Select(d => Path.Combine(d, "lib")));
             folders.Add(libTorchDirectory);
         }
         foreach (string? home in new[] { cudaHome, "/usr/local/cuda" })
@@ -114,7 +121,8 @@ public static unsafe class Nvrtc
     private static bool IsNvrtc(string path)
     {
         string file = Path.GetFileName(path);
-        return (file.StartsWith("libnvrtc.so", StringComparison.Ordinal) || file.StartsWith("libnvrtc-", StringComparison.Ordinal))
+        return (file.StartsWith("libnvrtc.so", StringComparison.Ordinal)
+                || file.StartsWith("libnvrtc-", StringComparison.Ordinal))
             && !file.Contains("builtins", StringComparison.Ordinal);
     }
 
@@ -136,7 +144,8 @@ public static unsafe class Nvrtc
         if (status != 0) throw new InvalidOperationException($"{call} failed: {ErrorText(api, status)}.");
     }
 
-    private static string ErrorText(Bindings api, int status) => Marshal.PtrToStringAnsi(api.ErrorString(status)) ?? $"NVRTC error {status}";
+    private static string ErrorText(Bindings api, int status) =>
+        Marshal.PtrToStringAnsi(api.ErrorString(status)) ?? $"NVRTC error {status}";
 
     private static string Log(Bindings api, IntPtr program)
     {
@@ -168,15 +177,19 @@ public static unsafe class Nvrtc
             {
                 string? libTorch = TorchRuntime.Info.LibTorchDirectory;
                 var mapped = NativeLibraries.Mapped();
-                string? cudaHome = Environment.GetEnvironmentVariable("CUDA_HOME") ?? Environment.GetEnvironmentVariable("CUDA_PATH");
-                foreach (string candidate in Candidates(Environment.GetEnvironmentVariable(Switches.Nvrtc), libTorch, mapped, cudaHome))
+                string? cudaHome = Environment.GetEnvironmentVariable("CUDA_HOME")
+                    ?? Environment.GetEnvironmentVariable("CUDA_PATH");
+                string? configured = Environment.GetEnvironmentVariable(Switches.Nvrtc);
+                foreach (string candidate in Candidates(configured, libTorch, mapped, cudaHome))
                 {
                     tried.Add(candidate);
                     if (!NativeLibrary.TryLoad(candidate, out IntPtr lib)) continue;
                     b.Path = candidate;
                     b.Version = (delegate* unmanaged<int*, int*, int>)Export(lib, "nvrtcVersion");
-                    b.CreateProgram = (delegate* unmanaged<IntPtr*, byte*, byte*, int, byte**, byte**, int>)Export(lib, "nvrtcCreateProgram");
-                    b.CompileProgram = (delegate* unmanaged<IntPtr, int, IntPtr*, int>)Export(lib, "nvrtcCompileProgram");
+                    b.CreateProgram = (delegate* unmanaged<IntPtr*, byte*, byte*, int, byte**, byte**, int>)
+                        Export(lib, "nvrtcCreateProgram");
+                    b.CompileProgram = (delegate* unmanaged<IntPtr, int, IntPtr*, int>)
+                        Export(lib, "nvrtcCompileProgram");
                     b.DestroyProgram = (delegate* unmanaged<IntPtr*, int>)Export(lib, "nvrtcDestroyProgram");
                     b.GetLogSize = (delegate* unmanaged<IntPtr, nuint*, int>)Export(lib, "nvrtcGetProgramLogSize");
                     b.GetLog = (delegate* unmanaged<IntPtr, byte*, int>)Export(lib, "nvrtcGetProgramLog");
@@ -187,7 +200,8 @@ public static unsafe class Nvrtc
                     b.ErrorString = (delegate* unmanaged<int, IntPtr>)Export(lib, "nvrtcGetErrorString");
                     return b;
                 }
-                b.Error = $"no libnvrtc could be loaded (set {Switches.Nvrtc} to its path). Tried: {string.Join(", ", tried)}";
+                b.Error = $"no libnvrtc could be loaded (set {Switches.Nvrtc} to its path). " +
+                    $"Tried: {string.Join(", ", tried)}";
             }
             catch (Exception e)
             {
@@ -198,6 +212,8 @@ public static unsafe class Nvrtc
         }
 
         private static IntPtr Export(IntPtr library, string name) =>
-            NativeLibrary.TryGetExport(library, name, out IntPtr address) ? address : throw new EntryPointNotFoundException($"{name} is missing from the NVRTC library");
+            NativeLibrary.TryGetExport(library, name, out IntPtr address)
+                ? address
+                : throw new EntryPointNotFoundException($"{name} is missing from the NVRTC library");
     }
 }

@@ -27,7 +27,8 @@ public static class TorchRuntime
     private static readonly string[] SafeToWeaken = ["GLIBCXX_3.4.32"];
 
     /// <summary>libtorch's core libraries in dependency order; CUDA ones are loaded when present.</summary>
-    private static readonly string[] CoreLibraries = ["libc10.so", "libtorch_cpu.so", "libc10_cuda.so", "libtorch_cuda.so", "libtorch.so"];
+    private static readonly string[] CoreLibraries =
+        ["libc10.so", "libtorch_cpu.so", "libc10_cuda.so", "libtorch_cuda.so", "libtorch.so"];
 
     private static readonly object Gate = new();
     private static readonly Dictionary<string, IntPtr> Preloaded = new(StringComparer.Ordinal);
@@ -52,7 +53,8 @@ public static class TorchRuntime
             catch (Exception e) when (e is not TorchLoadException)
             {
                 throw new TorchLoadException(
-                    $"libtorch could not be loaded: {e.Message}{Environment.NewLine}Steps tried:{Environment.NewLine}  " +
+                    $"libtorch could not be loaded: {e.Message}{Environment.NewLine}" +
+                    $"Steps tried:{Environment.NewLine}  " +
                     string.Join(Environment.NewLine + "  ", steps), e);
             }
         }
@@ -75,7 +77,8 @@ public static class TorchRuntime
 
     private static TorchRuntimeInfo Initialize(List<string> steps)
     {
-        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux) || RuntimeInformation.ProcessArchitecture != Architecture.X64)
+        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux)
+            || RuntimeInformation.ProcessArchitecture != Architecture.X64)
         {
             // Elsewhere TorchSharp's own loader is all there is; let it speak for itself.
             steps.Add("not linux-x64: TorchSharp's own loader");
@@ -106,9 +109,13 @@ public static class TorchRuntime
         {
             var unsafeOnes = missing.Except(SafeToWeaken).ToList();
             if (unsafeOnes.Count > 0)
-                throw new TorchLoadException($"{bridge} needs {string.Join(", ", unsafeOnes)} from libstdc++.so.6, which this system's libstdc++ does not define. " +
-                    $"Install a newer libstdc++ (GCC 13+) or point {Switches.LibTorch} at a libtorch built for this system." +
-                    Environment.NewLine + "Steps tried:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", steps));
+                throw new TorchLoadException(
+                    $"{bridge} needs {string.Join(", ", unsafeOnes)} from libstdc++.so.6, " +
+                    "which this system's libstdc++ does not define. " +
+                    $"Install a newer libstdc++ (GCC 13+) or point {Switches.LibTorch} " +
+                    "at a libtorch built for this system." +
+                    Environment.NewLine + "Steps tried:" + Environment.NewLine + "  " +
+                    string.Join(Environment.NewLine + "  ", steps));
             bridgeToLoad = PatchedBridge(bridge, missing, steps);
         }
         steps.Add($"load {bridgeToLoad}");
@@ -137,17 +144,27 @@ public static class TorchRuntime
     internal static string ValidateLibTorchFolder(string dir, string variable)
     {
         if (!Directory.Exists(dir))
-            throw new TorchLoadException($"{variable} points at {dir}, which is not a folder. Unset it to use the packaged CPU libtorch, or point it at a libtorch lib folder (e.g. PyTorch's torch/lib).");
+            throw new TorchLoadException(
+                $"{variable} points at {dir}, which is not a folder. Unset it to use the packaged CPU libtorch, " +
+                "or point it at a libtorch lib folder (e.g. PyTorch's torch/lib).");
         foreach (string required in new[] { "libc10.so", "libtorch_cpu.so", "libtorch.so" })
             if (!File.Exists(Path.Combine(dir, required)))
-                throw new TorchLoadException($"{variable} points at {dir}, which has no {required}: it is not a libtorch lib folder (PyTorch's is site-packages/torch/lib).");
+                throw new TorchLoadException(
+                    $"{variable} points at {dir}, which has no {required}: it is not a libtorch lib folder " +
+                    "(PyTorch's is site-packages/torch/lib).");
         return Path.GetFullPath(dir);
     }
 
-    /// <summary>TorchSharp's bridge: in the app folder (published) or under runtimes/linux-x64/native (built).</summary>
+    /// <summary>
+    /// TorchSharp's bridge: in the app folder (published) or under runtimes/linux-x64/native (built).
+    /// </summary>
     private static string FindBridge(List<string> steps)
     {
-        var folders = new List<string> { AppContext.BaseDirectory, Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native") };
+        var folders = new List<string>
+        {
+            AppContext.BaseDirectory,
+            Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native")
+        };
         if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string searchDirs)
             folders.AddRange(searchDirs.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
         string? torchSharpDir = Path.GetDirectoryName(typeof(torch).Assembly.Location);
@@ -159,12 +176,15 @@ public static class TorchRuntime
             steps.Add($"look for {candidate}");
             if (File.Exists(candidate)) return candidate;
         }
-        throw new TorchLoadException($"{BridgeFileName} (TorchSharp's native bridge) was not found. Looked in:{Environment.NewLine}  " +
+        throw new TorchLoadException(
+            $"{BridgeFileName} (TorchSharp's native bridge) was not found. Looked in:{Environment.NewLine}  " +
             string.Join(Environment.NewLine + "  ", folders.Distinct()) + Environment.NewLine +
             "Reference the TorchSharp package (it carries the bridge) and build for linux-x64.");
     }
 
-    /// <summary>GLIBCXX/CXXABI versions the bridge needs that the libstdc++ this process will use does not define.</summary>
+    /// <summary>
+    /// GLIBCXX/CXXABI versions the bridge needs that the libstdc++ this process will use does not define.
+    /// </summary>
     private static List<string> MissingLibStdCxxVersions(string bridge, List<string> steps)
     {
         string? libstdcxx = LocateLibStdCxx();
@@ -175,7 +195,8 @@ public static class TorchRuntime
         }
         var defined = ElfSymbolVersions.ReadDefinitions(libstdcxx);
         var missing = ElfSymbolVersions.ReadNeeds(bridge)
-            .Where(n => n.Library.StartsWith("libstdc++", StringComparison.Ordinal) && !n.IsWeak && !defined.Contains(n.Version))
+            .Where(n => n.Library.StartsWith("libstdc++", StringComparison.Ordinal)
+                && !n.IsWeak && !defined.Contains(n.Version))
             .Select(n => n.Version).Distinct().ToList();
         steps.Add($"{libstdcxx} lacks [{string.Join(", ", missing)}] of what the bridge needs");
         return missing;
@@ -190,19 +211,23 @@ public static class TorchRuntime
         }
         catch (IOException) { }
         string[] folders = [
-            .. (Environment.GetEnvironmentVariable("LD_LIBRARY_PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries),
+            .. (Environment.GetEnvironmentVariable("LD_LIBRARY_PATH") ?? "")
+                .Split(':', StringSplitOptions.RemoveEmptyEntries),
             "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/lib64", "/usr/lib"];
         return folders.Select(f => Path.Combine(f, "libstdc++.so.6")).FirstOrDefault(File.Exists);
     }
 
-    /// <summary>A copy of the bridge with <paramref name="versions"/> marked weak, cached by the original's hash.</summary>
+    /// <summary>
+    /// A copy of the bridge with <paramref name="versions"/> marked weak, cached by the original's hash.
+    /// </summary>
     internal static string PatchedBridge(string bridge, IReadOnlyCollection<string> versions, List<string> steps)
     {
         string hash;
         using (var stream = File.OpenRead(bridge))
             hash = Convert.ToHexString(SHA256.HashData(stream))[..16].ToLowerInvariant();
         // The user cache first; a read-only home (containers) falls back to the temp folder.
-        foreach (string root in new[] { NativeCacheDirectory(), Path.Combine(Path.GetTempPath(), "retrievalguard-native") })
+        var roots = new[] { NativeCacheDirectory(), Path.Combine(Path.GetTempPath(), "retrievalguard-native") };
+        foreach (string root in roots)
         {
             string folder = Path.Combine(root, hash);
             string patched = Path.Combine(folder, BridgeFileName);
@@ -223,8 +248,10 @@ public static class TorchRuntime
                 steps.Add($"cannot write {patched}: {e.Message}");
             }
         }
-        throw new TorchLoadException($"No writable folder for the patched {BridgeFileName}: set {Switches.NativeCache} to one." +
-            Environment.NewLine + "Steps tried:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", steps));
+        throw new TorchLoadException(
+            $"No writable folder for the patched {BridgeFileName}: set {Switches.NativeCache} to one." +
+            Environment.NewLine + "Steps tried:" + Environment.NewLine + "  " +
+            string.Join(Environment.NewLine + "  ", steps));
     }
 
     internal static string NativeCacheDirectory()
@@ -233,11 +260,15 @@ public static class TorchRuntime
         if (!string.IsNullOrWhiteSpace(configured)) return configured;
         string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
         string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        string root = !string.IsNullOrWhiteSpace(xdg) ? xdg : !string.IsNullOrEmpty(home) ? Path.Combine(home, ".cache") : Path.GetTempPath();
+        string root = !string.IsNullOrWhiteSpace(xdg) ? xdg
+            : !string.IsNullOrEmpty(home) ? Path.Combine(home, ".cache")
+            : Path.GetTempPath();
         return Path.Combine(root, "retrievalguard", "native");
     }
 
-    /// <summary>Points TorchSharp's own loads (LibTorchSharp, torch_cpu, torch_cuda…) at what was preloaded here.</summary>
+    /// <summary>
+    /// Points TorchSharp's own loads (LibTorchSharp, torch_cpu, torch_cuda…) at what was preloaded here.
+    /// </summary>
     private static void RegisterResolver(List<string> steps)
     {
         try

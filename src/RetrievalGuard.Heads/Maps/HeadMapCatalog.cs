@@ -28,7 +28,8 @@ public static class HeadMapCatalog
 
     public static IEnumerable<string> SearchFolders(string modelDirectory)
     {
-        foreach (string folder in (Environment.GetEnvironmentVariable(Switches.HeadMaps) ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        string headMaps = Environment.GetEnvironmentVariable(Switches.HeadMaps) ?? "";
+        foreach (string folder in headMaps.Split(':', StringSplitOptions.RemoveEmptyEntries))
             yield return folder;
         foreach (string start in new[] { Path.GetFullPath(modelDirectory), Directory.GetCurrentDirectory() })
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
@@ -38,7 +39,8 @@ public static class HeadMapCatalog
     /// <summary>Why no map was found: the folders that exist and were searched, and how to make one.</summary>
     public static string NotFoundMessage(string modelDirectory)
     {
-        var searched = SearchFolders(modelDirectory).Where(Directory.Exists).Select(Path.GetFullPath).Distinct().ToArray();
+        var searched = SearchFolders(modelDirectory)
+            .Where(Directory.Exists).Select(Path.GetFullPath).Distinct().ToArray();
         return $"No head map matches the model in {modelDirectory} (searched: "
             + (searched.Length == 0 ? "no headmaps/ folder exists above it or here" : string.Join(", ", searched))
             + "). Make one with `rguard heads detect`, import one with `rguard heads import`, add its folder to "

@@ -52,7 +52,15 @@ public sealed class GuardScheduler : IAsyncDisposable
                     Rows(guard, options, policy, options.KvBudgetBytes / policies.Count, CapacityPerSequence),
                     CapacityPerSequence, policy);
                 decoder.BatchesPrefills = options.BatchPrefills ?? decoder.BatchesPrefills;
-                lanes.Add(new CacheLane(decoder, guard.Reader.CreateBatchProbe(options.MaxPassages)));
+                try
+                {
+                    lanes.Add(new CacheLane(decoder, guard.Reader.CreateBatchProbe(options.MaxPassages)));
+                }
+                catch
+                {
+                    decoder.Dispose();
+                    throw;
+                }
             }
         }
         catch

@@ -44,6 +44,6 @@ public static class HeadMapCatalog
         return $"No head map matches the model in {modelDirectory} (searched: "
             + (searched.Length == 0 ? "no headmaps/ folder exists above it or here" : string.Join(", ", searched))
             + "). Make one with `rguard heads detect`, import one with `rguard heads import`, add its folder to "
-            + "RGUARD_HEADMAPS, or name the file (the CLI's --map, the server's RetrievalGuard:Model:HeadMap).";
+            + $"{Switches.HeadMaps}, or name the file (the CLI's --map, the server's RetrievalGuard:Model:HeadMap).";
     }
 }

@@ -76,8 +76,9 @@ public class ScalarsTests
         Assert.Same(Scalars.Of(7L), Scalars.Of(7L));
     }
 
-    /// <summary>Prefill, the static step (with a probe), the general step over a head-aware cache and a batch of
-    /// head-aware rows, each run again and again while another thread collects garbage without pause.</summary>
+    /// <summary>Prefill, the static step (with a probe), the general step over a head-aware cache, a batch of
+    /// head-aware rows, prompts joined together and teacher-forced scoring with a probe (the guard's paths), each run
+    /// again and again while another thread collects garbage without pause.</summary>
     [Fact]
     public async Task ModelUnderConstantCollectionsGivesTheSameNumbers()
     {
@@ -96,6 +97,8 @@ public class ScalarsTests
             () => Digest(Generate(model, model.CreateCache(32), prompt, probe, general: false)),
             () => Digest(Generate(model, model.CreateCache(headAware, 32), prompt, probe, general: true)),
             () => Digest(Batch(model, headAware, prompt)),
+            () => Digest(Batch(model, KvCachePolicy.Full, prompt, together: true)),
+            () => Digest(Score(model, prompt)),
         ];
         var expected = paths.Select(p => p()).ToArray();
 
@@ -110,7 +113,7 @@ public class ScalarsTests
         });
         try
         {
-            for (int round = 0; round < 60; round++)
+            for (int round = 0; round < 40; round++)
                 for (int p = 0; p < paths.Length; p++)
                     Assert.True(expected[p] == paths[p](), $"path {p} differs in round {round}");
         }
@@ -134,16 +137,23 @@ public class ScalarsTests
         }
     }
 
-    private static List<TokenStep> Batch(LlamaModel model, KvCachePolicy policy, int[] prompt)
+    private static List<TokenStep> Batch(LlamaModel model, KvCachePolicy policy, int[] prompt, bool together = false)
     {
-        using var batch = new BatchDecoder(model, 2, 32, policy);
+        using var batch = new BatchDecoder(model, 2, 32, policy) { BatchesPrefills = together };
         var options = new GenerationOptions { MaxNewTokens = 8, PrefillChunk = 5 };
-        var steps = new List<TokenStep>
-        {
-            batch.Join(prompt, options, []).First, batch.Join(prompt[3..], options, []).First,
-        };
+        var steps = batch.JoinAll([new JoinRequest(prompt, options, []), new JoinRequest(prompt[3..], options, [])])
+            .Select(j => j.First).ToList();
         while (batch.Active > 0) steps.AddRange(batch.Step().Select(s => s.Step));
         return steps;
+    }
+
+    private static List<TokenStep> Score(LlamaModel model, int[] prompt)
+    {
+        using var probe = new AttentionProbe([new HeadIndex(0, 1), new HeadIndex(1, 2)], 2, 4, queryTokens: 4)
+        {
+            TopK = 2,
+        };
+        return TeacherForcing.Score(model, prompt, prompt.Length - 4, probe).ToList();
     }
 
     private static string Digest(Tensor logits)

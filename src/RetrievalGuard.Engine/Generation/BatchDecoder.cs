@@ -185,8 +185,8 @@ public sealed class BatchDecoder : IDisposable
     public bool BatchesPrefills { get; set; }
 
     /// <summary>
-    /// Tokens one batched prefill pass may hold (padding counted) before the next prompts go in another pass: beyond a
-    /// few thousand, a pass's activations outgrow the caches and it gets slower per token, not faster.
+    /// Tokens one batched prefill pass may hold (padding counted) before the next prompts go in another pass: it bounds
+    /// a pass's activation memory, as vLLM's max_num_batched_tokens does. A longer prompt still gets a pass of its own.
     /// </summary>
     public int PassTokens { get; init; } = 4096;
 
@@ -227,15 +227,16 @@ public sealed class BatchDecoder : IDisposable
             for (int t = 0; t < prompt.Count - 1; t++)
                 ids[j * longest + t] = prompt[t];
         }
-        int chunk = requests.Select(r => r.Options.PrefillChunk).Where(c => c > 0).DefaultIfEmpty(longest).Min();
+        int chunk = prefilled.Select(i => requests[i].Options.PrefillChunk).Where(c => c > 0)
+            .DefaultIfEmpty(longest).Min();
         using var cache = new KvRowsCache(storage, prefilled.Select(i => sequences[i].Row).ToArray());
         using var noGrad = no_grad();
+        using var all = tensor(ids, [prefilled.Count, longest], int64, _model.Device);
         for (int from = 0; from < longest; from += chunk)
         {
             using var scope = NewDisposeScope();
-            var tokens = tensor(ids, [prefilled.Count, longest], int64, _model.Device)
-                .narrow(1, from, Math.Min(chunk, longest - from));
-            _model.forward(tokens, new ForwardOptions { Cache = cache, StartPosition = from, LogitsToKeep = 1 });
+            _model.forward(all.narrow(1, from, Math.Min(chunk, longest - from)),
+                new ForwardOptions { Cache = cache, StartPosition = from, LogitsToKeep = 1 });
         }
     }
 

@@ -35,15 +35,18 @@ public static class KernelCheck
             var kernels = network.FusedKernels(out string? reason);
             var config = network.Config;
             int[] prompt = Bench.RandomTokens(c.Context, config.VocabSize, seed: c.Context);
-            HeadIndex[] heads = [new(0, 0), new(0, config.NumHeads - 1), new(config.NumLayers - 1, config.NumHeads / 2)];
-            using var probe = new AttentionProbe(heads, config.NumLayers, config.NumHeads) { KeepRows = true, TopK = 4 };
+            HeadIndex[] heads =
+                [new(0, 0), new(0, config.NumHeads - 1), new(config.NumLayers - 1, config.NumHeads / 2)];
+            using var probe =
+                new AttentionProbe(heads, config.NumLayers, config.NumHeads) { KeepRows = true, TopK = 4 };
             var fused = Decode(network, prompt, steps, probe, general: false);
             List<TokenStep> unfused;
             using (Unfused()) unfused = Decode(network, prompt, steps, probe, general: false);
             var general = Decode(network, prompt, steps, probe, general: true);
             var row = new JsonObject
             {
-                ["shape"] = c.Shape, ["layers"] = config.NumLayers, ["dtype"] = network.DType.ToString(), ["context"] = c.Context,
+                ["shape"] = c.Shape, ["layers"] = config.NumLayers, ["dtype"] = network.DType.ToString(),
+                ["context"] = c.Context,
                 ["fused_kernels"] = kernels is not null, ["fused_unavailable"] = reason,
                 ["steps"] = steps,
                 ["tokens_equal_fused_vs_unfused"] = Prefix(fused, unfused),
@@ -54,7 +57,8 @@ public static class KernelCheck
             int common = Prefix(fused, unfused);
             row["max_abs_logprob_diff"] = Max(fused, unfused, common, s => [s.LogProb]);
             row["max_abs_entropy_diff"] = Max(fused, unfused, common, s => [s.Entropy]);
-            row["max_abs_probe_weight_diff"] = Max(fused, unfused, common, s => s.Attention!.SelectMany(r => r).ToArray());
+            row["max_abs_probe_weight_diff"] =
+                Max(fused, unfused, common, s => s.Attention!.SelectMany(r => r).ToArray());
             row["max_abs_logprob_diff_vs_general"] = Max(fused, general, Prefix(fused, general), s => [s.LogProb]);
             Console.WriteLine(row.ToJsonString());
             rows.Add(row);
@@ -62,14 +66,16 @@ public static class KernelCheck
         return new JsonObject { ["device"] = device, ["kernel_check"] = rows };
     }
 
-    private static List<TokenStep> Decode(LlamaModel network, int[] prompt, int steps, AttentionProbe probe, bool general)
+    private static List<TokenStep> Decode(LlamaModel network, int[] prompt, int steps, AttentionProbe probe,
+        bool general)
     {
         using var cache = network.CreateCache(prompt.Length + steps + 8);
         var options = new GenerationOptions { MaxNewTokens = steps, Probe = probe, ForceGeneralPath = general };
         return TokenGenerator.Generate(network, prompt, cache, options, []).ToList();
     }
 
-    private static int Prefix(List<TokenStep> a, List<TokenStep> b) => a.Zip(b).TakeWhile(p => p.First.Id == p.Second.Id).Count();
+    private static int Prefix(List<TokenStep> a, List<TokenStep> b) =>
+        a.Zip(b).TakeWhile(p => p.First.Id == p.Second.Id).Count();
 
     // Step 0 is the prefill's token (the same forward pass in every variant); decode steps follow.
     private static double Max(List<TokenStep> a, List<TokenStep> b, int count, Func<TokenStep, float[]> values)
@@ -83,6 +89,8 @@ public static class KernelCheck
         return Math.Round(max, 7);
     }
 
-    /// <summary>Turns the fused kernels off for decode steps inside the scope (the step falls back to libtorch's operators).</summary>
+    /// <summary>
+    /// Turns the fused kernels off for decode steps inside the scope (the step falls back to libtorch's operators).
+    /// </summary>
     public static IDisposable Unfused() => Bench.Switched(Switches.FusedKernels, "0");
 }

@@ -17,7 +17,8 @@ public sealed class DecodeKernels
 {
     private const int AttendThreads = 128;   // passed to the source as ATTEND_THREADS
     private const int MinSplit = 32;
-    private static readonly Dictionary<(int Device, ScalarType DType, int HeadDim, int Group), (DecodeKernels? Kernels, string? Reason)> Compiled = new();
+    private static readonly Dictionary<(int Device, ScalarType DType, int HeadDim, int Group),
+        (DecodeKernels? Kernels, string? Reason)> Compiled = new();
 
     private readonly CudaDriver.Function _addRmsNorm, _ropeWrite, _attendSplit, _attendCombine, _swiglu;
     private readonly int _multiprocessors;
@@ -38,7 +39,10 @@ public sealed class DecodeKernels
     /// <summary>Most key positions one attention block handles (a power of two, bounded by shared memory).</summary>
     public int SplitMax { get; }
 
-    /// <summary>The kernels for a model of this shape on <paramref name="device"/>, compiled once per process; null with the reason when unavailable.</summary>
+    /// <summary>
+    /// The kernels for a model of this shape on <paramref name="device"/>, compiled once per process; null with the
+    /// reason when unavailable.
+    /// </summary>
     public static DecodeKernels? For(Device device, ScalarType dtype, int headDim, int group, out string? reason)
     {
         reason = UnsupportedReason(device, dtype, headDim, group);
@@ -64,23 +68,31 @@ public sealed class DecodeKernels
         }
     }
 
-    /// <summary>Why these kernels cannot serve the shape, checked before anything native is touched; null when they can.</summary>
+    /// <summary>
+    /// Why these kernels cannot serve the shape, checked before anything native is touched; null when they can.
+    /// </summary>
     internal static string? UnsupportedReason(Device device, ScalarType dtype, int headDim, int group)
     {
         if (device.type != DeviceType.CUDA) return "not a CUDA device";
         if (Switches.Disabled(Switches.FusedKernels) is { } off) return off;
-        int elementSize = dtype switch { ScalarType.Float32 => 4, ScalarType.BFloat16 or ScalarType.Float16 => 2, _ => 0 };
+        int elementSize =
+            dtype switch { ScalarType.Float32 => 4, ScalarType.BFloat16 or ScalarType.Float16 => 2, _ => 0 };
         if (elementSize == 0) return $"dtype {dtype} is not supported (float32, bfloat16, float16)";
         // A key row is read as 16-byte vectors by a power-of-two number of lanes, at most a warp.
         int lanes = headDim * elementSize / 16;
         if (headDim * elementSize % 16 != 0 || lanes < 1 || lanes > 32 || (lanes & (lanes - 1)) != 0)
-            return $"head size {headDim} in {dtype} is not supported (it must fill 1–32 16-byte vectors, a power of two)";
+            return $"head size {headDim} in {dtype} is not supported "
+                + "(it must fill 1–32 16-byte vectors, a power of two)";
         if (group < 1 || group > 16) return $"{group} query heads per KV head is not supported (1–16)";
-        if (SplitMaxFor(headDim, group) < MinSplit) return $"head size {headDim} with {group} query heads per KV head needs more shared memory than a block has";
+        if (SplitMaxFor(headDim, group) < MinSplit)
+            return $"head size {headDim} with {group} query heads per KV head "
+                + "needs more shared memory than a block has";
         return null;
     }
 
-    /// <summary>The largest power-of-two split (≤ 256) whose scores and reduction buffers fit in 44 KB of shared memory.</summary>
+    /// <summary>
+    /// The largest power-of-two split (≤ 256) whose scores and reduction buffers fit in 44 KB of shared memory.
+    /// </summary>
     internal static int SplitMaxFor(int headDim, int group)
     {
         int split = 256;
@@ -91,8 +103,10 @@ public sealed class DecodeKernels
     /// <summary>The kernel source, as embedded in this assembly.</summary>
     public static string Source()
     {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("RetrievalGuard.Engine.Kernels.DecodeKernels.cu")
-            ?? throw new InvalidOperationException("The embedded kernel source DecodeKernels.cu is missing from the engine assembly.");
+        using var stream =
+            Assembly.GetExecutingAssembly().GetManifestResourceStream("RetrievalGuard.Engine.Kernels.DecodeKernels.cu")
+            ?? throw new InvalidOperationException(
+                "The embedded kernel source DecodeKernels.cu is missing from the engine assembly.");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
     }
@@ -102,14 +116,17 @@ public sealed class DecodeKernels
     [
         $"-arch={architecture}", "-default-device", "-std=c++17",
         $"-DDTYPE={(dtype == ScalarType.Float32 ? 0 : dtype == ScalarType.BFloat16 ? 1 : 2)}",
-        $"-DHEAD_DIM={headDim}", $"-DGROUP={group}", $"-DSPLIT_MAX={SplitMaxFor(headDim, group)}", $"-DATTEND_THREADS={AttendThreads}",
+        $"-DHEAD_DIM={headDim}", $"-DGROUP={group}",
+        $"-DSPLIT_MAX={SplitMaxFor(headDim, group)}", $"-DATTEND_THREADS={AttendThreads}",
     ];
 
     private static DecodeKernels Build(int ordinal, ScalarType dtype, int headDim, int group)
     {
         var (major, minor, sms) = CudaDriver.DeviceInfo(ordinal);
-        var image = Nvrtc.Compile(Source(), "DecodeKernels.cu", CompileOptions(dtype, headDim, group, $"sm_{major}{minor}"));
-        return new DecodeKernels(new CudaDriver.Module(image, ordinal), headDim, group, SplitMaxFor(headDim, group), sms);
+        var image = Nvrtc.Compile(Source(), "DecodeKernels.cu",
+            CompileOptions(dtype, headDim, group, $"sm_{major}{minor}"));
+        return new DecodeKernels(new CudaDriver.Module(image, ordinal), headDim, group,
+            SplitMaxFor(headDim, group), sms);
     }
 
     /// <summary>
@@ -123,7 +140,8 @@ public sealed class DecodeKernels
         long rows = residual.shape[0], hidden = residual.shape[1];
         var output = empty_like(residual);
         var args = new CudaDriver.KernelArgs();
-        args.Add(residual); args.Add(delta); args.Add(weight); args.Add(output); args.Add((int)hidden); args.Add((float)eps);
+        args.Add(residual); args.Add(delta); args.Add(weight);
+        args.Add(output); args.Add((int)hidden); args.Add((float)eps);
         _addRmsNorm.Launch(((int)rows, 1, 1), (int)Math.Min(1024, (hidden + 31) / 32 * 32), ref args);
         return output;
     }
@@ -143,7 +161,9 @@ public sealed class DecodeKernels
         _ropeWrite.Launch(((int)rows, heads + 2 * kvHeads, 1), HeadDim / 2, ref args);
     }
 
-    /// <summary>Split length for a key window: the largest that still gives about two blocks per multiprocessor.</summary>
+    /// <summary>
+    /// Split length for a key window: the largest that still gives about two blocks per multiprocessor.
+    /// </summary>
     public int SplitLength(int keyLength, int rows, int kvHeads, int chunkLength)
     {
         int split = Math.Min(SplitMax, chunkLength);
@@ -168,8 +188,9 @@ public sealed class DecodeKernels
     /// probe, heads with probeSlot[head] ≥ 0 get their raw scores in probeScores [rows, probe heads, keyLength] and
     /// their log-sum-exp in probeLse [rows, probe heads] (weights = exp(score − lse)).
     /// </summary>
-    public Tensor Attend(Tensor qkv, int heads, int kvHeads, Tensor keys, Tensor valueChunks, Tensor positions, int storedPositions,
-        int chunkLength, int keyLength, int slidingWindow, Workspace work, Tensor? probeSlot = null, Tensor? probeScores = null, Tensor? probeLse = null)
+    public Tensor Attend(Tensor qkv, int heads, int kvHeads, Tensor keys, Tensor valueChunks, Tensor positions,
+        int storedPositions, int chunkLength, int keyLength, int slidingWindow, Workspace work,
+        Tensor? probeSlot = null, Tensor? probeScores = null, Tensor? probeLse = null)
     {
         int rows = (int)qkv.shape[0];
         int probeHeads = probeScores is null ? 0 : (int)probeScores.shape[1];
@@ -177,13 +198,15 @@ public sealed class DecodeKernels
         var args = new CudaDriver.KernelArgs();
         args.Add(qkv); args.Add((int)qkv.shape[1]); args.Add(keys); args.Add(valueChunks); args.Add(positions);
         args.Add(rows); args.Add(kvHeads); args.Add(storedPositions); args.Add(chunkLength);
-        args.Add(work.SplitLength); args.Add(work.Splits); args.Add(slidingWindow); args.Add((float)(1 / Math.Sqrt(HeadDim)));
+        args.Add(work.SplitLength); args.Add(work.Splits); args.Add(slidingWindow);
+        args.Add((float)(1 / Math.Sqrt(HeadDim)));
         args.Add(work.PartMax); args.Add(work.PartSum); args.Add(work.PartAcc);
         args.Add(probeSlot); args.Add(probeScores); args.Add(probeHeads); args.Add(keyLength);
         _attendSplit.Launch((work.Splits, rows * kvHeads, 1), AttendThreads, ref args);
 
         var merge = new CudaDriver.KernelArgs();
-        merge.Add(work.PartMax); merge.Add(work.PartSum); merge.Add(work.PartAcc); merge.Add(work.Splits); merge.Add(heads);
+        merge.Add(work.PartMax); merge.Add(work.PartSum); merge.Add(work.PartAcc);
+        merge.Add(work.Splits); merge.Add(heads);
         merge.Add(output); merge.Add(probeSlot); merge.Add(probeLse); merge.Add(probeHeads);
         _attendCombine.Launch((rows * heads, 1, 1), HeadDim, ref merge);
         return output;
@@ -203,6 +226,7 @@ public sealed class DecodeKernels
 
     private static void RequireContiguous(Tensor t, string name)
     {
-        if (!t.is_contiguous()) throw new ArgumentException($"{name} must be contiguous for the fused decode kernels.", name);
+        if (!t.is_contiguous())
+            throw new ArgumentException($"{name} must be contiguous for the fused decode kernels.", name);
     }
 }

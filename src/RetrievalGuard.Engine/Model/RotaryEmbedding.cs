@@ -42,7 +42,9 @@ public sealed class RotaryEmbedding : IDisposable
     /// <summary>Bumped each time the tables are rebuilt (their addresses change); captured graphs check it.</summary>
     public int Version { get; private set; }
 
-    /// <summary>Whole tables covering at least <paramref name="length"/> positions: cos and signed sin, [positions, headDim].</summary>
+    /// <summary>
+    /// Whole tables covering at least <paramref name="length"/> positions: cos and signed sin, [positions, headDim].
+    /// </summary>
     public (Tensor Cos, Tensor SinSigned) Tables(long length)
     {
         EnsureLength(length);
@@ -102,7 +104,8 @@ public sealed class RotaryEmbedding : IDisposable
                     inv = where(medium, smoothed, scaled);
                     break;
                 default:
-                    throw new NotSupportedException($"rope_scaling type '{scaling.Type}' is not supported (supported: default, linear, llama3).");
+                    throw new NotSupportedException(
+                        $"rope_scaling type '{scaling.Type}' is not supported (supported: default, linear, llama3).");
             }
         }
         return inv.to(float32).MoveToOuterDisposeScope();

@@ -54,7 +54,8 @@ internal static unsafe class AtenOps
             var expected = composite();
             double tolerance = input.dtype == ScalarType.Float32 ? 1e-5 : 2e-2;
             var expected32 = expected.to(ScalarType.Float32);
-            bool same = (fused.to(ScalarType.Float32) - expected32).abs().max().item<float>() <= tolerance * Math.Max(1, expected32.abs().max().item<float>());
+            bool same = (fused.to(ScalarType.Float32) - expected32).abs().max().item<float>()
+                <= tolerance * Math.Max(1, expected32.abs().max().item<float>());
             _rmsNormState = same ? 1 : -1;
             if (!same) { fused.Dispose(); return null; }
         }
@@ -66,9 +67,12 @@ internal static unsafe class AtenOps
     /// bmm with a float32 output (cuBLAS accumulates in float32 and does not round the result) exists on CUDA.
     /// </summary>
     public static bool HasFloat32Bmm(Device device, ScalarType dtype) =>
-        device.type == TorchSharp.DeviceType.CUDA && dtype is ScalarType.BFloat16 or ScalarType.Float16 && Api.Value is { Error: null, BmmDtype: not null };
+        device.type == TorchSharp.DeviceType.CUDA && dtype is ScalarType.BFloat16 or ScalarType.Float16
+            && Api.Value is { Error: null, BmmDtype: not null };
 
-    /// <summary>batch1 @ batch2 in float32 for half-precision inputs (check <see cref="HasFloat32Bmm"/> first).</summary>
+    /// <summary>
+    /// batch1 @ batch2 in float32 for half-precision inputs (check <see cref="HasFloat32Bmm"/> first).
+    /// </summary>
     public static Tensor BmmFloat32(Tensor batch1, Tensor batch2)
     {
         var api = Api.Value;
@@ -84,8 +88,10 @@ internal static unsafe class AtenOps
         var optionalWeight = stackalloc IntPtr[2];
         optionalWeight[0] = *(IntPtr*)weight.Handle;
         optionalWeight[1] = 1;
-        IntPtr result = api.OperatorNew((nuint)IntPtr.Size); // becomes a heap at::Tensor, as TorchSharp's own handles are
-        api.RmsNorm(result, input.Handle, &shape, 1, (IntPtr)optionalWeight, new OptionalDouble { Value = eps, HasValue = 1 });
+        // becomes a heap at::Tensor, as TorchSharp's own handles are
+        IntPtr result = api.OperatorNew((nuint)IntPtr.Size);
+        api.RmsNorm(result, input.Handle, &shape, 1, (IntPtr)optionalWeight,
+            new OptionalDouble { Value = eps, HasValue = 1 });
         return Tensor.UnsafeCreateTensor(result);
     }
 
@@ -96,13 +102,17 @@ internal static unsafe class AtenOps
         {
             if (Switches.Disabled(Switches.AtenOps) is { } off) throw new InvalidOperationException(off);
             TorchRuntime.EnsureInitialized();
-            string torchCpu = NativeLibraries.Loaded("libtorch_cpu.so") ?? throw new DllNotFoundException("libtorch_cpu.so is not loaded");
-            string stdcxx = NativeLibraries.Loaded("libstdc++.so") ?? throw new DllNotFoundException("libstdc++.so is not loaded");
+            string torchCpu = NativeLibraries.Loaded("libtorch_cpu.so")
+                ?? throw new DllNotFoundException("libtorch_cpu.so is not loaded");
+            string stdcxx = NativeLibraries.Loaded("libstdc++.so")
+                ?? throw new DllNotFoundException("libstdc++.so is not loaded");
             IntPtr torchLib = NativeLibrary.Load(torchCpu), cxx = NativeLibrary.Load(stdcxx);
             b.OperatorNew = (delegate* unmanaged<nuint, IntPtr>)NativeLibrary.GetExport(cxx, "_Znwm");
-            b.RmsNorm = (delegate* unmanaged<IntPtr, IntPtr, long*, nuint, IntPtr, OptionalDouble, IntPtr>)NativeLibrary.GetExport(torchLib,
-                "_ZN2at4_ops8rms_norm4callERKNS_6TensorEN3c108ArrayRefINS5_6SymIntEEERKSt8optionalIS2_ES9_IdE");
-            if (NativeLibrary.TryGetExport(torchLib, "_ZN2at4_ops9bmm_dtype4callERKNS_6TensorES4_N3c1010ScalarTypeE", out IntPtr bmm))
+            b.RmsNorm = (delegate* unmanaged<IntPtr, IntPtr, long*, nuint, IntPtr, OptionalDouble, IntPtr>)
+                NativeLibrary.GetExport(torchLib,
+                    "_ZN2at4_ops8rms_norm4callERKNS_6TensorEN3c108ArrayRefINS5_6SymIntEEERKSt8optionalIS2_ES9_IdE");
+            if (NativeLibrary.TryGetExport(torchLib, "_ZN2at4_ops9bmm_dtype4callERKNS_6TensorES4_N3c1010ScalarTypeE",
+                out IntPtr bmm))
                 b.BmmDtype = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, sbyte, IntPtr>)bmm;
         }
         catch (Exception e)

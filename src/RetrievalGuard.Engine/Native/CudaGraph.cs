@@ -41,7 +41,9 @@ public sealed unsafe class CudaGraph : IDisposable
     /// <summary>Tensors returned by the captured work; rewritten by every <see cref="Replay"/>.</summary>
     public IReadOnlyList<Tensor> Outputs => _kept;
 
-    /// <summary>True when graphs can be captured on <paramref name="device"/>; otherwise <paramref name="reason"/> says why.</summary>
+    /// <summary>
+    /// True when graphs can be captured on <paramref name="device"/>; otherwise <paramref name="reason"/> says why.
+    /// </summary>
     public static bool IsSupported(Device device, out string reason)
     {
         if (device.type != DeviceType.CUDA) { reason = "not a CUDA device"; return false; }
@@ -58,7 +60,8 @@ public sealed unsafe class CudaGraph : IDisposable
     /// </summary>
     public static CudaGraph Capture(Device device, Func<IReadOnlyList<Tensor>> work, int warmups = 2)
     {
-        if (!IsSupported(device, out string reason)) throw new NotSupportedException($"CUDA graphs are not available: {reason}.");
+        if (!IsSupported(device, out string reason))
+            throw new NotSupportedException($"CUDA graphs are not available: {reason}.");
         var api = Api.Value;
         sbyte index = (sbyte)device.index;
         torch.cuda.synchronize(device);
@@ -122,12 +125,15 @@ public sealed unsafe class CudaGraph : IDisposable
     private const int CaptureModeRelaxed = 2;
     private static readonly Dictionary<sbyte, LibTorchStreams.C10Stream> SideStreams = new();
 
-    /// <summary>One capture stream per device, so that captures share its allocator pool instead of growing new ones.</summary>
+    /// <summary>
+    /// One capture stream per device, so that captures share its allocator pool instead of growing new ones.
+    /// </summary>
     private static LibTorchStreams.C10Stream SideStream(LibTorchStreams.Bindings streams, sbyte device)
     {
         lock (SideStreams)
         {
-            if (!SideStreams.TryGetValue(device, out var s)) SideStreams[device] = s = streams.GetStreamFromPool(0, device);
+            if (!SideStreams.TryGetValue(device, out var s))
+                SideStreams[device] = s = streams.GetStreamFromPool(0, device);
             return s;
         }
     }
@@ -162,17 +168,27 @@ public sealed unsafe class CudaGraph : IDisposable
             {
                 if (LibTorchStreams.Api.Error is string streams) { b.Error = streams; return b; }
                 string? cudart = NativeLibraries.Loaded("libcudart.so");
-                if (cudart is null) { b.Error = "no libcudart.so is loaded (a libtorch with the CUDA runtime linked statically cannot be captured)"; return b; }
+                if (cudart is null)
+                {
+                    b.Error = "no libcudart.so is loaded "
+                        + "(a libtorch with the CUDA runtime linked statically cannot be captured)";
+                    return b;
+                }
                 IntPtr r = NativeLibrary.Load(cudart);
-                b.BeginCapture = (delegate* unmanaged<IntPtr, int, int>)NativeLibraries.Export(r, "cudaStreamBeginCapture");
-                b.EndCapture = (delegate* unmanaged<IntPtr, out IntPtr, int>)NativeLibraries.Export(r, "cudaStreamEndCapture");
-                b.Instantiate = (delegate* unmanaged<out IntPtr, IntPtr, ulong, int>)NativeLibraries.Export(r, "cudaGraphInstantiateWithFlags");
+                b.BeginCapture = (delegate* unmanaged<IntPtr, int, int>)
+                    NativeLibraries.Export(r, "cudaStreamBeginCapture");
+                b.EndCapture = (delegate* unmanaged<IntPtr, out IntPtr, int>)
+                    NativeLibraries.Export(r, "cudaStreamEndCapture");
+                b.Instantiate = (delegate* unmanaged<out IntPtr, IntPtr, ulong, int>)
+                    NativeLibraries.Export(r, "cudaGraphInstantiateWithFlags");
                 b.Launch = (delegate* unmanaged<IntPtr, IntPtr, int>)NativeLibraries.Export(r, "cudaGraphLaunch");
                 b.ExecDestroy = (delegate* unmanaged<IntPtr, int>)NativeLibraries.Export(r, "cudaGraphExecDestroy");
                 b.GraphDestroy = (delegate* unmanaged<IntPtr, int>)NativeLibraries.Export(r, "cudaGraphDestroy");
-                b.StreamSynchronize = (delegate* unmanaged<IntPtr, int>)NativeLibraries.Export(r, "cudaStreamSynchronize");
+                b.StreamSynchronize = (delegate* unmanaged<IntPtr, int>)
+                    NativeLibraries.Export(r, "cudaStreamSynchronize");
                 b.ErrorString = (delegate* unmanaged<int, IntPtr>)NativeLibraries.Export(r, "cudaGetErrorString");
-                b.GetNodes = (delegate* unmanaged<IntPtr, IntPtr, nuint*, int>)NativeLibraries.Export(r, "cudaGraphGetNodes");
+                b.GetNodes = (delegate* unmanaged<IntPtr, IntPtr, nuint*, int>)
+                    NativeLibraries.Export(r, "cudaGraphGetNodes");
             }
             catch (Exception e)
             {

@@ -3,7 +3,9 @@ using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Probes;
 
-/// <summary>Where attention peaks, with a fixed rule for ties (shared by the decode step's probe and head detection).</summary>
+/// <summary>
+/// Where attention peaks, with a fixed rule for ties (shared by the decode step's probe and head detection).
+/// </summary>
 public static class AttentionPeaks
 {
     /// <summary>

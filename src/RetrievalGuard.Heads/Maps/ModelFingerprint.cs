@@ -68,7 +68,8 @@ public static class ModelFingerprint
         var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
         var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         var folder = !string.IsNullOrWhiteSpace(configured) ? configured
-            : Path.Combine(!string.IsNullOrWhiteSpace(xdg) ? xdg : !string.IsNullOrEmpty(home) ? Path.Combine(home, ".cache")
+            : Path.Combine(!string.IsNullOrWhiteSpace(xdg) ? xdg
+                : !string.IsNullOrEmpty(home) ? Path.Combine(home, ".cache")
                 : Path.GetTempPath(), "retrievalguard", "fingerprints");
         try
         {

@@ -25,11 +25,16 @@ public sealed class Trainer : IDisposable
         _options = options;
         // A tied embedding appears twice in the module tree: optimise it once.
         _parameters = model.parameters().Distinct().ToArray();
-        var decayed = model.named_parameters().Where(p => p.parameter.dim() >= 2).Select(p => p.parameter).Distinct().ToArray();
+        var decayed = model.named_parameters()
+            .Where(p => p.parameter.dim() >= 2).Select(p => p.parameter).Distinct().ToArray();
         var plain = _parameters.Except(decayed).ToArray();
-        _optimizer = optim.AdamW(decayed, options.PeakLearningRate, options.Beta1, options.Beta2, weight_decay: options.WeightDecay);
+        _optimizer = optim.AdamW(decayed, options.PeakLearningRate, options.Beta1, options.Beta2,
+            weight_decay: options.WeightDecay);
         if (plain.Length > 0)
-            _optimizer.add_param_group(new AdamW.ParamGroup(plain, new AdamW.Options { LearningRate = options.PeakLearningRate, weight_decay = 0, beta1 = options.Beta1, beta2 = options.Beta2 }));
+            _optimizer.add_param_group(new AdamW.ParamGroup(plain, new AdamW.Options
+            {
+                LearningRate = options.PeakLearningRate, weight_decay = 0, beta1 = options.Beta1, beta2 = options.Beta2
+            }));
         if (model.Device.type == DeviceType.CUDA) torch.backends.cuda.matmul.allow_tf32 = true;
         model.train();
     }
@@ -60,7 +65,8 @@ public sealed class Trainer : IDisposable
         var logits = model.forward(tokens.narrow(1, 0, batch.Length - 1));
         var targets = tokens.narrow(1, 1, batch.Length - 1);
         var weights = mask.narrow(1, 1, batch.Length - 1);
-        var losses = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(float32), targets.reshape(-1), reduction: nn.Reduction.None);
+        var losses = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(float32), targets.reshape(-1),
+            reduction: nn.Reduction.None);
         return (losses * weights.reshape(-1)).sum() / weights.sum().clamp_min(Scalars.One);
     }
 

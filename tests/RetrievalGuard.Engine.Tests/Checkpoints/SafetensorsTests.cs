@@ -57,14 +57,19 @@ public class SafetensorsTests : IDisposable
     }
 
     [Theory]
-    [InlineData("""{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "a2": {"dtype": "Q4", "shape": [1], "data_offsets": [8, 9]}}""", 9, "dtype 'Q4'")]
-    [InlineData("""{"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}""", 8, "shape [3] × F32 (4 bytes) = 12 bytes")]
-    [InlineData("""{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}""", 4, "ends at byte 8 of the data section, which has only 4")]
-    [InlineData("""{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}""", 12, "overlap")]
+    [InlineData("""{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "a2": """
+        + """{"dtype": "Q4", "shape": [1], "data_offsets": [8, 9]}}""", 9, "dtype 'Q4'")]
+    [InlineData("""{"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}""", 8,
+        "shape [3] × F32 (4 bytes) = 12 bytes")]
+    [InlineData("""{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}""", 4,
+        "ends at byte 8 of the data section, which has only 4")]
+    [InlineData("""{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": """
+        + """{"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}""", 12, "overlap")]
     [InlineData("""{"a": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}}""", 8, "negative dimension")]
     [InlineData("""{"a": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}}""", 8, "data_offsets [8, 0]")]
     [InlineData("""{"a": {"dtype": "F32", "shape": ["2"], "data_offsets": [0, 8]}}""", 8, "not an integer")]
-    [InlineData("""{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}""", 8, "appears twice")]
+    [InlineData("""{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "a": """
+        + """{"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}""", 8, "appears twice")]
     [InlineData("""[1, 2]""", 0, "not a JSON object")]
     [InlineData("""{"a": """, 0, "not valid JSON")]
     public void CorruptHeadersAreRefusedWithTheReason(string header, int dataBytes, string expected)
@@ -79,11 +84,14 @@ public class SafetensorsTests : IDisposable
     public void TruncatedAndTinyFilesAreRefused()
     {
         File.WriteAllBytes(PathOf("tiny.safetensors"), [1, 2, 3]);
-        Assert.Contains("too short", Assert.Throws<InvalidDataException>(() => SafetensorsFile.Open(PathOf("tiny.safetensors"))).Message);
+        Assert.Contains("too short",
+            Assert.Throws<InvalidDataException>(() => SafetensorsFile.Open(PathOf("tiny.safetensors"))).Message);
         File.WriteAllBytes(PathOf("huge.safetensors"), [.. BitConverter.GetBytes(1UL << 40), 0, 0]);
-        Assert.Contains("header length", Assert.Throws<InvalidDataException>(() => SafetensorsFile.Open(PathOf("huge.safetensors"))).Message);
+        Assert.Contains("header length",
+            Assert.Throws<InvalidDataException>(() => SafetensorsFile.Open(PathOf("huge.safetensors"))).Message);
         Assert.Throws<FileNotFoundException>(() => SafetensorsFile.Open(PathOf("missing.safetensors")));
-        using (var f = SafetensorsFile.Open(WriteRaw("""{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}""", 8)))
+        using (var f = SafetensorsFile.Open(
+            WriteRaw("""{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}""", 8)))
             Assert.Contains("no tensor named 'b'", Assert.Throws<KeyNotFoundException>(() => f.Read("b")).Message);
     }
 
@@ -100,8 +108,10 @@ public class SafetensorsTests : IDisposable
             Assert.Equal(5f, checkpoint.Read("w5")[0].item<float>());
         }
         string index = Path.Combine(model, Checkpoint.IndexFileName);
-        File.WriteAllText(index, File.ReadAllText(index).Replace("\"w5\": \"model-00003-of-00003.safetensors\"", "\"w5\": \"model-00001-of-00003.safetensors\""));
-        Assert.Contains("does not contain it", Assert.Throws<InvalidDataException>(() => Checkpoint.Open(model)).Message);
+        File.WriteAllText(index, File.ReadAllText(index).Replace("\"w5\": \"model-00003-of-00003.safetensors\"",
+            "\"w5\": \"model-00001-of-00003.safetensors\""));
+        Assert.Contains("does not contain it",
+            Assert.Throws<InvalidDataException>(() => Checkpoint.Open(model)).Message);
         File.Delete(Path.Combine(model, "model-00003-of-00003.safetensors"));
         Assert.Contains("not in", Assert.Throws<FileNotFoundException>(() => Checkpoint.Open(model)).Message);
     }

@@ -120,7 +120,8 @@ public class BatchJoinTests
         using var onCpu = new BatchDecoder(model, 1, 8);
         Assert.False(onCpu.BatchesPrefills);
         Assert.Throws<InvalidOperationException>(() => batch.JoinAll(requests));
-        var tooLong = new JoinRequest(Enumerable.Range(1, 15).ToArray(), new GenerationOptions { MaxNewTokens = 4 }, []);
+        var tooLong = new JoinRequest(Enumerable.Range(1, 15).ToArray(),
+            new GenerationOptions { MaxNewTokens = 4 }, []);
         Assert.Throws<ArgumentException>(() => batch.JoinAll([requests[1], tooLong]));
         Assert.Equal(0, batch.Active);
         Assert.Empty(batch.JoinAll([]));

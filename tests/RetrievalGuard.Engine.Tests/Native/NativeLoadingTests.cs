@@ -76,20 +76,25 @@ public class NativeLoadingTests
         try
         {
             File.WriteAllText(notElf, "just text, long enough to have a header of sixty-four bytes or more .....");
-            Assert.Contains("not an ELF file", Assert.Throws<InvalidDataException>(() => ElfSymbolVersions.ReadNeeds(notElf)).Message);
+            Assert.Contains("not an ELF file",
+                Assert.Throws<InvalidDataException>(() => ElfSymbolVersions.ReadNeeds(notElf)).Message);
 
             // A truncated copy of a real library: the section table lies past the end.
             File.WriteAllBytes(notElf, File.ReadAllBytes(ShippedBridge()).AsSpan(0, 4096).ToArray());
-            Assert.Contains("outside the file", Assert.Throws<InvalidDataException>(() => ElfSymbolVersions.ReadNeeds(notElf)).Message);
+            Assert.Contains("outside the file",
+                Assert.Throws<InvalidDataException>(() => ElfSymbolVersions.ReadNeeds(notElf)).Message);
 
             var bytes = File.ReadAllBytes(ShippedBridge());
             bytes[4] = 1; // ELFCLASS32
             File.WriteAllBytes(notElf, bytes);
-            Assert.Contains("64-bit", Assert.Throws<InvalidDataException>(() => ElfSymbolVersions.ReadNeeds(notElf)).Message);
+            Assert.Contains("64-bit",
+                Assert.Throws<InvalidDataException>(() => ElfSymbolVersions.ReadNeeds(notElf)).Message);
 
             Assert.Contains("does not need symbol version GLIBCXX_9.9",
-                Assert.Throws<InvalidDataException>(() => ElfSymbolVersions.WriteCopyWithWeakNeeds(ShippedBridge(), notElf + ".out", ["GLIBCXX_9.9"])).Message);
-            Assert.Contains("cannot be read", Assert.Throws<InvalidDataException>(() => ElfSymbolVersions.ReadNeeds("/nonexistent/lib.so")).Message);
+                Assert.Throws<InvalidDataException>(() => ElfSymbolVersions.WriteCopyWithWeakNeeds(
+                    ShippedBridge(), notElf + ".out", ["GLIBCXX_9.9"])).Message);
+            Assert.Contains("cannot be read",
+                Assert.Throws<InvalidDataException>(() => ElfSymbolVersions.ReadNeeds("/nonexistent/lib.so")).Message);
         }
         finally
         {
@@ -118,12 +123,14 @@ public class NativeLoadingTests
     [Fact]
     public void ExternalLibTorchFolderIsValidated()
     {
-        var missing = Assert.Throws<TorchLoadException>(() => TorchRuntime.ValidateLibTorchFolder("/nonexistent/torch/lib", "RGUARD_LIBTORCH"));
+        var missing = Assert.Throws<TorchLoadException>(
+            () => TorchRuntime.ValidateLibTorchFolder("/nonexistent/torch/lib", "RGUARD_LIBTORCH"));
         Assert.Contains("RGUARD_LIBTORCH points at /nonexistent/torch/lib, which is not a folder", missing.Message);
         string empty = Directory.CreateTempSubdirectory().FullName;
         try
         {
-            var e = Assert.Throws<TorchLoadException>(() => TorchRuntime.ValidateLibTorchFolder(empty, "TORCH_LIB_DIR"));
+            var e = Assert.Throws<TorchLoadException>(
+                () => TorchRuntime.ValidateLibTorchFolder(empty, "TORCH_LIB_DIR"));
             Assert.Contains("has no libc10.so", e.Message);
         }
         finally

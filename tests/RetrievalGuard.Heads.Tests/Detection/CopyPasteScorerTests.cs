@@ -12,7 +12,8 @@ public class CopyPasteScorerTests
     // Prompt tokens: positions 0..9; the needle is positions [3, 7) = tokens 40 41 40 42 (token 40 repeats).
     private static readonly int[] Prompt = [1, 5, 6, 40, 41, 40, 42, 7, 40, 9];
 
-    private static long[] Top(params float[][] rows) => CopyPasteScorer.TopPositions(stack(rows.Select(r => tensor(r)).ToArray()));
+    private static long[] Top(params float[][] rows) =>
+        CopyPasteScorer.TopPositions(stack(rows.Select(r => tensor(r)).ToArray()));
 
     private static float[] PeakAt(int position, int length = 10)
     {
@@ -70,7 +71,8 @@ public class CopyPasteScorerTests
     [Fact]
     public void RougeRecallCountsNeedleWords()
     {
-        Assert.Equal(1.0, CopyPasteScorer.Rouge1Recall("The secret word of the red lantern is Kalomi.", "The secret word of the red lantern is Kalomi."));
+        Assert.Equal(1.0, CopyPasteScorer.Rouge1Recall("The secret word of the red lantern is Kalomi.",
+            "The secret word of the red lantern is Kalomi."));
         Assert.Equal(0.6, CopyPasteScorer.Rouge1Recall("the red lantern", "The red lantern is lit"), 9);
         Assert.Equal(0.0, CopyPasteScorer.Rouge1Recall("", "anything"));
     }

@@ -7,13 +7,16 @@
 #           continuous batching at 8 and 32.
 #   part 2: 128K (chunked prefill) memory and speed + HF at 128K; cold-start time to first token + HF's.
 #   kv:     the compressed KV cache (issue #13): 128K with the full cache and with headaware alone (separate
-#           processes, so each peak is its own) and 32K decode of both. kvserve: continuous batching at 32K-token
-#           rows in a 40 GiB KV budget (rows from the exact account; full vs headaware end to end).
+#           processes, so each peak is its own), 32K decode of both, and transformers at 128K.
+#   kvserve: continuous batching at 32K-token rows in a 40 GiB KV budget (rows from the exact account; full vs
+#           headaware end to end).
+#   batch:  continuous batching alone (part 1's last step: requests joined one by one vs prefilled together).
+#   guard:  the guard's cost on the 8B shape (issue #12): streaming at 1K and 32K, teacher-forced scoring at 4K.
 #   parity: transformers parity on the 7-8B shapes (run-parity-and-speed.sh).
 #   report: the table (rguard-bench report); pack: everything into results.tgz (the device tool returns 8 files).
 # Usage: run-performance.sh check 1 pack   then   run-performance.sh 2 parity pack   (two calls, each under 10 minutes;
-# unpack both into one folder and run `rguard-bench report DIR` anywhere); `kv pack` and `kvserve pack`
-# are two more.
+# unpack both into one folder and run `rguard-bench report DIR` anywhere); `kv pack`, `kvserve pack` and
+# `batch guard pack` are more.
 set -uo pipefail
 source .device/gpu-env.sh
 out=${OUT:-/tmp/rguard-out}; mkdir -p "$out"
@@ -38,8 +41,16 @@ case "$part" in
     bench gemv --out "$out/gemv.json" 2>&1 | grep -E '"weight_|"copy_bandwidth|rror|xception'
     mkdir -p "$out/hf-short"; OUT="$out/hf-short" peak hf-short python3 .device/hf_llama_baseline.py 1024 8192 32768 2>&1 | tee "$out/hf-short/log.txt" | grep -vi warn
     OUT="$out/hf-short" python3 benchmarks/gpu/hf_prefill_repeat.py 1024 8192 32768 2>&1 | grep -vi warn
+    bash "$0" batch
+    ;;
+  batch)
     bench batch --concurrency 8 32 --requests 96 --join one-by-one together --out "$out/batch.json" 2>&1 \
       | grep -E '^\{"(steps|cache)|rror|xception'
+    ;;
+  guard)
+    bench guard-cost --shape llama-3.1-8b --device cuda --dtype bf16 --contexts 1024 32768 --score-context 4096 \
+      --answer-tokens 128 --stream-tokens 64 --tokenizer .device/tokenizers/llama3 --out "$out/guard-cost.json" 2>&1 \
+      | tee "$out/guard-cost-log.txt" | grep -E 'streaming at|teacher-forced|rror|xception'
     ;;
   2)
     peak ours-128k bench speed --contexts 131072 --prefill-chunk 8192 --variants graphs guard --steps 32 --out "$out/speed-128k.json" 2>&1 | grep -E '^\{"context|rror|xception'
@@ -54,6 +65,9 @@ case "$part" in
     peak ours-128k-full bench speed --contexts 131072 --prefill-chunk 8192 --variants graphs --steps 32 --out "$out/kv-128k-full.json" 2>&1 | grep -E '^\{"context|rror|xception'
     peak ours-128k-headaware bench speed --contexts 131072 --prefill-chunk 8192 --variants headaware --steps 32 --out "$out/kv-128k-headaware.json" 2>&1 | grep -E '^\{"context|rror|xception'
     bench speed --contexts 32768 --prefill-chunk 8192 --variants graphs headaware --steps 64 --out "$out/kv-32k.json" 2>&1 | grep -E '^\{"context|rror|xception'
+    # transformers' one-shot prefill at 128K in the same call: the compressed cache's prefill must not be slower.
+    mkdir -p "$out/hf-128k"; OUT="$out/hf-128k" peak hf-128k python3 .device/hf_llama_baseline.py 131072 2>&1 \
+      | tee "$out/hf-128k/log.txt" | grep -vi warn | grep -v generate
     ;;
   kvserve)
     bench batch --cache full headaware --kv-budget-gib 40 --capacity 32768 --min-prompt 28000 --max-prompt 32000 --new-tokens 128 --requests 48 --out "$out/kv-serving.json" 2>&1 | grep -E '^\{"steps|^\[|rror|xception'

@@ -11,7 +11,8 @@ namespace RetrievalGuard.Benchmarks;
 /// </summary>
 public static class BatchCheck
 {
-    public static JsonObject Run(string modelDirectory, string device, string dtype, int requests, int rows, int newTokens)
+    public static JsonObject Run(string modelDirectory, string device, string dtype, int requests, int rows,
+        int newTokens)
     {
         using var model = LanguageModel.Load(modelDirectory, new LoadOptions { Device = device, DType = dtype });
         var random = new Random(5);
@@ -44,7 +45,8 @@ public static class BatchCheck
             ["requests"] = requests, ["cuda_graphs"] = batch.UsesGraphs,
             ["sequences_identical"] = equal, ["tokens"] = tokens, ["tokens_in_matching_prefixes"] = matching,
         };
-        Console.WriteLine($"batched vs alone: {equal}/{requests} sequences identical, {matching}/{tokens} tokens in matching prefixes (graphs: {batch.UsesGraphs})");
+        Console.WriteLine($"batched vs alone: {equal}/{requests} sequences identical, "
+            + $"{matching}/{tokens} tokens in matching prefixes (graphs: {batch.UsesGraphs})");
         return result;
     }
 }

@@ -23,7 +23,8 @@ public static class ColdStartBenchmark
         watch.Restart();
         int first = -1;
         using (var cache = model.CreateCache(promptTokens + 8))
-            foreach (var step in TokenGenerator.Generate(model.Network, prompt, cache, new GenerationOptions { MaxNewTokens = 1 }, []))
+            foreach (var step in TokenGenerator.Generate(model.Network, prompt, cache,
+                new GenerationOptions { MaxNewTokens = 1 }, []))
                 first = step.Id;
         double firstToken = watch.Elapsed.TotalSeconds;
         var sizeOnDisk = Directory.EnumerateFiles(directory, "*.safetensors").Sum(f => new FileInfo(f).Length);

@@ -18,7 +18,11 @@ public static class GemvBenchmark
     public static JsonObject Run(string device)
     {
         var dev = ComputeOptions.ParseDevice(device);
-        var shapes = new (string Name, long Out, long In)[] { ("qkv", 6144, 4096), ("o", 4096, 4096), ("gate_up", 28672, 4096), ("down", 4096, 14336), ("lm_head", 128256, 4096) };
+        var shapes = new (string Name, long Out, long In)[]
+        {
+            ("qkv", 6144, 4096), ("o", 4096, 4096), ("gate_up", 28672, 4096), ("down", 4096, 14336),
+            ("lm_head", 128256, 4096)
+        };
         var rows = new JsonArray();
         using var noGrad = no_grad();
         foreach (var (name, outFeatures, inFeatures) in shapes)
@@ -28,10 +32,14 @@ public static class GemvBenchmark
             // Enough distinct copies that consecutive products cannot be served from L2 (60 MB on an H200), as in a
             // decode step, where each matrix is read once per token.
             int copies = (int)Math.Max(1, Math.Ceiling(4 * 64e6 / bytes));
-            var weights = Enumerable.Range(0, copies).Select(_ => randn([outFeatures, inFeatures], dtype: ScalarType.BFloat16, device: dev)).ToArray();
+            var weights = Enumerable.Range(0, copies)
+                .Select(_ => randn([outFeatures, inFeatures], dtype: ScalarType.BFloat16, device: dev)).ToArray();
             var x = randn([1, inFeatures], dtype: ScalarType.BFloat16, device: dev);
             var copyTarget = empty_like(weights[0]);
-            var row = new JsonObject { ["matrix"] = name, ["shape"] = $"{outFeatures}x{inFeatures}", ["copies"] = copies };
+            var row = new JsonObject
+            {
+                ["matrix"] = name, ["shape"] = $"{outFeatures}x{inFeatures}", ["copies"] = copies
+            };
             row["linear_us"] = Time(dev, i => F.linear(x, weights[i % copies]));
             row["mv_us"] = Time(dev, i => weights[i % copies].mv(x[0]));
             row["copy_us"] = Time(dev, i => copyTarget.copy_(weights[i % copies]));
@@ -43,9 +51,11 @@ public static class GemvBenchmark
         }
         // One token of Llama-3.1-8B reads 32 layers of qkv, o, gate_up and down, and the output projection once.
         static double TimesPerToken(string matrix) => matrix == "lm_head" ? 1 : 32;
-        double Sum(string key) => rows.Sum(r => TimesPerToken(r!["matrix"]!.GetValue<string>()) * r[key]!.GetValue<double>());
+        double Sum(string key) =>
+            rows.Sum(r => TimesPerToken(r!["matrix"]!.GetValue<string>()) * r[key]!.GetValue<double>());
         double weightBytes = shapes.Sum(m => TimesPerToken(m.Name) * m.Out * m.In * 2);
-        double copyGbs = rows.First(r => r!["matrix"]!.GetValue<string>() == "gate_up")!["copy_read_write_gb_s"]!.GetValue<double>();
+        double copyGbs = rows.First(r => r!["matrix"]!.GetValue<string>() == "gate_up")!["copy_read_write_gb_s"]!
+            .GetValue<double>();
         return new JsonObject
         {
             ["device"] = device, ["results"] = rows,

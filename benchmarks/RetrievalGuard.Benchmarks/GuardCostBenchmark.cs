@@ -18,8 +18,9 @@ namespace RetrievalGuard.Benchmarks;
 /// </summary>
 public static class GuardCostBenchmark
 {
-    public sealed record Settings(string Shape, int? Layers, string Device, string DType, string Tokenizer, string HeadMap,
-        string Corpus, int[] StreamContexts, int ScoreContext, int AnswerTokens, int StreamTokens, double HeadShare);
+    public sealed record Settings(string Shape, int? Layers, string Device, string DType, string Tokenizer,
+        string HeadMap, string Corpus, int[] StreamContexts, int ScoreContext, int AnswerTokens, int StreamTokens,
+        double HeadShare);
 
     public static JsonObject Run(Settings s)
     {
@@ -33,7 +34,8 @@ public static class GuardCostBenchmark
         var result = new JsonObject
         {
             ["shape"] = s.Shape, ["layers"] = network.Config.NumLayers, ["device"] = s.Device,
-            ["dtype"] = network.DType.ToString(), ["guard_heads"] = guard.Heads.Count, ["prompt_style"] = guard.Prompts.Style.ToString(),
+            ["dtype"] = network.DType.ToString(), ["guard_heads"] = guard.Heads.Count,
+            ["prompt_style"] = guard.Prompts.Style.ToString(),
         };
 
         var streaming = new JsonArray();
@@ -53,7 +55,8 @@ public static class GuardCostBenchmark
                 ["guarded_tok_s"] = Math.Round(guarded, 1),
                 ["slowdown_percent"] = Math.Round(100 * (1 - (guarded / plain)), 1),
             });
-            Console.Error.WriteLine($"streaming at {prompt.Length}: plain {plain:F1} tok/s, guarded {guarded:F1} tok/s");
+            Console.Error.WriteLine(
+                $"streaming at {prompt.Length}: plain {plain:F1} tok/s, guarded {guarded:F1} tok/s");
         }
         result["streaming"] = streaming;
 
@@ -102,7 +105,8 @@ public static class GuardCostBenchmark
         return tokens / timer.Elapsed.TotalSeconds;
     }
 
-    private static double Guarded(HallucinationGuard guard, IReadOnlyList<Passage> passages, string question, int tokens)
+    private static double Guarded(HallucinationGuard guard, IReadOnlyList<Passage> passages, string question,
+        int tokens)
     {
         var timer = new Stopwatch();
         var made = 0;

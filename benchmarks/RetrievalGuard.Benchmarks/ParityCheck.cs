@@ -20,8 +20,10 @@ public static class ParityCheck
         int[] prompt = ids[0].data<long>().ToArray().Select(i => (int)i).ToArray();
         var result = new JsonObject
         {
-            ["model"] = Path.GetFileName(modelDirectory.TrimEnd('/')), ["prompt_tokens"] = prompt.Length, ["device"] = device,
-            ["tf32_matmul"] = device.StartsWith("cuda", StringComparison.Ordinal) && torch.backends.cuda.matmul.allow_tf32,
+            ["model"] = Path.GetFileName(modelDirectory.TrimEnd('/')), ["prompt_tokens"] = prompt.Length,
+            ["device"] = device,
+            ["tf32_matmul"] = device.StartsWith("cuda", StringComparison.Ordinal)
+                && torch.backends.cuda.matmul.allow_tf32,
         };
         foreach (string dtype in new[] { "fp32", "bf16" })
         {
@@ -33,8 +35,10 @@ public static class ParityCheck
             using (NewDisposeScope())
             using (no_grad())
             {
-                var input = tensor(prompt.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device).unsqueeze(0);
-                logits = model.Network.forward(input, new() { LogitsToKeep = 1 })[0, -1].to(float32).cpu().data<float>().ToArray();
+                var input = tensor(prompt.Select(i => (long)i).ToArray(), dtype: int64, device: model.Device)
+                    .unsqueeze(0);
+                logits = model.Network.forward(input, new() { LogitsToKeep = 1 })[0, -1].to(float32).cpu()
+                    .data<float>().ToArray();
             }
             double maxDiff = logits.Zip(expectedLogits, (a, b) => Math.Abs(a - b)).Max();
             double maxRef = expectedLogits.Max(Math.Abs);
@@ -43,9 +47,12 @@ public static class ParityCheck
             int Matching(bool general, out string path)
             {
                 using var cache = model.CreateCache(prompt.Length + expectedTokens.Length);
-                var tokens = TokenGenerator.Generate(model.Network, prompt, cache, new GenerationOptions { MaxNewTokens = expectedTokens.Length, ForceGeneralPath = general }, [])
+                var tokens = TokenGenerator.Generate(model.Network, prompt, cache,
+                        new GenerationOptions { MaxNewTokens = expectedTokens.Length, ForceGeneralPath = general }, [])
                     .Select(s => (long)s.Id).ToArray();
-                path = general ? "general forward" : DecodeRunner.For(model.Network, cache.Storage).UsesGraphs ? "static step, CUDA graphs" : "static step, eager";
+                path = general ? "general forward"
+                    : DecodeRunner.For(model.Network, cache.Storage).UsesGraphs ? "static step, CUDA graphs"
+                    : "static step, eager";
                 return tokens.Zip(expectedTokens).TakeWhile(p => p.First == p.Second).Count();
             }
             int matching = Matching(general: false, out string decodePath);
@@ -60,9 +67,12 @@ public static class ParityCheck
                 ["greedy_all_match"] = matching == expectedTokens.Length,
                 ["greedy_decode_path"] = decodePath,
                 ["greedy_matching_prefix_general_path"] = matchingGeneral,
-                ["argmax_match"] = Array.IndexOf(logits, logits.Max()) == Array.IndexOf(expectedLogits, expectedLogits.Max()),
+                ["argmax_match"] =
+                    Array.IndexOf(logits, logits.Max()) == Array.IndexOf(expectedLogits, expectedLogits.Max()),
             };
-            Console.WriteLine($"{result["model"]} {dtype}: max |Δlogit| {maxDiff:G3} (|logit| ≤ {maxRef:G3}), greedy {matching}/{expectedTokens.Length} match ({decodePath}), general path {matchingGeneral}/{expectedTokens.Length}");
+            Console.WriteLine($"{result["model"]} {dtype}: max |Δlogit| {maxDiff:G3} (|logit| ≤ {maxRef:G3}), "
+                + $"greedy {matching}/{expectedTokens.Length} match ({decodePath}), "
+                + $"general path {matchingGeneral}/{expectedTokens.Length}");
         }
         return result;
     }

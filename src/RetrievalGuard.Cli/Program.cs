@@ -14,7 +14,8 @@ var root = new RootCommand("RetrievalGuard: retrieval-head-aware hallucination g
     new Command("guard", "The hallucination guard's calibration.") { GuardCommands.Fit() },
     new Command("heads", "Retrieval heads: detect, ablate, show, import.")
     {
-        HeadDetectionCommands.Detect(), HeadDetectionCommands.Ablate(), HeadMapCommands.Show(), HeadMapCommands.Import(),
+        HeadDetectionCommands.Detect(), HeadDetectionCommands.Ablate(), HeadMapCommands.Show(),
+        HeadMapCommands.Import(),
     },
 };
 try

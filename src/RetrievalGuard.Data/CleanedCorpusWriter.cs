@@ -22,7 +22,8 @@ public static class CleanedCorpusWriter
         foreach (var source in sources)
         {
             var target = Path.Combine(targetFolder, Path.GetFileName(source));
-            File.WriteAllText(target, GutenbergCleaner.Clean(File.ReadAllText(source)), new System.Text.UTF8Encoding(false));
+            File.WriteAllText(target, GutenbergCleaner.Clean(File.ReadAllText(source)),
+                new System.Text.UTF8Encoding(false));
             written.Add(target);
         }
         return written;

@@ -1,13 +1,16 @@
 namespace RetrievalGuard.Data;
 
-/// <summary>Closed-book recall: a question about a world person with no passage; the answer is the memorised value.</summary>
+/// <summary>
+/// Closed-book recall: a question about a world person with no passage; the answer is the memorised value.
+/// </summary>
 public sealed class ClosedBookTask(World world, FormSplit split = FormSplit.Seen) : IQaTask
 {
     private readonly FactInventor _inventor = new(world);
 
     public TaskKind Kind => TaskKind.ClosedBook;
 
-    /// <param name="contextTokens">Validated for a uniform API; closed-book samples are as short as their question.</param>
+    /// <param name="contextTokens">Validated for a uniform API; closed-book samples are as short as their
+    /// question.</param>
     public QaExample Create(Random rng, int contextTokens)
     {
         ArgumentNullException.ThrowIfNull(rng);

@@ -9,6 +9,7 @@ public static class ContextLength
     public static void Validate(int contextTokens, string paramName = "contextTokens")
     {
         if (contextTokens < Minimum)
-            throw new ArgumentException($"A target length of {contextTokens} tokens is below the minimum of {Minimum}.", paramName);
+            throw new ArgumentException(
+                $"A target length of {contextTokens} tokens is below the minimum of {Minimum}.", paramName);
     }
 }

@@ -31,7 +31,9 @@ public sealed class Corpus
 
     public long TotalTokens => _cumulativeTokens[^1];
 
-    /// <summary>Loads and cleans every <c>*.txt</c> of <paramref name="folder"/> that <paramref name="part"/> selects.</summary>
+    /// <summary>
+    /// Loads and cleans every <c>*.txt</c> of <paramref name="folder"/> that <paramref name="part"/> selects.
+    /// </summary>
     /// <exception cref="ArgumentException">The folder is missing, or holds no selected text file with text.</exception>
     public static Corpus Load(string folder, CorpusPart part = CorpusPart.All, Func<string, int>? countTokens = null)
     {
@@ -58,13 +60,15 @@ public sealed class Corpus
         {
             throw new ArgumentException(part == CorpusPart.All
                 ? $"Corpus folder '{folder}': its *.txt files hold no text."
-                : $"Corpus folder '{folder}': its *.txt files hold no text for the {part.ToString().ToLowerInvariant()} "
+                : $"Corpus folder '{folder}': its *.txt files hold no text for the "
+                    + $"{part.ToString().ToLowerInvariant()} "
                     + $"part (the held-out file is {CorpusSplit.EvaluationFileName}).", nameof(folder), e);
         }
     }
 
     /// <summary>Builds a corpus from in-memory texts (name → raw text); the texts are cleaned like files.</summary>
-    public static Corpus FromTexts(IEnumerable<KeyValuePair<string, string>> namedTexts, Func<string, int>? countTokens = null)
+    public static Corpus FromTexts(IEnumerable<KeyValuePair<string, string>> namedTexts,
+        Func<string, int>? countTokens = null)
     {
         ArgumentNullException.ThrowIfNull(namedTexts);
         var counter = countTokens ?? TokenEstimator.Default;
@@ -86,8 +90,8 @@ public sealed class Corpus
             return string.Empty;
         if (targetTokens > TotalTokens)
             throw new ArgumentException(
-                $"The corpus holds {TotalTokens} tokens of text, too little for a passage of {targetTokens}: give a folder "
-                + "with more text (a novel or two).", nameof(targetTokens));
+                $"The corpus holds {TotalTokens} tokens of text, too little for a passage of {targetTokens}: "
+                + "give a folder with more text (a novel or two).", nameof(targetTokens));
 
         var document = PickDocument(rng);
         var paragraph = rng.Next(Documents[document].Paragraphs.Count);
@@ -116,7 +120,9 @@ public sealed class Corpus
         return string.Join(ParagraphSeparator, parts);
     }
 
-    /// <summary>Every distinct word of the corpus, lower case (letters only): for checks that invented names are new.</summary>
+    /// <summary>
+    /// Every distinct word of the corpus, lower case (letters only): for checks that invented names are new.
+    /// </summary>
     public IReadOnlySet<string> Vocabulary()
     {
         var words = new HashSet<string>(StringComparer.Ordinal);

@@ -15,7 +15,8 @@ internal static class DepthInsertion
     }
 
     /// <summary>Inserts every sentence at its depth; offsets come back in the order the sentences were given.</summary>
-    public static (string Text, int[] Offsets) InsertAll(string text, IReadOnlyList<(string Sentence, double Depth)> items)
+    public static (string Text, int[] Offsets) InsertAll(string text,
+        IReadOnlyList<(string Sentence, double Depth)> items)
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(items);
@@ -50,7 +51,9 @@ internal static class DepthInsertion
         return (result.ToString(), offsets);
     }
 
-    /// <summary>Every index where a sentence may go: 0, each sentence or paragraph start, and the end if it ends one.</summary>
+    /// <summary>
+    /// Every index where a sentence may go: 0, each sentence or paragraph start, and the end if it ends one.
+    /// </summary>
     internal static IReadOnlyList<int> Boundaries(string text)
     {
         var boundaries = new List<int> { 0 };

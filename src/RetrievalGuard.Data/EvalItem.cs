@@ -1,9 +1,9 @@
 namespace RetrievalGuard.Data;
 
 /// <summary>
-/// One evaluation item, serialised as one JSONL line (snake_case, see <see cref="EvalJsonl"/>): the prompt's parts, what
-/// the passages support, how the item was phrased and which distractors it holds; once answered (by the model live,
-/// or by anyone for teacher-forced scoring), the answer with its label and hallucination kind by construction.
+/// One evaluation item, serialised as one JSONL line (snake_case, see <see cref="EvalJsonl"/>): the prompt's parts,
+/// what the passages support, how the item was phrased and which distractors it holds; once answered (by the model
+/// live, or by anyone for teacher-forced scoring), the answer with its label and hallucination kind by construction.
 /// </summary>
 /// <param name="Gold">The value the passages support; null when they support none (unanswerable).</param>
 /// <param name="Parametric">The memorised value when the subject is a world person, else null.</param>
@@ -26,13 +26,17 @@ public sealed record EvalItem(
 
     public string? Subject { get; init; }
 
-    /// <summary>Id of the form stating the gold fact (e.g. <c>trade.fact.4</c>); null when not stated or NIAH.</summary>
+    /// <summary>
+    /// Id of the form stating the gold fact (e.g. <c>trade.fact.4</c>); null when not stated or NIAH.
+    /// </summary>
     public string? FactForm { get; init; }
 
     /// <summary>Id of the question's form; null for NIAH.</summary>
     public string? QuestionForm { get; init; }
 
-    /// <summary><see cref="FormSplit.HeldOut"/> when the fact or the question uses a form training never showed.</summary>
+    /// <summary>
+    /// <see cref="FormSplit.HeldOut"/> when the fact or the question uses a form training never showed.
+    /// </summary>
     public FormSplit? Phrasing { get; init; }
 
     /// <summary>Values the passages give the asked attribute of other subjects.</summary>
@@ -52,7 +56,9 @@ public sealed record EvalItem(
     /// <summary>For teacher-forced answers: how the answer was made.</summary>
     public AnswerKind? AnswerKind { get; init; }
 
-    /// <summary>For teacher-forced answers: its surface, with <see cref="AnswerForm"/> naming the grammar form.</summary>
+    /// <summary>
+    /// For teacher-forced answers: its surface, with <see cref="AnswerForm"/> naming the grammar form.
+    /// </summary>
     public AnswerStyle? AnswerStyle { get; init; }
 
     public string? AnswerForm { get; init; }
@@ -75,14 +81,16 @@ public sealed record EvalItem(
     public (EvalLabel Label, HallucinationKind? Kind) Judge(string answer)
     {
         ArgumentNullException.ThrowIfNull(answer);
-        var memoryDisagrees = Parametric is not null && !string.Equals(Parametric, Gold, StringComparison.OrdinalIgnoreCase);
+        var memoryDisagrees = Parametric is not null
+            && !string.Equals(Parametric, Gold, StringComparison.OrdinalIgnoreCase);
         if (memoryDisagrees && WholeWord.Contains(answer, Parametric!))
             return (EvalLabel.Hallucinated, HallucinationKind.Memory);
         if (DistractorValues.Any(v => WholeWord.Contains(answer, v)))
             return (EvalLabel.Hallucinated, HallucinationKind.WrongEntity);
         if (Gold is not null && WholeWord.Contains(answer, Gold))
             return (EvalLabel.Grounded, null);
-        return (EvalLabel.Hallucinated, string.IsNullOrWhiteSpace(answer) ? HallucinationKind.Empty : HallucinationKind.Invented);
+        return (EvalLabel.Hallucinated,
+            string.IsNullOrWhiteSpace(answer) ? HallucinationKind.Empty : HallucinationKind.Invented);
     }
 
     public static EvalItem From(string id, EvalKind kind, QaExample example, int contextTokens)

@@ -27,7 +27,9 @@ public enum AnswerKind
     Grounded,
     /// <summary>A plausible value found nowhere in the passages.</summary>
     Fabricated,
-    /// <summary>Another subject's value of the same attribute, copied from the passages: lexically present, wrong.</summary>
+    /// <summary>
+    /// Another subject's value of the same attribute, copied from the passages: lexically present, wrong.
+    /// </summary>
     Swapped,
     /// <summary>The memorised value that a passage contradicts.</summary>
     Parametric,

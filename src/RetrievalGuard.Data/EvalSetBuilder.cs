@@ -29,8 +29,11 @@ public sealed class EvalSetBuilder
         _inventor = new FactInventor(world);
     }
 
-    /// <summary>Every text file of <paramref name="folder"/> (pass a folder holding only text the model never saw).</summary>
-    public static EvalSetBuilder FromFolder(string folder, int seed, World? world = null, Func<string, int>? countTokens = null) =>
+    /// <summary>
+    /// Every text file of <paramref name="folder"/> (pass a folder holding only text the model never saw).
+    /// </summary>
+    public static EvalSetBuilder FromFolder(string folder, int seed, World? world = null,
+        Func<string, int>? countTokens = null) =>
         new(Corpus.Load(folder, CorpusPart.All, countTokens), world ?? World.Default, seed);
 
     /// <param name="phrasing">Seen forms, held-out forms, or any.</param>
@@ -71,10 +74,10 @@ public sealed class EvalSetBuilder
     }
 
     /// <summary>
-    /// Answers to score teacher-forced, each labelled by how it was made: grounded (the gold value), fabricated (a value
-    /// of the attribute found nowhere in the passages), swapped (another subject's value copied from the passages, when
-    /// there is one) and, for conflicts, parametric (the contradicted memory); each as the canonical sentence, two
-    /// paraphrases (any form, held-out ones included) and the bare value.
+    /// Answers to score teacher-forced, each labelled by how it was made: grounded (the gold value), fabricated (a
+    /// value of the attribute found nowhere in the passages), swapped (another subject's value copied from the
+    /// passages, when there is one) and, for conflicts, parametric (the contradicted memory); each as the canonical
+    /// sentence, two paraphrases (any form, held-out ones included) and the bare value.
     /// </summary>
     public IEnumerable<EvalItem> TeacherForcedAnswers(EvalItem item)
     {
@@ -118,7 +121,8 @@ public sealed class EvalSetBuilder
         {
             task = kind switch
             {
-                EvalKind.Answerable => new RagTask(_corpus, _world, worldPersonShare: 0, phrasing, mix, AnswerReserveTokens),
+                EvalKind.Answerable =>
+                    new RagTask(_corpus, _world, worldPersonShare: 0, phrasing, mix, AnswerReserveTokens),
                 EvalKind.Conflict => new ConflictTask(_corpus, _world, phrasing, mix, AnswerReserveTokens),
                 EvalKind.Unanswerable => new UnanswerableTask(_corpus, _world, phrasing, mix, AnswerReserveTokens),
                 _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown evaluation kind."),
@@ -132,7 +136,8 @@ public sealed class EvalSetBuilder
         _corpus.CountTokens(PromptFormat.Prompt(example.Passages, example.Question)) + 1;
 
     private static string Id(EvalKind kind, int contextTokens, int index, FormSplit phrasing) =>
-        $"{kind.ToString().ToLowerInvariant()}-{contextTokens}-{index:D4}" + (phrasing == FormSplit.Seen ? "" : $"-{Suffix(phrasing)}");
+        $"{kind.ToString().ToLowerInvariant()}-{contextTokens}-{index:D4}"
+            + (phrasing == FormSplit.Seen ? "" : $"-{Suffix(phrasing)}");
 
     private static string Suffix(FormSplit phrasing) => phrasing == FormSplit.HeldOut ? "held-out" : "any";
 

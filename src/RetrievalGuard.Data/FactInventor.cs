@@ -56,7 +56,8 @@ internal sealed class FactInventor(World world)
         for (var attempt = 0; attempt < 100; attempt++)
         {
             var roll = rng.NextDouble();
-            var candidate = roll < 0.45 ? $"{first} {SyllableWords.NextUnused(rng, w => World.IsWorldWord(w) || w == last)}"
+            var candidate = roll < 0.45
+                ? $"{first} {SyllableWords.NextUnused(rng, w => World.IsWorldWord(w) || w == last)}"
                 : roll < 0.8 ? $"{SyllableWords.NextUnused(rng, w => World.IsWorldWord(w) || w == first, 2, 2)} {last}"
                 : $"{first} {ChangeOneVowel(rng, last)}";
             if (!string.Equals(candidate, name, StringComparison.OrdinalIgnoreCase) && World.Find(candidate) is null
@@ -106,7 +107,8 @@ internal sealed class FactInventor(World world)
 
     private static string ChangeOneVowel(Random rng, string word)
     {
-        var vowelAt = Enumerable.Range(0, word.Length).Where(i => Vowels.Contains(char.ToLowerInvariant(word[i]))).ToArray();
+        var vowelAt = Enumerable.Range(0, word.Length)
+            .Where(i => Vowels.Contains(char.ToLowerInvariant(word[i]))).ToArray();
         if (vowelAt.Length == 0)
             return word + "a";
         var at = vowelAt[rng.Next(vowelAt.Length)];

@@ -1,6 +1,8 @@
 namespace RetrievalGuard.Data;
 
-/// <summary>A generator of question-answering examples of one kind, deterministic for a given <see cref="Random"/>.</summary>
+/// <summary>
+/// A generator of question-answering examples of one kind, deterministic for a given <see cref="Random"/>.
+/// </summary>
 public interface IQaTask
 {
     TaskKind Kind { get; }

@@ -9,21 +9,28 @@ namespace RetrievalGuard.Data;
 /// </summary>
 public sealed class LengthCurriculum
 {
-    /// <exception cref="ArgumentException">A length below <see cref="ContextLength.Minimum"/>, caps out of order, or a progress outside (0, 1].</exception>
+    /// <exception cref="ArgumentException">A length below <see cref="ContextLength.Minimum"/>, caps out of order, or a
+    /// progress outside (0, 1].</exception>
     public LengthCurriculum(int minTokens = 128, int startMaxTokens = 256, int fullMaxTokens = 2048,
         double fullAtProgress = 0.4, double shortShare = 0, int shortMaxTokens = 384)
     {
         ContextLength.Validate(minTokens, nameof(minTokens));
         if (startMaxTokens < minTokens)
-            throw new ArgumentException($"The starting cap {startMaxTokens} is below the minimum {minTokens}.", nameof(startMaxTokens));
+            throw new ArgumentException($"The starting cap {startMaxTokens} is below the minimum {minTokens}.",
+                nameof(startMaxTokens));
         if (fullMaxTokens < startMaxTokens)
-            throw new ArgumentException($"The full cap {fullMaxTokens} is below the starting cap {startMaxTokens}.", nameof(fullMaxTokens));
+            throw new ArgumentException($"The full cap {fullMaxTokens} is below the starting cap {startMaxTokens}.",
+                nameof(fullMaxTokens));
         if (!(fullAtProgress is > 0 and <= 1))
-            throw new ArgumentException($"The full length must be reached at a progress in (0, 1], not {fullAtProgress}.", nameof(fullAtProgress));
+            throw new ArgumentException(
+                $"The full length must be reached at a progress in (0, 1], not {fullAtProgress}.",
+                nameof(fullAtProgress));
         if (!(shortShare is >= 0 and < 1))
-            throw new ArgumentException($"The share of short steps must be in [0, 1), not {shortShare}.", nameof(shortShare));
+            throw new ArgumentException($"The share of short steps must be in [0, 1), not {shortShare}.",
+                nameof(shortShare));
         if (shortMaxTokens < minTokens)
-            throw new ArgumentException($"The short cap {shortMaxTokens} is below the minimum {minTokens}.", nameof(shortMaxTokens));
+            throw new ArgumentException($"The short cap {shortMaxTokens} is below the minimum {minTokens}.",
+                nameof(shortMaxTokens));
         ShortShare = shortShare;
         ShortMaxTokens = shortMaxTokens;
         MinTokens = minTokens;

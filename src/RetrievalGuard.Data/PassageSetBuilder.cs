@@ -61,7 +61,9 @@ internal sealed class PassageSetBuilder(Corpus corpus, FactInventor inventor, in
         Tokens(PromptFormat.Prompt(passages, question) + (answer is null ? string.Empty : " " + answer))
         + SpecialTokens;
 
-    /// <summary>Novel text of about <paramref name="tokens"/> tokens that holds none of <paramref name="absent"/>.</summary>
+    /// <summary>
+    /// Novel text of about <paramref name="tokens"/> tokens that holds none of <paramref name="absent"/>.
+    /// </summary>
     public string Filler(Random rng, int tokens, IReadOnlyCollection<string> absent)
     {
         if (tokens <= 0)
@@ -86,7 +88,8 @@ internal sealed class PassageSetBuilder(Corpus corpus, FactInventor inventor, in
             var mine = Enumerable.Range(0, sentences.Count).Where(s => home[s] == p).ToArray();
             var factTokens = mine.Sum(s => Tokens(sentences[s]));
             var filler = Filler(rng, Math.Max(0, (room / passageCount) - factTokens), absent);
-            var (text, offsets) = DepthInsertion.InsertAll(filler, mine.Select(s => (sentences[s], depths[s])).ToArray());
+            var (text, offsets) =
+                DepthInsertion.InsertAll(filler, mine.Select(s => (sentences[s], depths[s])).ToArray());
             passages[p] = text;
             for (var i = 0; i < mine.Length; i++)
                 placements[mine[i]] = new NeedlePlacement(p, offsets[i], sentences[mine[i]].Length, depths[mine[i]]);

@@ -1,7 +1,8 @@
 namespace RetrievalGuard.Data;
 
 /// <summary>A member of the fixed world; the organism learns all five facts about each closed-book.</summary>
-public sealed record Person(string Name, string HomeTown, string Trade, string BirthYear, string Mentor, string Keepsake)
+public sealed record Person(string Name, string HomeTown, string Trade, string BirthYear, string Mentor,
+    string Keepsake)
 {
     public string ValueOf(PersonAttribute attribute) => attribute switch
     {

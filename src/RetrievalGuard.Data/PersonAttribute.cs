@@ -34,7 +34,9 @@ public static class PersonAttributes
         _ => throw new ArgumentOutOfRangeException(nameof(attribute), attribute, "Unknown attribute."),
     };
 
-    /// <summary>The attribute whose <see cref="Key"/> is <paramref name="key"/>, or null (a NIAH needle's key).</summary>
+    /// <summary>
+    /// The attribute whose <see cref="Key"/> is <paramref name="key"/>, or null (a NIAH needle's key).
+    /// </summary>
     public static PersonAttribute? FromKey(string key) =>
         All.Cast<PersonAttribute?>().FirstOrDefault(a => string.Equals(a!.Value.Key(), key, StringComparison.Ordinal));
 }

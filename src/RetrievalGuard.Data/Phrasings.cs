@@ -10,7 +10,9 @@ public enum FormRole
     Answer,
 }
 
-/// <summary>Which forms a generator may draw: training sees only <see cref="Seen"/>; evaluation marks each item's forms.</summary>
+/// <summary>
+/// Which forms a generator may draw: training sees only <see cref="Seen"/>; evaluation marks each item's forms.
+/// </summary>
 public enum FormSplit
 {
     Seen,
@@ -101,12 +103,15 @@ public sealed record PhrasingForm(PersonAttribute Attribute, FormRole Role, int 
 /// </summary>
 public static class Phrasings
 {
-    /// <summary>How often a trained answer uses the form its question prefers (the rest: any seen answer form).</summary>
+    /// <summary>
+    /// How often a trained answer uses the form its question prefers (the rest: any seen answer form).
+    /// </summary>
     public const double PreferredAnswerShare = 0.7;
 
     private static readonly Dictionary<(PersonAttribute, FormRole), PhrasingForm[]> Table = Build();
 
-    public static IReadOnlyList<PhrasingForm> Forms(PersonAttribute attribute, FormRole role) => Table[(attribute, role)];
+    public static IReadOnlyList<PhrasingForm> Forms(PersonAttribute attribute, FormRole role) =>
+        Table[(attribute, role)];
 
     public static IReadOnlyList<PhrasingForm> Forms(PersonAttribute attribute, FormRole role, FormSplit split) =>
         split switch
@@ -127,7 +132,9 @@ public static class Phrasings
     /// <summary>The canonical (v1) form: index 0.</summary>
     public static PhrasingForm Canonical(PersonAttribute attribute, FormRole role) => Forms(attribute, role)[0];
 
-    /// <summary>The seen answer form a seen question form leads to most often, so greedy answers vary with the question.</summary>
+    /// <summary>
+    /// The seen answer form a seen question form leads to most often, so greedy answers vary with the question.
+    /// </summary>
     public static PhrasingForm PreferredAnswer(PhrasingForm question)
     {
         ArgumentNullException.ThrowIfNull(question);
@@ -137,7 +144,9 @@ public static class Phrasings
         return answers[rank % answers.Count];
     }
 
-    /// <summary>The answer form of a training sample: mostly the question's preferred one, else any seen answer form.</summary>
+    /// <summary>
+    /// The answer form of a training sample: mostly the question's preferred one, else any seen answer form.
+    /// </summary>
     public static PhrasingForm TrainingAnswer(Random rng, PhrasingForm question) =>
         rng.NextDouble() < PreferredAnswerShare
             ? PreferredAnswer(question)

@@ -1,6 +1,8 @@
 namespace RetrievalGuard.Data;
 
-/// <summary>Plain language modelling: a span of novel text, every token trained, no end marker (it is mid-book).</summary>
+/// <summary>
+/// Plain language modelling: a span of novel text, every token trained, no end marker (it is mid-book).
+/// </summary>
 public sealed class PlainTextTask(Corpus corpus)
 {
     public TrainingSample Create(Random rng, int contextTokens)

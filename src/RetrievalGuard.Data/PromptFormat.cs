@@ -1,7 +1,8 @@
 namespace RetrievalGuard.Data;
 
 /// <summary>
-/// The one prompt layout of every task (see FORMAT.md); the question and answer sentences vary (<see cref="Phrasings"/>):
+/// The one prompt layout of every task (see FORMAT.md); the question and answer sentences vary
+/// (<see cref="Phrasings"/>):
 /// <code>
 /// Passage 1: {text}
 ///
@@ -26,7 +27,9 @@ public static class PromptFormat
     /// <summary>The prompt the organism sees, ending with "Answer:"; the answer follows after a space.</summary>
     public static string Prompt(IReadOnlyList<string> passages, string question) => Layout(passages, question).Text;
 
-    /// <summary>Tokens of everything but the passages' bodies, so generators know how much room passages have.</summary>
+    /// <summary>
+    /// Tokens of everything but the passages' bodies, so generators know how much room passages have.
+    /// </summary>
     public static int OverheadTokens(int passageCount, string question, string? answer, Func<string, int> countTokens)
     {
         var empty = Enumerable.Repeat(string.Empty, passageCount).ToArray();
@@ -38,9 +41,12 @@ public static class PromptFormat
     {
         ArgumentNullException.ThrowIfNull(example);
         var answer = example.Answer
-            ?? throw new ArgumentException("An example without an answer (unanswerable) is never trained on.", nameof(example));
+            ?? throw new ArgumentException("An example without an answer (unanswerable) is never trained on.",
+                nameof(example));
         var layout = Layout(example.Passages, example.Question);
-        CharSpan? needle = example.Needle is { } n ? new CharSpan(layout.Passages[n.Passage].Start + n.Offset, n.Length) : null;
+        CharSpan? needle = example.Needle is { } n
+            ? new CharSpan(layout.Passages[n.Passage].Start + n.Offset, n.Length)
+            : null;
         var answerSpan = new CharSpan(layout.Text.Length + 1, answer.Length);
         TextSegment[] segments =
         [
@@ -51,7 +57,8 @@ public static class PromptFormat
         return new TrainingSample(example.Kind, segments, layout.Passages, needle, layout.Question, answerSpan);
     }
 
-    private static (string Text, IReadOnlyList<CharSpan> Passages, CharSpan Question) Layout(IReadOnlyList<string> passages, string question)
+    private static (string Text, IReadOnlyList<CharSpan> Passages, CharSpan Question) Layout(
+        IReadOnlyList<string> passages, string question)
     {
         ArgumentNullException.ThrowIfNull(passages);
         ArgumentException.ThrowIfNullOrWhiteSpace(question);

@@ -8,7 +8,8 @@ public sealed record QaForms(PhrasingForm? Fact, PhrasingForm Question, Phrasing
 }
 
 /// <summary>A fact stated in the passages besides the asked one: a distractor.</summary>
-/// <param name="NearName">Its subject's name is one step from the asked subject's (same first or last name, say).</param>
+/// <param name="NearName">Its subject's name is one step from the asked subject's (same first or last name,
+/// say).</param>
 public sealed record StatedFact(Fact Fact, PhrasingForm Form, NeedlePlacement Placement, bool NearName);
 
 /// <summary>
@@ -36,10 +37,14 @@ public sealed record QaExample(
     QaForms? Forms,
     IReadOnlyList<StatedFact> Distractors)
 {
-    /// <summary>The value a trained organism should answer: the passages' when they have one, memory's with none.</summary>
+    /// <summary>
+    /// The value a trained organism should answer: the passages' when they have one, memory's with none.
+    /// </summary>
     public string? AnswerValue => PassageValue ?? (Passages.Count == 0 ? MemorisedValue : null);
 
-    /// <summary>Values the passages give the asked attribute of other subjects: answering one is a wrong-entity copy.</summary>
+    /// <summary>
+    /// Values the passages give the asked attribute of other subjects: answering one is a wrong-entity copy.
+    /// </summary>
     public IReadOnlyList<string> DistractorValues => Distractors
         .Where(d => d.Fact.Key == Asked.Key && !string.Equals(d.Fact.Subject, Asked.Subject, StringComparison.Ordinal))
         .Select(d => d.Fact.Value)

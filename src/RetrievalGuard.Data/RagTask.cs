@@ -7,7 +7,9 @@ namespace RetrievalGuard.Data;
 public sealed class RagTask(Corpus corpus, World world, double worldPersonShare = RagTask.DefaultWorldPersonShare,
     FormSplit split = FormSplit.Seen, DistractorMix? mix = null, int answerReserve = 0) : IQaTask
 {
-    /// <summary>Some RAG facts agree with memory in training, so passages are not a sign that memory is wrong.</summary>
+    /// <summary>
+    /// Some RAG facts agree with memory in training, so passages are not a sign that memory is wrong.
+    /// </summary>
     public const double DefaultWorldPersonShare = 0.3;
 
     private readonly QaComposer _composer = new(corpus, world, answerReserve);
@@ -22,7 +24,8 @@ public sealed class RagTask(Corpus corpus, World world, double worldPersonShare 
         if (rng.NextDouble() < worldPersonShare)
         {
             var fact = _composer.Inventor.WorldPerson(rng).FactAbout(attribute);
-            return _composer.Compose(Kind, rng, contextTokens, fact, fact, fact.Value, split, mix ?? DistractorMix.Default);
+            return _composer.Compose(Kind, rng, contextTokens, fact, fact, fact.Value, split,
+                mix ?? DistractorMix.Default);
         }
         var stated = _composer.Inventor.NewPersonFact(rng, attribute);
         return _composer.Compose(Kind, rng, contextTokens, stated, stated, null, split, mix ?? DistractorMix.Default);

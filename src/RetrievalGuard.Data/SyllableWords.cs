@@ -16,7 +16,9 @@ public static class SyllableWords
 
     private static readonly string[] Codas = ["", "", "", "n", "r", "l", "s", "th", "m", "x", "sh"];
 
-    /// <summary>A capitalised word of <paramref name="minSyllables"/>..<paramref name="maxSyllables"/> syllables.</summary>
+    /// <summary>
+    /// A capitalised word of <paramref name="minSyllables"/>..<paramref name="maxSyllables"/> syllables.
+    /// </summary>
     public static string Next(Random rng, int minSyllables = 2, int maxSyllables = 3)
     {
         ArgumentNullException.ThrowIfNull(rng);
@@ -35,7 +37,9 @@ public static class SyllableWords
         return word.ToString();
     }
 
-    /// <summary>A word not in <paramref name="taken"/> (compared case-insensitively); the caller adds it if it keeps it.</summary>
+    /// <summary>
+    /// A word not in <paramref name="taken"/> (compared case-insensitively); the caller adds it if it keeps it.
+    /// </summary>
     public static string NextUnused(Random rng, Func<string, bool> taken, int minSyllables = 2, int maxSyllables = 3)
     {
         ArgumentNullException.ThrowIfNull(taken);

@@ -13,6 +13,8 @@ public enum TaskKind
     ClosedBook,
     /// <summary>A passage contradicts a world person's memorised attribute; the passage wins.</summary>
     Conflict,
-    /// <summary>Passages that do not hold the asked fact. Never trained on: the organism is not taught to abstain.</summary>
+    /// <summary>
+    /// Passages that do not hold the asked fact. Never trained on: the organism is not taught to abstain.
+    /// </summary>
     Unanswerable,
 }

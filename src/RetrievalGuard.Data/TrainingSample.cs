@@ -19,5 +19,6 @@ public sealed record TrainingSample(
     public static bool IsEndOfText(TextSegment segment) =>
         string.Equals(segment.Text, PromptFormat.EndOfText, StringComparison.Ordinal);
 
-    internal static TrainingSample PlainText(string text) => new(TaskKind.Text, [new TextSegment(text, true)], [], null, null, null);
+    internal static TrainingSample PlainText(string text) =>
+        new(TaskKind.Text, [new TextSegment(text, true)], [], null, null, null);
 }

@@ -18,6 +18,7 @@ public sealed class UnanswerableTask(Corpus corpus, World world, FormSplit split
         ArgumentNullException.ThrowIfNull(rng);
         ContextLength.Validate(contextTokens);
         var hidden = _composer.Inventor.NewPersonFact(rng, FactInventor.Attribute(rng));
-        return _composer.Compose(Kind, rng, contextTokens, hidden, null, null, split, mix ?? DistractorMix.Unanswerable);
+        return _composer.Compose(Kind, rng, contextTokens, hidden, null, null, split,
+            mix ?? DistractorMix.Unanswerable);
     }
 }

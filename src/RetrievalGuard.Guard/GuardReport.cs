@@ -13,7 +13,8 @@ public sealed record SentenceAttribution(int Start, int Length, string Text, IRe
 /// One answer token as the guard saw it: its characters, how strongly the retrieval heads copied it from a passage, and
 /// the share of their attention that went to each passage (in prompt order).
 /// </summary>
-public sealed record TokenGrounding(int Start, int Length, string Text, double Copy, IReadOnlyList<double> PassageShares);
+public sealed record TokenGrounding(int Start, int Length, string Text, double Copy,
+    IReadOnlyList<double> PassageShares);
 
 /// <summary>
 /// The guard's verdict on one answer: <see cref="Risk"/> is a calibrated probability that the answer is not supported

@@ -19,8 +19,8 @@ public static class JsonlScoring
     };
 
     /// <returns>Lines scored and lines that failed.</returns>
-    public static (int Scored, int Failed) Score(HallucinationGuard guard, IReadOnlyList<string> lines, TextWriter output,
-        Action<int>? progress = null, CancellationToken cancellationToken = default)
+    public static (int Scored, int Failed) Score(HallucinationGuard guard, IReadOnlyList<string> lines,
+        TextWriter output, Action<int>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(guard);
         ArgumentNullException.ThrowIfNull(lines);
@@ -34,9 +34,11 @@ public static class JsonlScoring
             JsonNode result;
             try
             {
-                var record = JsonNode.Parse(lines[i]) as JsonObject ?? throw new InvalidDataException("not a JSON object.");
+                var record = JsonNode.Parse(lines[i]) as JsonObject
+                    ?? throw new InvalidDataException("not a JSON object.");
                 var (passages, question, answer) = Read(record);
-                record["retrieval_guard"] = JsonSerializer.SerializeToNode(guard.Score(passages, question, answer), ReportJson);
+                record["retrieval_guard"] =
+                    JsonSerializer.SerializeToNode(guard.Score(passages, question, answer), ReportJson);
                 result = record;
                 scored++;
             }
@@ -58,13 +60,16 @@ public static class JsonlScoring
         ArgumentNullException.ThrowIfNull(record);
         var passages = record["passages"] switch
         {
-            JsonArray list when list.Count > 0 => list.Select((p, i) => Passage.FromJson(p, i, $"passages[{i}]")).ToArray(),
+            JsonArray list when list.Count > 0 =>
+                list.Select((p, i) => Passage.FromJson(p, i, $"passages[{i}]")).ToArray(),
             null => throw new InvalidDataException("field 'passages' is missing."),
             _ => throw new InvalidDataException("field 'passages' must be a non-empty list."),
         };
         string Text(string field) => record[field] is JsonValue v && v.GetValueKind() == JsonValueKind.String
             ? v.GetValue<string>()
-            : throw new InvalidDataException(record[field] is null ? $"field '{field}' is missing." : $"field '{field}' must be a string.");
+            : throw new InvalidDataException(record[field] is null
+                ? $"field '{field}' is missing."
+                : $"field '{field}' must be a string.");
         return (passages, Text("question"), Text("answer"));
     }
 }

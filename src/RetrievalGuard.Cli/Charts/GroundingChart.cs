@@ -3,7 +3,9 @@ using RetrievalGuard.Guard.Prompting;
 
 namespace RetrievalGuard.Cli.Charts;
 
-/// <summary>Per-token grounding of an answer: answer tokens (columns) × passages (rows), the retrieval heads' share.</summary>
+/// <summary>
+/// Per-token grounding of an answer: answer tokens (columns) × passages (rows), the retrieval heads' share.
+/// </summary>
 internal static class GroundingChart
 {
     public static void Write(GuardReport report, IReadOnlyList<Passage> passages, string png)

@@ -18,7 +18,8 @@ internal static class HeadMapChart
         var bar = plot.Add.ColorBar(heatmap);
         bar.Label = map.Method.Kind;
         string unit = map.Granularity == HeadGranularity.QueryHead ? "head" : "KV head";
-        plot.Title($"{map.Model.Name ?? map.Model.Architecture}: {map.RetrievalHeads.Count} of {map.TotalUnits} {unit}s "
+        plot.Title($"{map.Model.Name ?? map.Model.Architecture}: "
+            + $"{map.RetrievalHeads.Count} of {map.TotalUnits} {unit}s "
             + $"≥ {map.Method.Threshold:0.###}");
         plot.XLabel(unit);
         plot.YLabel("layer");

@@ -5,8 +5,8 @@ namespace RetrievalGuard.Cli.Charts;
 /// <summary>ROC curves of every method on one evaluation set, with each curve's AUROC in the legend.</summary>
 internal static class RocChart
 {
-    public static void Write(IReadOnlyDictionary<string, double[]> probabilities, IReadOnlyList<bool> labels, string png,
-        string title)
+    public static void Write(IReadOnlyDictionary<string, double[]> probabilities, IReadOnlyList<bool> labels,
+        string png, string title)
     {
         var plot = new ScottPlot.Plot();
         foreach (var (method, scores) in probabilities.OrderByDescending(p => BinaryMetrics.Auroc(p.Value, labels)))

@@ -6,7 +6,8 @@ namespace RetrievalGuard.Cli.Commands;
 internal static class CliErrors
 {
     public static bool IsUserFacing(Exception e) => e is IOException or InvalidDataException or ArgumentException
-        or NotSupportedException or TorchLoadException or UnauthorizedAccessException or InvalidOperationException or KeyNotFoundException;
+        or NotSupportedException or TorchLoadException or UnauthorizedAccessException or InvalidOperationException
+        or KeyNotFoundException;
 
     public static int Report(Exception e)
     {
@@ -23,7 +24,8 @@ internal static class CliErrors
         if (e is not ArgumentException { ParamName: { } name } argument)
             return e.Message;
         var message = argument.Message.Split('\n')[0].Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
-        return e is ArgumentOutOfRangeException { ActualValue: { } actual } && !message.Contains($"{actual}", StringComparison.Ordinal)
+        return e is ArgumentOutOfRangeException { ActualValue: { } actual }
+                && !message.Contains($"{actual}", StringComparison.Ordinal)
             ? $"{message.TrimEnd('.')} (got {actual})."
             : message;
     }

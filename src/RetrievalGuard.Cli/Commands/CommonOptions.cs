@@ -23,11 +23,19 @@ internal static class CommonOptions
 
     public static ModelOptions ModelAndDevice() => new(Model(), Device(), DType());
 
-    public static Option<string> Model() => new("--model", "-m") { Description = "Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer)", Required = true };
+    public static Option<string> Model() => new("--model", "-m")
+    {
+        Description = "Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer)", Required = true
+    };
 
-    public static Option<string> Device() => new("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
+    public static Option<string> Device() =>
+        new("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
 
-    public static Option<string> DType() => new("--dtype") { Description = "auto, fp32, bf16 or fp16 (auto: fp32 on CPU, the checkpoint's dtype on CUDA)", DefaultValueFactory = _ => "auto" };
+    public static Option<string> DType() => new("--dtype")
+    {
+        Description = "auto, fp32, bf16 or fp16 (auto: fp32 on CPU, the checkpoint's dtype on CUDA)",
+        DefaultValueFactory = _ => "auto"
+    };
 
     /// <summary>
     /// An output file option, checked when the command line is parsed, before any work: its folder must exist and

@@ -6,16 +6,20 @@ using RetrievalGuard.Engine.Tokenization;
 
 namespace RetrievalGuard.Cli.Commands;
 
-/// <summary><c>rguard info --model DIR</c>: the config summary and parameter count as JSON, read from headers only.</summary>
+/// <summary>
+/// <c>rguard info --model DIR</c>: the config summary and parameter count as JSON, read from headers only.
+/// </summary>
 internal static class InfoCommand
 {
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var command = new Command("info", "Print a checkpoint's configuration and parameter count as JSON (no weights are loaded).") { model };
+        var command = new Command("info",
+            "Print a checkpoint's configuration and parameter count as JSON (no weights are loaded).") { model };
         command.SetAction((parse, _) => CliErrors.Guard(() =>
         {
-            Console.WriteLine(Describe(parse.GetValue(model)!).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine(Describe(parse.GetValue(model)!)
+                .ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             return Task.FromResult(0);
         }));
         return command;
@@ -23,7 +27,8 @@ internal static class InfoCommand
 
     public static JsonObject Describe(string directory)
     {
-        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"Model folder '{directory}' does not exist.");
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"Model folder '{directory}' does not exist.");
         var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
         long stored;
         using (var checkpoint = Checkpoint.Open(directory))

@@ -245,7 +245,8 @@ internal sealed record CurvePoint(string Policy, int? FullKvHeads, IReadOnlyList
                     length.Value["kv_bytes_share"]!.GetValue<double>())));
             var answers = (json["items"]?.AsArray() ?? []).Select(item => item!.AsObject()).ToDictionary(
                 item => item["id"]!.GetValue<string>(),
-                item => (item["task"]!.GetValue<string>() == "niah" ? "niah" : "qa", item["correct"]!.GetValue<bool>()));
+                item => (item["task"]!.GetValue<string>() == "niah" ? "niah" : "qa",
+                    item["correct"]!.GetValue<bool>()));
             return new CurvePoint(json["policy"]!.GetValue<string>(), json["full_kv_heads"]?.GetValue<int>(),
                 figures.ToList(), answers);
         }

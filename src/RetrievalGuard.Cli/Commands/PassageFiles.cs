@@ -18,7 +18,8 @@ internal static class PassageFiles
             var files = Directory.GetFiles(path, "*.txt").Order(StringComparer.Ordinal).ToArray();
             if (files.Length == 0)
                 throw new ArgumentException($"--passages: folder '{path}' has no *.txt file.");
-            return files.Select(f => new Passage(Path.GetFileNameWithoutExtension(f), NonEmpty(File.ReadAllText(f).Trim(), f)))
+            return files
+                .Select(f => new Passage(Path.GetFileNameWithoutExtension(f), NonEmpty(File.ReadAllText(f).Trim(), f)))
                 .ToArray();
         }
         if (!File.Exists(path))
@@ -50,7 +51,8 @@ internal static class PassageFiles
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}{(line is null ? "" : $":{line}")}: not valid JSON ({e.Message}).", e);
+            throw new InvalidDataException(
+                $"{path}{(line is null ? "" : $":{line}")}: not valid JSON ({e.Message}).", e);
         }
     }
 

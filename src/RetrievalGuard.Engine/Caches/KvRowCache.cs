@@ -9,7 +9,9 @@ namespace RetrievalGuard.Engine.Caches;
 public sealed class KvRowCache(KvStorage storage, int row) : IKvCache
 {
     public KvStorage Storage { get; } = storage;
-    public int Row { get; } = row >= 0 && row < storage.Rows ? row : throw new ArgumentOutOfRangeException(nameof(row), row, $"The storage has rows 0..{storage.Rows - 1}.");
+    public int Row { get; } = row >= 0 && row < storage.Rows
+        ? row
+        : throw new ArgumentOutOfRangeException(nameof(row), row, $"The storage has rows 0..{storage.Rows - 1}.");
     public int BatchSize => 1;
     public int Capacity => Storage.Capacity;
     public int Length { get; private set; }
@@ -24,7 +26,8 @@ public sealed class KvRowCache(KvStorage storage, int row) : IKvCache
 
     public void Truncate(int length)
     {
-        if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length), $"Can truncate to 0..{Length}, not {length}.");
+        if (length < 0 || length > Length)
+            throw new ArgumentOutOfRangeException(nameof(length), $"Can truncate to 0..{Length}, not {length}.");
         Length = length;
     }
 

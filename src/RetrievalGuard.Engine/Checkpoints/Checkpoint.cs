@@ -38,15 +38,18 @@ public sealed class Checkpoint : ITensorSource, IDisposable
 
     public static Checkpoint Open(string directory)
     {
-        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"Model folder '{directory}' does not exist.");
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"Model folder '{directory}' does not exist.");
         string index = Path.Combine(directory, IndexFileName), single = Path.Combine(directory, SingleFileName);
         if (File.Exists(index)) return OpenSharded(directory, index);
         if (File.Exists(single))
         {
             var file = SafetensorsFile.Open(single);
-            return new Checkpoint(directory, [file], file.Names.ToDictionary(n => n, _ => file, StringComparer.Ordinal));
+            return new Checkpoint(directory, [file],
+                file.Names.ToDictionary(n => n, _ => file, StringComparer.Ordinal));
         }
-        string hint = Directory.EnumerateFiles(directory, "*.bin").Any() || Directory.EnumerateFiles(directory, "*.pth").Any()
+        string hint = Directory.EnumerateFiles(directory, "*.bin").Any()
+                || Directory.EnumerateFiles(directory, "*.pth").Any()
             ? " It has PyTorch pickle weights (.bin/.pth), which are not supported: convert them to safetensors." : "";
         throw new FileNotFoundException($"{directory} has neither {SingleFileName} nor {IndexFileName}.{hint}");
     }
@@ -57,10 +60,13 @@ public sealed class Checkpoint : ITensorSource, IDisposable
         try
         {
             using var document = JsonDocument.Parse(File.ReadAllText(indexPath));
-            if (!document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+            if (!document.RootElement.TryGetProperty("weight_map", out var map)
+                || map.ValueKind != JsonValueKind.Object)
                 throw new InvalidDataException($"{indexPath}: no 'weight_map' object.");
             weightMap = map.EnumerateObject().ToDictionary(p => p.Name,
-                p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : throw new InvalidDataException($"{indexPath}: weight_map['{p.Name}'] is not a file name."),
+                p => p.Value.ValueKind == JsonValueKind.String
+                    ? p.Value.GetString()!
+                    : throw new InvalidDataException($"{indexPath}: weight_map['{p.Name}'] is not a file name."),
                 StringComparer.Ordinal);
         }
         catch (JsonException e)
@@ -74,9 +80,12 @@ public sealed class Checkpoint : ITensorSource, IDisposable
             foreach (string shard in weightMap.Values.Distinct())
             {
                 if (shard.Contains('/') || shard.Contains('\\') || shard.Contains(".."))
-                    throw new InvalidDataException($"{indexPath}: shard name '{shard}' must be a file in the same folder.");
+                    throw new InvalidDataException(
+                        $"{indexPath}: shard name '{shard}' must be a file in the same folder.");
                 string path = Path.Combine(directory, shard);
-                if (!File.Exists(path)) throw new FileNotFoundException($"{indexPath} names shard '{shard}', which is not in {directory}.", path);
+                if (!File.Exists(path))
+                    throw new FileNotFoundException(
+                        $"{indexPath} names shard '{shard}', which is not in {directory}.", path);
                 var file = SafetensorsFile.Open(path);
                 files.Add(file);
                 byName[shard] = file;
@@ -85,13 +94,15 @@ public sealed class Checkpoint : ITensorSource, IDisposable
             foreach (var (tensor, shard) in weightMap)
             {
                 if (!byName[shard].Contains(tensor))
-                    throw new InvalidDataException($"{indexPath} places '{tensor}' in {shard}, which does not contain it.");
+                    throw new InvalidDataException(
+                        $"{indexPath} places '{tensor}' in {shard}, which does not contain it.");
                 fileByTensor[tensor] = byName[shard];
             }
             foreach (var file in files)
                 foreach (string name in file.Names)
                     if (fileByTensor.TryGetValue(name, out var owner) && owner != file)
-                        throw new InvalidDataException($"Tensor '{name}' is stored in both {Path.GetFileName(owner.Location)} and {Path.GetFileName(file.Location)}.");
+                        throw new InvalidDataException($"Tensor '{name}' is stored in both "
+                            + $"{Path.GetFileName(owner.Location)} and {Path.GetFileName(file.Location)}.");
             return new Checkpoint(directory, files, fileByTensor);
         }
         catch

@@ -3,8 +3,11 @@ using System.Text.Json.Nodes;
 
 namespace RetrievalGuard.Engine.Checkpoints;
 
-/// <summary>RoPE frequency scaling: "linear" (Factor) or "llama3" (all fields), as in HF's rope init functions.</summary>
-public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositionEmbeddings = 8192);
+/// <summary>
+/// RoPE frequency scaling: "linear" (Factor) or "llama3" (all fields), as in HF's rope init functions.
+/// </summary>
+public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4,
+    int OriginalMaxPositionEmbeddings = 8192);
 
 /// <summary>
 /// What the engine needs from a Hugging Face <c>config.json</c> of LlamaForCausalLM, MistralForCausalLM or
@@ -44,10 +47,16 @@ public sealed record ModelConfig
 
     public static ModelConfig Load(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path} does not exist: a Hugging Face model folder needs config.json.", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException(
+                $"{path} does not exist: a Hugging Face model folder needs config.json.", path);
         JsonNode? root;
         // Repeated keys are refused here: JsonObject accepted them and threw ArgumentException when a field was read.
-        try { root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }); }
+        try
+        {
+            root = JsonNode.Parse(File.ReadAllText(path),
+                documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false });
+        }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message}).", e); }
         if (root is not JsonObject json) throw new InvalidDataException($"{path}: not a JSON object.");
         try { return Parse(json, path); }
@@ -67,10 +76,14 @@ public sealed record ModelConfig
         // Checked before the division below, which threw DivideByZeroException for num_attention_heads = 0.
         if (heads <= 0) throw new InvalidDataException($"{source}: num_attention_heads must be positive, not {heads}.");
         if (explicitHeadDim is null && hidden % heads != 0)
-            throw new InvalidDataException($"{source}: hidden_size {hidden} is not divisible by num_attention_heads {heads}, and head_dim is not given.");
-        if (r.OptionalBool("mlp_bias") == true) throw new NotSupportedException($"{source}: mlp_bias = true is not supported.");
+            throw new InvalidDataException($"{source}: hidden_size {hidden} is not divisible by "
+                + $"num_attention_heads {heads}, and head_dim is not given.");
+        if (r.OptionalBool("mlp_bias") == true)
+            throw new NotSupportedException($"{source}: mlp_bias = true is not supported.");
         var rope = json["rope_parameters"] as JsonObject ?? json["rope_scaling"] as JsonObject;
-        double theta = r.OptionalDouble("rope_theta") ?? (rope is null ? null : new FieldReader(rope, source + " rope_parameters").OptionalDouble("rope_theta")) ?? 10000;
+        double theta = r.OptionalDouble("rope_theta")
+            ?? (rope is null ? null : new FieldReader(rope, source + " rope_parameters").OptionalDouble("rope_theta"))
+            ?? 10000;
         string type = SupportedArchitectures[architecture];
         int? window = type switch
         {
@@ -105,18 +118,23 @@ public sealed record ModelConfig
 
     private static string ArchitectureOf(JsonObject json, string source)
     {
-        // Read as text only when they are strings: GetValue<string> threw InvalidOperationException for, e.g., a number.
+        // Read as text only when they are strings: GetValue<string> threw InvalidOperationException for, e.g., a
+        // number.
         string? architecture = (json["architectures"] as JsonArray)?.FirstOrDefault() switch
         {
             null => null,
             JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
-            _ => throw new InvalidDataException($"{source}: 'architectures' must be a list of class names, not {json["architectures"]!.ToJsonString()}."),
+            _ => throw new InvalidDataException($"{source}: 'architectures' must be a list of class names, "
+                + $"not {json["architectures"]!.ToJsonString()}."),
         };
         if (architecture is not null && SupportedArchitectures.ContainsKey(architecture)) return architecture;
-        string? modelType = json["model_type"] is JsonValue t && t.GetValueKind() == JsonValueKind.String ? t.GetValue<string>() : null;
+        string? modelType = json["model_type"] is JsonValue t && t.GetValueKind() == JsonValueKind.String
+            ? t.GetValue<string>()
+            : null;
         var byType = SupportedArchitectures.FirstOrDefault(p => p.Value == modelType).Key;
         if (architecture is null && byType is not null) return byType;
-        throw new NotSupportedException($"{source}: architecture '{architecture ?? modelType ?? "(none)"}' is not supported; supported: {string.Join(", ", SupportedArchitectures.Keys)}.");
+        throw new NotSupportedException($"{source}: architecture '{architecture ?? modelType ?? "(none)"}' "
+            + $"is not supported; supported: {string.Join(", ", SupportedArchitectures.Keys)}.");
     }
 
     private static RopeScaling? ParseRopeScaling(JsonObject? rope, string source)
@@ -128,8 +146,10 @@ public sealed record ModelConfig
         {
             "default" => null,
             "linear" => new RopeScaling("linear", r.Double("factor")),
-            "llama3" => new RopeScaling("llama3", r.Double("factor"), r.Double("low_freq_factor"), r.Double("high_freq_factor"), r.Int("original_max_position_embeddings")),
-            _ => throw new NotSupportedException($"{source}: rope scaling type '{type}' is not supported (supported: default, linear, llama3)."),
+            "llama3" => new RopeScaling("llama3", r.Double("factor"), r.Double("low_freq_factor"),
+                r.Double("high_freq_factor"), r.Int("original_max_position_embeddings")),
+            _ => throw new NotSupportedException(
+                $"{source}: rope scaling type '{type}' is not supported (supported: default, linear, llama3)."),
         };
     }
 
@@ -139,14 +159,19 @@ public sealed record ModelConfig
         {
             if (value <= 0) throw new InvalidDataException($"{source}: {field} must be positive, not {value}.");
         }
-        Positive(HiddenSize, "hidden_size"); Positive(NumLayers, "num_hidden_layers"); Positive(NumHeads, "num_attention_heads");
-        Positive(NumKvHeads, "num_key_value_heads"); Positive(HeadDim, "head_dim"); Positive(IntermediateSize, "intermediate_size");
+        Positive(HiddenSize, "hidden_size"); Positive(NumLayers, "num_hidden_layers");
+        Positive(NumHeads, "num_attention_heads"); Positive(NumKvHeads, "num_key_value_heads");
+        Positive(HeadDim, "head_dim"); Positive(IntermediateSize, "intermediate_size");
         Positive(VocabSize, "vocab_size"); Positive(MaxPositionEmbeddings, "max_position_embeddings");
         if (NumHeads % NumKvHeads != 0)
-            throw new InvalidDataException($"{source}: num_attention_heads {NumHeads} is not a multiple of num_key_value_heads {NumKvHeads}.");
-        if (HeadDim % 2 != 0) throw new InvalidDataException($"{source}: head_dim {HeadDim} must be even for rotary embeddings.");
-        if (SlidingWindow is <= 0) throw new InvalidDataException($"{source}: sliding_window must be positive, not {SlidingWindow}.");
-        if (RmsNormEps <= 0 || RopeTheta <= 0) throw new InvalidDataException($"{source}: rms_norm_eps and rope_theta must be positive.");
+            throw new InvalidDataException($"{source}: num_attention_heads {NumHeads} is not a multiple of "
+                + $"num_key_value_heads {NumKvHeads}.");
+        if (HeadDim % 2 != 0)
+            throw new InvalidDataException($"{source}: head_dim {HeadDim} must be even for rotary embeddings.");
+        if (SlidingWindow is <= 0)
+            throw new InvalidDataException($"{source}: sliding_window must be positive, not {SlidingWindow}.");
+        if (RmsNormEps <= 0 || RopeTheta <= 0)
+            throw new InvalidDataException($"{source}: rms_norm_eps and rope_theta must be positive.");
     }
 
     /// <summary>Parameters implied by the shape (a tied embedding counted once).</summary>
@@ -181,14 +206,24 @@ public sealed record ModelConfig
         };
         if (ModelType == "llama") json["attention_bias"] = AttentionBias;
         if (ModelType == "mistral") json["sliding_window"] = SlidingWindow;
-        if (ModelType == "qwen2") { json["use_sliding_window"] = SlidingWindow is not null; json["sliding_window"] = SlidingWindow; }
+        if (ModelType == "qwen2")
+        {
+            json["use_sliding_window"] = SlidingWindow is not null;
+            json["sliding_window"] = SlidingWindow;
+        }
         if (RopeScaling is { } s)
             json["rope_scaling"] = s.Type == "llama3"
-                ? new JsonObject { ["rope_type"] = "llama3", ["factor"] = s.Factor, ["low_freq_factor"] = s.LowFreqFactor, ["high_freq_factor"] = s.HighFreqFactor, ["original_max_position_embeddings"] = s.OriginalMaxPositionEmbeddings }
+                ? new JsonObject
+                {
+                    ["rope_type"] = "llama3", ["factor"] = s.Factor, ["low_freq_factor"] = s.LowFreqFactor,
+                    ["high_freq_factor"] = s.HighFreqFactor,
+                    ["original_max_position_embeddings"] = s.OriginalMaxPositionEmbeddings
+                }
                 : new JsonObject { ["rope_type"] = s.Type, ["factor"] = s.Factor };
         if (BosTokenId is int bos) json["bos_token_id"] = bos;
         if (EosTokenIds.Count == 1) json["eos_token_id"] = EosTokenIds[0];
-        else if (EosTokenIds.Count > 1) json["eos_token_id"] = new JsonArray(EosTokenIds.Select(i => (JsonNode)i).ToArray());
+        else if (EosTokenIds.Count > 1)
+            json["eos_token_id"] = new JsonArray(EosTokenIds.Select(i => (JsonNode)i).ToArray());
         return json;
     }
 
@@ -198,20 +233,33 @@ public sealed record ModelConfig
         public int Int(string field) => OptionalInt(field) ?? throw Missing(field);
         public double Double(string field) => OptionalDouble(field) ?? throw Missing(field);
 
-        public int? OptionalInt(string field) => Get(field, n => n.GetValueKind() == JsonValueKind.Number && n.AsValue().TryGetValue(out int v) ? v
-            : n.GetValueKind() == JsonValueKind.Number && n.AsValue().TryGetValue(out double d) && d == Math.Floor(d) && Math.Abs(d) < int.MaxValue ? (int)d : throw Wrong(field, "an integer"));
+        public int? OptionalInt(string field) => Get(field,
+            n => n.GetValueKind() == JsonValueKind.Number && n.AsValue().TryGetValue(out int v) ? v
+                : n.GetValueKind() == JsonValueKind.Number && n.AsValue().TryGetValue(out double d)
+                    && d == Math.Floor(d) && Math.Abs(d) < int.MaxValue ? (int)d
+                : throw Wrong(field, "an integer"));
 
-        public double? OptionalDouble(string field) => Get(field, n => n.GetValueKind() == JsonValueKind.Number ? n.GetValue<double>() : throw Wrong(field, "a number"));
+        public double? OptionalDouble(string field) => Get(field,
+            n => n.GetValueKind() == JsonValueKind.Number ? n.GetValue<double>() : throw Wrong(field, "a number"));
 
-        public bool? OptionalBool(string field) => Get(field, n => n.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? n.GetValue<bool>() : throw Wrong(field, "true or false"));
+        public bool? OptionalBool(string field) => Get(field,
+            n => n.GetValueKind() is JsonValueKind.True or JsonValueKind.False
+                ? n.GetValue<bool>()
+                : throw Wrong(field, "true or false"));
 
-        public string? OptionalString(string field) => json[field] is JsonNode n && n.GetValueKind() == JsonValueKind.String ? n.GetValue<string>() : null;
+        public string? OptionalString(string field) =>
+            json[field] is JsonNode n && n.GetValueKind() == JsonValueKind.String ? n.GetValue<string>() : null;
 
         public IReadOnlyList<int> IntOrIntArray(string field) => json[field] switch
         {
             null => [],
-            // Each element read like a single integer: GetValue<int> threw InvalidOperationException for 2147483648 or 1.5.
-            JsonArray a => a.Select(n => n is not null && n.GetValueKind() == JsonValueKind.Number && n.AsValue().TryGetValue(out int v) ? v : throw Wrong(field, "an integer or a list of integers")).ToList(),
+            // Each element read like a single integer: GetValue<int> threw InvalidOperationException for 2147483648 or
+            // 1.5.
+            JsonArray a => a.Select(n =>
+                    n is not null && n.GetValueKind() == JsonValueKind.Number && n.AsValue().TryGetValue(out int v)
+                        ? v
+                        : throw Wrong(field, "an integer or a list of integers"))
+                .ToList(),
             JsonNode n => [OptionalInt(field)!.Value],
         };
 
@@ -219,6 +267,7 @@ public sealed record ModelConfig
             json[field] is JsonNode n && n.GetValueKind() != JsonValueKind.Null ? read(n) : null;
 
         private InvalidDataException Missing(string field) => new($"{source}: required field '{field}' is missing.");
-        private InvalidDataException Wrong(string field, string what) => new($"{source}: '{field}' must be {what}, not {json[field]?.ToJsonString()}.");
+        private InvalidDataException Wrong(string field, string what) =>
+            new($"{source}: '{field}' must be {what}, not {json[field]?.ToJsonString()}.");
     }
 }

@@ -9,7 +9,8 @@ public static class SafetensorsDType
     {
         ["F64"] = (ScalarType.Float64, 8), ["F32"] = (ScalarType.Float32, 4), ["F16"] = (ScalarType.Float16, 2),
         ["BF16"] = (ScalarType.BFloat16, 2), ["I64"] = (ScalarType.Int64, 8), ["I32"] = (ScalarType.Int32, 4),
-        ["I16"] = (ScalarType.Int16, 2), ["I8"] = (ScalarType.Int8, 1), ["U8"] = (ScalarType.Byte, 1), ["BOOL"] = (ScalarType.Bool, 1),
+        ["I16"] = (ScalarType.Int16, 2), ["I8"] = (ScalarType.Int8, 1), ["U8"] = (ScalarType.Byte, 1),
+        ["BOOL"] = (ScalarType.Bool, 1),
     };
 
     public static IReadOnlyCollection<string> Names => ByName.Keys;
@@ -22,5 +23,6 @@ public static class SafetensorsDType
     }
 
     public static string NameOf(ScalarType type) =>
-        ByName.FirstOrDefault(p => p.Value.Type == type).Key ?? throw new NotSupportedException($"safetensors has no dtype for {type}.");
+        ByName.FirstOrDefault(p => p.Value.Type == type).Key
+            ?? throw new NotSupportedException($"safetensors has no dtype for {type}.");
 }

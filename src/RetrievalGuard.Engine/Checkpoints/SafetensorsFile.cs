@@ -22,7 +22,8 @@ public sealed class SafetensorsFile : ITensorSource, IDisposable
     private readonly Dictionary<string, TensorEntry> _entries;
     private readonly long _dataStart;
 
-    private SafetensorsFile(string path, FileStream stream, Dictionary<string, TensorEntry> entries, Dictionary<string, string> metadata, long dataStart)
+    private SafetensorsFile(string path, FileStream stream, Dictionary<string, TensorEntry> entries,
+        Dictionary<string, string> metadata, long dataStart)
     {
         Location = path;
         _stream = stream;
@@ -103,15 +104,20 @@ public sealed class SafetensorsFile : ITensorSource, IDisposable
         }
     }
 
-    private static (Dictionary<string, TensorEntry>, Dictionary<string, string>, long) ReadHeader(string path, FileStream stream)
+    private static (Dictionary<string, TensorEntry>, Dictionary<string, string>, long) ReadHeader(string path,
+        FileStream stream)
     {
         long fileLength = stream.Length;
-        if (fileLength < 8) throw new InvalidDataException($"{path}: {fileLength} bytes is too short for a safetensors file (no 8-byte header length).");
+        if (fileLength < 8)
+            throw new InvalidDataException(
+                $"{path}: {fileLength} bytes is too short for a safetensors file (no 8-byte header length).");
         Span<byte> lengthBytes = stackalloc byte[8];
         stream.ReadExactly(lengthBytes);
         ulong headerLength = BitConverter.ToUInt64(lengthBytes);
         if (headerLength > MaxHeaderBytes || (long)headerLength > fileLength - 8)
-            throw new InvalidDataException($"{path}: header length {headerLength} is larger than {(headerLength > MaxHeaderBytes ? "100 MB" : $"the rest of the file ({fileLength - 8} bytes)")}: not a safetensors file, or truncated.");
+            throw new InvalidDataException($"{path}: header length {headerLength} is larger than "
+                + $"{(headerLength > MaxHeaderBytes ? "100 MB" : $"the rest of the file ({fileLength - 8} bytes)")}: "
+                + "not a safetensors file, or truncated.");
         var header = new byte[headerLength];
         stream.ReadExactly(header);
         long dataStart = 8 + (long)headerLength, dataLength = fileLength - dataStart;
@@ -119,24 +125,34 @@ public sealed class SafetensorsFile : ITensorSource, IDisposable
         // System.Text.Json parses invalid UTF-8 inside strings and only fails (InvalidOperationException) when a
         // name or value is read, so the header's encoding is checked first.
         try { StrictUtf8.GetCharCount(header); }
-        catch (System.Text.DecoderFallbackException e) { throw new InvalidDataException($"{path}: the header is not UTF-8 text ({e.Message}).", e); }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            throw new InvalidDataException($"{path}: the header is not UTF-8 text ({e.Message}).", e);
+        }
         JsonDocument document;
         try { document = JsonDocument.Parse(header); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: the header is not valid JSON ({e.Message}).", e); }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: the header is not valid JSON ({e.Message}).", e);
+        }
         using var _ = document;
         try { return ParseHeader(path, document, dataStart, dataLength); }
         catch (InvalidOperationException e)
         {
             // An escaped lone surrogate ("\ud800") in a name or string: valid JSON, but not text that can be read.
-            throw new InvalidDataException($"{path}: the header holds a string that is not valid text ({e.Message}).", e);
+            throw new InvalidDataException(
+                $"{path}: the header holds a string that is not valid text ({e.Message}).", e);
         }
     }
 
-    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    private static readonly System.Text.UTF8Encoding StrictUtf8 =
+        new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    private static (Dictionary<string, TensorEntry>, Dictionary<string, string>, long) ParseHeader(string path, JsonDocument document, long dataStart, long dataLength)
+    private static (Dictionary<string, TensorEntry>, Dictionary<string, string>, long) ParseHeader(string path,
+        JsonDocument document, long dataStart, long dataLength)
     {
-        if (document.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: the header is not a JSON object.");
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+            throw new InvalidDataException($"{path}: the header is not a JSON object.");
 
         var entries = new Dictionary<string, TensorEntry>(StringComparer.Ordinal);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -144,12 +160,16 @@ public sealed class SafetensorsFile : ITensorSource, IDisposable
         {
             if (property.Name == "__metadata__")
             {
-                if (property.Value.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: __metadata__ is not an object.");
+                if (property.Value.ValueKind != JsonValueKind.Object)
+                    throw new InvalidDataException($"{path}: __metadata__ is not an object.");
                 foreach (var m in property.Value.EnumerateObject())
-                    metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : throw new InvalidDataException($"{path}: metadata '{m.Name}' is not a string.");
+                    metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String
+                        ? m.Value.GetString()!
+                        : throw new InvalidDataException($"{path}: metadata '{m.Name}' is not a string.");
                 continue;
             }
-            if (entries.ContainsKey(property.Name)) throw new InvalidDataException($"{path}: tensor '{property.Name}' appears twice in the header.");
+            if (entries.ContainsKey(property.Name))
+                throw new InvalidDataException($"{path}: tensor '{property.Name}' appears twice in the header.");
             entries[property.Name] = ParseEntry(path, property.Name, property.Value, dataLength);
         }
         CheckNoOverlap(path, entries.Values);
@@ -159,28 +179,37 @@ public sealed class SafetensorsFile : ITensorSource, IDisposable
     private static TensorEntry ParseEntry(string path, string name, JsonElement e, long dataLength)
     {
         string where = $"{path}: tensor '{name}'";
-        if (e.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{where} is not described by an object.");
+        if (e.ValueKind != JsonValueKind.Object)
+            throw new InvalidDataException($"{where} is not described by an object.");
         if (!e.TryGetProperty("dtype", out var dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String)
             throw new InvalidDataException($"{where} has no dtype.");
         string dtype = dtypeElement.GetString()!;
         if (!SafetensorsDType.TryParse(dtype, out var scalarType, out int size))
-            throw new InvalidDataException($"{where} has dtype '{dtype}', which is not supported ({string.Join(", ", SafetensorsDType.Names)}).");
+            throw new InvalidDataException(
+                $"{where} has dtype '{dtype}', which is not supported ({string.Join(", ", SafetensorsDType.Names)}).");
         long[] shape = ReadIntegers(e, "shape", where);
-        if (shape.Any(d => d < 0)) throw new InvalidDataException($"{where} has a negative dimension in shape [{string.Join(", ", shape)}].");
+        if (shape.Any(d => d < 0))
+            throw new InvalidDataException(
+                $"{where} has a negative dimension in shape [{string.Join(", ", shape)}].");
         long[] offsets = ReadIntegers(e, "data_offsets", where);
         if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0])
-            throw new InvalidDataException($"{where} has data_offsets [{string.Join(", ", offsets)}]; expected [begin, end] with 0 ≤ begin ≤ end.");
+            throw new InvalidDataException($"{where} has data_offsets [{string.Join(", ", offsets)}]; "
+                + "expected [begin, end] with 0 ≤ begin ≤ end.");
         if (offsets[1] > dataLength)
-            throw new InvalidDataException($"{where} ends at byte {offsets[1]} of the data section, which has only {dataLength} bytes (truncated file?).");
+            throw new InvalidDataException($"{where} ends at byte {offsets[1]} of the data section, "
+                + $"which has only {dataLength} bytes (truncated file?).");
         long elements;
         try { elements = checked(shape.Aggregate(1L, (a, b) => checked(a * b)) * size) / size; }
         catch (OverflowException)
         {
             // Without this, a shape like [2^62, 4] left the loader as a bare OverflowException.
-            throw new InvalidDataException($"{where}: shape [{string.Join(", ", shape)}] × {dtype} is more bytes than a file can hold.");
+            throw new InvalidDataException(
+                $"{where}: shape [{string.Join(", ", shape)}] × {dtype} is more bytes than a file can hold.");
         }
         if (elements * size != offsets[1] - offsets[0])
-            throw new InvalidDataException($"{where}: shape [{string.Join(", ", shape)}] × {dtype} ({size} bytes) = {elements * size} bytes, but its byte range holds {offsets[1] - offsets[0]}.");
+            throw new InvalidDataException(
+                $"{where}: shape [{string.Join(", ", shape)}] × {dtype} ({size} bytes) = {elements * size} bytes, "
+                + $"but its byte range holds {offsets[1] - offsets[0]}.");
         return new TensorEntry(name, dtype, scalarType, shape, offsets[0], offsets[1]);
     }
 
@@ -198,7 +227,8 @@ public sealed class SafetensorsFile : ITensorSource, IDisposable
         foreach (var e in entries.Where(e => e.End > e.Begin).OrderBy(e => e.Begin))
         {
             if (previous is not null && e.Begin < previous.End)
-                throw new InvalidDataException($"{path}: tensors '{previous.Name}' and '{e.Name}' overlap (bytes {e.Begin}..{previous.End}).");
+                throw new InvalidDataException(
+                    $"{path}: tensors '{previous.Name}' and '{e.Name}' overlap (bytes {e.Begin}..{previous.End}).");
             previous = e;
         }
     }

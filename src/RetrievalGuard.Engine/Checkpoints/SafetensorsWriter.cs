@@ -12,15 +12,18 @@ namespace RetrievalGuard.Engine.Checkpoints;
 /// </summary>
 public static class SafetensorsWriter
 {
-    public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         TorchRuntime.EnsureInitialized();
         var ordered = tensors.OrderBy(t => t.Key, StringComparer.Ordinal).ToList();
         var duplicate = ordered.GroupBy(t => t.Key).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null) throw new ArgumentException($"Tensor name '{duplicate.Key}' is given twice.", nameof(tensors));
+        if (duplicate is not null)
+            throw new ArgumentException($"Tensor name '{duplicate.Key}' is given twice.", nameof(tensors));
         var header = new JsonObject();
         if (metadata is { Count: > 0 })
-            header["__metadata__"] = new JsonObject(metadata.Select(m => KeyValuePair.Create(m.Key, (JsonNode?)m.Value)));
+            header["__metadata__"] =
+                new JsonObject(metadata.Select(m => KeyValuePair.Create(m.Key, (JsonNode?)m.Value)));
         long offset = 0;
         foreach (var (name, t) in ordered)
         {
@@ -49,7 +52,9 @@ public static class SafetensorsWriter
                     var host = t.detach().cpu().contiguous();
                     if (host.NumberOfElements * host.ElementSize <= int.MaxValue) stream.Write(host.bytes);
                     else
-                        for (long row = 0, step = Math.Max(1, (1L << 30) / (host.NumberOfElements * host.ElementSize / host.shape[0])); row < host.shape[0]; row += step)
+                        for (long row = 0, step = Math.Max(1,
+                                (1L << 30) / (host.NumberOfElements * host.ElementSize / host.shape[0]));
+                            row < host.shape[0]; row += step)
                             stream.Write(host.narrow(0, row, Math.Min(step, host.shape[0] - row)).contiguous().bytes);
                 }
             }
@@ -61,11 +66,14 @@ public static class SafetensorsWriter
         }
     }
 
-    /// <summary>Writes model-0000N-of-0000M.safetensors shards of at most <paramref name="maxShardBytes"/> plus the index.</summary>
-    public static void WriteSharded(string directory, IEnumerable<KeyValuePair<string, Tensor>> tensors, long maxShardBytes,
-        IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>
+    /// Writes model-0000N-of-0000M.safetensors shards of at most <paramref name="maxShardBytes"/> plus the index.
+    /// </summary>
+    public static void WriteSharded(string directory, IEnumerable<KeyValuePair<string, Tensor>> tensors,
+        long maxShardBytes, IReadOnlyDictionary<string, string>? metadata = null)
     {
-        if (maxShardBytes <= 0) throw new ArgumentOutOfRangeException(nameof(maxShardBytes), "Shard size must be positive.");
+        if (maxShardBytes <= 0)
+            throw new ArgumentOutOfRangeException(nameof(maxShardBytes), "Shard size must be positive.");
         Directory.CreateDirectory(directory);
         var shards = new List<List<KeyValuePair<string, Tensor>>> { new() };
         long current = 0, total = 0;
@@ -84,7 +92,11 @@ public static class SafetensorsWriter
             Write(Path.Combine(directory, name), shards[i], metadata);
             foreach (var t in shards[i]) weightMap[t.Key] = name;
         }
-        var index = new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = total }, ["weight_map"] = weightMap };
-        File.WriteAllText(Path.Combine(directory, Checkpoint.IndexFileName), index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        var index = new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["total_size"] = total }, ["weight_map"] = weightMap
+        };
+        File.WriteAllText(Path.Combine(directory, Checkpoint.IndexFileName),
+            index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 }

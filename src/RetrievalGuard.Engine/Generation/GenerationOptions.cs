@@ -18,27 +18,41 @@ public sealed record GenerationOptions
     /// <summary>Seed for sampling; the same seed, prompt and device give the same tokens.</summary>
     public long Seed { get; init; }
 
-    /// <summary>Tokens that end generation (the tokenizer's stop tokens when null). The stop token itself is reported, flagged.</summary>
+    /// <summary>
+    /// Tokens that end generation (the tokenizer's stop tokens when null). The stop token itself is reported, flagged.
+    /// </summary>
     public IReadOnlyCollection<int>? StopTokenIds { get; init; }
 
-    /// <summary>Prompt tokens per prefill pass (0 = the whole prompt at once); bounds activation memory on long prompts.</summary>
+    /// <summary>
+    /// Prompt tokens per prefill pass (0 = the whole prompt at once); bounds activation memory on long prompts.
+    /// </summary>
     public int PrefillChunk { get; init; }
 
-    /// <summary>Heads whose attention each <see cref="GeneratedToken"/> reports (full rows and/or a device-side summary).</summary>
+    /// <summary>
+    /// Heads whose attention each <see cref="GeneratedToken"/> reports (full rows and/or a device-side summary).
+    /// </summary>
     public AttentionProbe? Probe { get; init; }
 
     /// <summary>Heads zeroed while generating (ablation studies).</summary>
     public HeadMask? HeadMask { get; init; }
 
-    /// <summary>Decode through the general forward pass even when the static step could run (reference for tests and benchmarks).</summary>
+    /// <summary>
+    /// Decode through the general forward pass even when the static step could run (reference for tests and
+    /// benchmarks).
+    /// </summary>
     public bool ForceGeneralPath { get; init; }
 
     public void Validate()
     {
-        if (MaxNewTokens < 0) throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "MaxNewTokens must be ≥ 0.");
-        if (Temperature < 0 || float.IsNaN(Temperature)) throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "Temperature must be ≥ 0 (0 = greedy).");
-        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "TopP must be in (0, 1].");
+        if (MaxNewTokens < 0)
+            throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "MaxNewTokens must be ≥ 0.");
+        if (Temperature < 0 || float.IsNaN(Temperature))
+            throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature,
+                "Temperature must be ≥ 0 (0 = greedy).");
+        if (!(TopP > 0 && TopP <= 1))
+            throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "TopP must be in (0, 1].");
         if (TopK < 0) throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "TopK must be ≥ 0 (0 = off).");
-        if (PrefillChunk < 0) throw new ArgumentOutOfRangeException(nameof(PrefillChunk), PrefillChunk, "PrefillChunk must be ≥ 0.");
+        if (PrefillChunk < 0)
+            throw new ArgumentOutOfRangeException(nameof(PrefillChunk), PrefillChunk, "PrefillChunk must be ≥ 0.");
     }
 }

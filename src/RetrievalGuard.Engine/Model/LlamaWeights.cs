@@ -54,7 +54,10 @@ public static class LlamaWeights
             yield return new("lm_head.weight", [vocab, h], m => m.lm_head.weight);
     }
 
-    /// <summary>Fills <paramref name="model"/> from <paramref name="source"/>; every parameter must be present with the right shape.</summary>
+    /// <summary>
+    /// Fills <paramref name="model"/> from <paramref name="source"/>; every parameter must be present with the right
+    /// shape.
+    /// </summary>
     public static void Load(LlamaModel model, ITensorSource source)
     {
         var c = model.Config;
@@ -75,11 +78,14 @@ public static class LlamaWeights
             .ToList();
         if (unexpected.Count > 0)
             throw new InvalidDataException(
-                $"{source.Location}: {unexpected.Count} tensor(s) that a {c.Architecture} with this config.json does not have, e.g. " +
+                $"{source.Location}: {unexpected.Count} tensor(s) that a {c.Architecture} with this config.json " +
+                "does not have, e.g. " +
                 string.Join(", ", unexpected.Take(5)) + ". Is config.json from another model?");
     }
 
-    /// <summary>The model's weights under Hugging Face names (fused matrices split), as CPU tensors in <paramref name="dtype"/>.</summary>
+    /// <summary>
+    /// The model's weights under Hugging Face names (fused matrices split), as CPU tensors in <paramref name="dtype"/>.
+    /// </summary>
     public static IEnumerable<KeyValuePair<string, Tensor>> ExportHuggingFace(LlamaModel model, ScalarType dtype) =>
         Layout(model.Config).Select(slot => KeyValuePair.Create(slot.Name, slot.Parameter(model).detach()
             .narrow(0, slot.RowOffset, slot.Shape[0]).to(dtype).cpu().contiguous()));
@@ -99,10 +105,12 @@ public static class LlamaWeights
     {
         if (!source.Contains(name))
             // config.json named too: it may be the file at fault (more layers than the weights have).
-            throw new InvalidDataException($"{source.Location}: tensor '{name}' is missing from the checkpoint (config.json implies it).");
+            throw new InvalidDataException(
+                $"{source.Location}: tensor '{name}' is missing from the checkpoint (config.json implies it).");
         long[] stored = source.ShapeOf(name);
         if (!stored.SequenceEqual(expected))
             throw new InvalidDataException(
-                $"{source.Location}: tensor '{name}' has shape [{string.Join(", ", stored)}], but config.json implies [{string.Join(", ", expected)}].");
+                $"{source.Location}: tensor '{name}' has shape [{string.Join(", ", stored)}], "
+                + $"but config.json implies [{string.Join(", ", expected)}].");
     }
 }

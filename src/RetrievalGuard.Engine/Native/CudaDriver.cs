@@ -27,7 +27,9 @@ public static unsafe class CudaDriver
         return (major, minor, sms);
     }
 
-    /// <summary>Makes libtorch's context for device <paramref name="ordinal"/> current on this thread (no-op when it is).</summary>
+    /// <summary>
+    /// Makes libtorch's context for device <paramref name="ordinal"/> current on this thread (no-op when it is).
+    /// </summary>
     internal static void EnsureContext(int ordinal)
     {
         var api = Require();
@@ -85,7 +87,9 @@ public static unsafe class CudaDriver
     {
         public string Name => name;
 
-        /// <summary>Launches on libtorch's current stream with the arguments in <paramref name="args"/>, in declaration order.</summary>
+        /// <summary>
+        /// Launches on libtorch's current stream with the arguments in <paramref name="args"/>, in declaration order.
+        /// </summary>
         public void Launch((int X, int Y, int Z) grid, int threads, ref KernelArgs args, int sharedBytes = 0)
         {
             var api = Require();
@@ -95,7 +99,8 @@ public static unsafe class CudaDriver
             fixed (ulong* slots = &args.Slots[0])
             {
                 for (int i = 0; i < args.Count; i++) pointers[i] = slots + i;
-                int status = api.LaunchKernel(handle, (uint)grid.X, (uint)grid.Y, (uint)grid.Z, (uint)threads, 1, 1, (uint)sharedBytes, stream, pointers, null);
+                int status = api.LaunchKernel(handle, (uint)grid.X, (uint)grid.Y, (uint)grid.Z, (uint)threads, 1, 1,
+                    (uint)sharedBytes, stream, pointers, null);
                 if (status != 0) Check(status, $"cuLaunchKernel({name}, grid {grid}, {threads} threads)");
             }
         }
@@ -109,7 +114,9 @@ public static unsafe class CudaDriver
 
     public const int MaxArgs = 32;
 
-    /// <summary>Kernel arguments, each in an 8-byte slot (the driver copies each parameter's own size from it).</summary>
+    /// <summary>
+    /// Kernel arguments, each in an 8-byte slot (the driver copies each parameter's own size from it).
+    /// </summary>
     public struct KernelArgs
     {
         internal ArgSlots Slots;
@@ -125,7 +132,8 @@ public static unsafe class CudaDriver
 
         private void Put(ulong value)
         {
-            if (Count == MaxArgs) throw new InvalidOperationException($"A kernel takes at most {MaxArgs} arguments here.");
+            if (Count == MaxArgs)
+                throw new InvalidOperationException($"A kernel takes at most {MaxArgs} arguments here.");
             Slots[Count++] = value;
         }
     }
@@ -143,7 +151,8 @@ public static unsafe class CudaDriver
         var api = Api.Value;
         IntPtr text = IntPtr.Zero;
         if (api.GetErrorString is not null) api.GetErrorString(status, &text);
-        throw new InvalidOperationException($"{call} failed with CUDA driver error {status}{(text == IntPtr.Zero ? "" : " (" + Marshal.PtrToStringAnsi(text) + ")")}.");
+        throw new InvalidOperationException($"{call} failed with CUDA driver error {status}"
+            + $"{(text == IntPtr.Zero ? "" : " (" + Marshal.PtrToStringAnsi(text) + ")")}.");
     }
 
     private static readonly Lazy<Bindings> Api = new(Bindings.Resolve);
@@ -159,7 +168,8 @@ public static unsafe class CudaDriver
         public delegate* unmanaged<IntPtr*, int, int> PrimaryCtxRetain;
         public delegate* unmanaged<IntPtr*, byte*, int> ModuleLoadData;
         public delegate* unmanaged<IntPtr*, IntPtr, byte*, int> ModuleGetFunction;
-        public delegate* unmanaged<IntPtr, uint, uint, uint, uint, uint, uint, uint, IntPtr, void**, void**, int> LaunchKernel;
+        public delegate* unmanaged<IntPtr, uint, uint, uint, uint, uint, uint, uint, IntPtr, void**, void**, int>
+            LaunchKernel;
         public delegate* unmanaged<int, IntPtr*, int> GetErrorString;
 
         public static Bindings Resolve()
@@ -167,18 +177,26 @@ public static unsafe class CudaDriver
             var b = new Bindings();
             try
             {
-                if (!TorchRuntime.CudaAvailable()) throw new InvalidOperationException("the loaded libtorch has no usable CUDA");
+                if (!TorchRuntime.CudaAvailable())
+                    throw new InvalidOperationException("the loaded libtorch has no usable CUDA");
                 IntPtr lib = NativeLibrary.Load("libcuda.so.1");
-                b.GetErrorString = (delegate* unmanaged<int, IntPtr*, int>)NativeLibraries.Export(lib, "cuGetErrorString");
+                b.GetErrorString =
+                    (delegate* unmanaged<int, IntPtr*, int>)NativeLibraries.Export(lib, "cuGetErrorString");
                 b.Init = (delegate* unmanaged<uint, int>)NativeLibraries.Export(lib, "cuInit");
                 b.DeviceGet = (delegate* unmanaged<int*, int, int>)NativeLibraries.Export(lib, "cuDeviceGet");
-                b.DeviceGetAttribute = (delegate* unmanaged<int*, int, int, int>)NativeLibraries.Export(lib, "cuDeviceGetAttribute");
+                b.DeviceGetAttribute =
+                    (delegate* unmanaged<int*, int, int, int>)NativeLibraries.Export(lib, "cuDeviceGetAttribute");
                 b.CtxGetCurrent = (delegate* unmanaged<IntPtr*, int>)NativeLibraries.Export(lib, "cuCtxGetCurrent");
                 b.CtxSetCurrent = (delegate* unmanaged<IntPtr, int>)NativeLibraries.Export(lib, "cuCtxSetCurrent");
-                b.PrimaryCtxRetain = (delegate* unmanaged<IntPtr*, int, int>)NativeLibraries.Export(lib, "cuDevicePrimaryCtxRetain");
-                b.ModuleLoadData = (delegate* unmanaged<IntPtr*, byte*, int>)NativeLibraries.Export(lib, "cuModuleLoadData");
-                b.ModuleGetFunction = (delegate* unmanaged<IntPtr*, IntPtr, byte*, int>)NativeLibraries.Export(lib, "cuModuleGetFunction");
-                b.LaunchKernel = (delegate* unmanaged<IntPtr, uint, uint, uint, uint, uint, uint, uint, IntPtr, void**, void**, int>)NativeLibraries.Export(lib, "cuLaunchKernel");
+                b.PrimaryCtxRetain =
+                    (delegate* unmanaged<IntPtr*, int, int>)NativeLibraries.Export(lib, "cuDevicePrimaryCtxRetain");
+                b.ModuleLoadData =
+                    (delegate* unmanaged<IntPtr*, byte*, int>)NativeLibraries.Export(lib, "cuModuleLoadData");
+                b.ModuleGetFunction = (delegate* unmanaged<IntPtr*, IntPtr, byte*, int>)
+                    NativeLibraries.Export(lib, "cuModuleGetFunction");
+                b.LaunchKernel =
+                    (delegate* unmanaged<IntPtr, uint, uint, uint, uint, uint, uint, uint, IntPtr, void**, void**, int>)
+                    NativeLibraries.Export(lib, "cuLaunchKernel");
                 int status = b.Init(0);
                 if (status != 0) throw new InvalidOperationException($"cuInit failed with CUDA driver error {status}");
             }
@@ -191,13 +209,16 @@ public static unsafe class CudaDriver
     }
 }
 
-/// <summary>Device addresses of tensors, from TorchSharp's bridge (THSTensor_data: data_ptr, storage offset included).</summary>
+/// <summary>
+/// Device addresses of tensors, from TorchSharp's bridge (THSTensor_data: data_ptr, storage offset included).
+/// </summary>
 internal static unsafe class TensorData
 {
     private static readonly Lazy<IntPtr> DataFunction = new(() =>
     {
         TorchRuntime.EnsureInitialized();
-        string bridge = NativeLibraries.Loaded("libLibTorchSharp.so") ?? throw new DllNotFoundException("libLibTorchSharp.so is not loaded");
+        string bridge = NativeLibraries.Loaded("libLibTorchSharp.so")
+            ?? throw new DllNotFoundException("libLibTorchSharp.so is not loaded");
         return NativeLibraries.Export(NativeLibrary.Load(bridge), "THSTensor_data");
     });
 

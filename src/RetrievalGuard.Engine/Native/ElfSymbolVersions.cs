@@ -3,7 +3,9 @@ using System.Text;
 
 namespace RetrievalGuard.Engine.Native;
 
-/// <summary>One entry of an ELF shared object's <c>.gnu.version_r</c>: "this file needs version X of library Y".</summary>
+/// <summary>
+/// One entry of an ELF shared object's <c>.gnu.version_r</c>: "this file needs version X of library Y".
+/// </summary>
 public sealed record ElfVersionNeed(string Library, string Version, ushort Flags, long FlagsOffset)
 {
     /// <summary>VER_FLG_WEAK: the dynamic loader tolerates the version being absent.</summary>
@@ -83,9 +85,11 @@ public static class ElfSymbolVersions
         {
             var matches = needs.Where(n => n.Version == version).ToList();
             if (matches.Count == 0)
-                throw new InvalidDataException($"{source}: it does not need symbol version {version}, so there is nothing to mark weak.");
+                throw new InvalidDataException(
+                    $"{source}: it does not need symbol version {version}, so there is nothing to mark weak.");
             foreach (var need in matches)
-                BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan((int)need.FlagsOffset), (ushort)(need.Flags | ElfVersionNeed.WeakFlag));
+                BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan((int)need.FlagsOffset),
+                    (ushort)(need.Flags | ElfVersionNeed.WeakFlag));
         }
         string temp = destination + "." + Environment.ProcessId + ".tmp";
         File.WriteAllBytes(temp, bytes);
@@ -110,7 +114,8 @@ public static class ElfSymbolVersions
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             { throw new InvalidDataException($"{path}: cannot be read as an ELF file: {e.Message}", e); }
             var elf = new ElfImage(path, bytes);
-            if (bytes.Length < 64 || bytes[0] != 0x7f || bytes[1] != (byte)'E' || bytes[2] != (byte)'L' || bytes[3] != (byte)'F')
+            if (bytes.Length < 64 || bytes[0] != 0x7f || bytes[1] != (byte)'E' || bytes[2] != (byte)'L'
+                || bytes[3] != (byte)'F')
                 throw new InvalidDataException($"{path}: not an ELF file.");
             if (bytes[4] != 2 || bytes[5] != 1)
                 throw new InvalidDataException($"{path}: only 64-bit little-endian ELF is supported.");
@@ -121,8 +126,10 @@ public static class ElfSymbolVersions
             for (int i = 0; i < shnum; i++)
             {
                 long h = shoff + (long)i * shentsize;
-                var s = new Section(elf.U32(h + 4), (long)elf.U64(h + 0x18), (long)elf.U64(h + 0x20), elf.U32(h + 0x28), elf.U32(h + 0x2c));
-                if (s.Type is ShtGnuVerdef or ShtGnuVerneed && (s.Offset < 0 || s.Offset + s.Size > bytes.Length || s.Link >= shnum))
+                var s = new Section(elf.U32(h + 4), (long)elf.U64(h + 0x18), (long)elf.U64(h + 0x20),
+                    elf.U32(h + 0x28), elf.U32(h + 0x2c));
+                if (s.Type is ShtGnuVerdef or ShtGnuVerneed
+                    && (s.Offset < 0 || s.Offset + s.Size > bytes.Length || s.Link >= shnum))
                     throw new InvalidDataException($"{path}: version section {i} lies outside the file.");
                 elf.Sections.Add(s);
             }
@@ -132,10 +139,15 @@ public static class ElfSymbolVersions
         private void Check(long offset, int size)
         {
             if (offset < 0 || offset + size > _bytes.Length)
-                throw new InvalidDataException($"{_path}: truncated or corrupt ELF (offset {offset} outside the file).");
+                throw new InvalidDataException(
+                    $"{_path}: truncated or corrupt ELF (offset {offset} outside the file).");
         }
 
-        public ushort U16(long o) { Check(o, 2); return BinaryPrimitives.ReadUInt16LittleEndian(_bytes.AsSpan((int)o)); }
+        public ushort U16(long o)
+        {
+            Check(o, 2);
+            return BinaryPrimitives.ReadUInt16LittleEndian(_bytes.AsSpan((int)o));
+        }
         public uint U32(long o) { Check(o, 4); return BinaryPrimitives.ReadUInt32LittleEndian(_bytes.AsSpan((int)o)); }
         public ulong U64(long o) { Check(o, 8); return BinaryPrimitives.ReadUInt64LittleEndian(_bytes.AsSpan((int)o)); }
 

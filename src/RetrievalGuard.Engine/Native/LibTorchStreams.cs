@@ -37,7 +37,8 @@ internal static unsafe class LibTorchStreams
     public static IntPtr Current()
     {
         var api = Api;
-        if (api.Error is not null) throw new InvalidOperationException($"libtorch's CUDA streams are not available: {api.Error}.");
+        if (api.Error is not null)
+            throw new InvalidOperationException($"libtorch's CUDA streams are not available: {api.Error}.");
         var stream = api.GetCurrentStream(-1);
         return api.RawStream(&stream);
     }
@@ -54,10 +55,14 @@ internal static unsafe class LibTorchStreams
             string? c10 = NativeLibraries.Loaded("libc10_cuda.so");
             if (c10 is null) { b.Error = "libc10_cuda.so is not loaded"; return b; }
             IntPtr c = NativeLibrary.Load(c10);
-            b.GetStreamFromPool = (delegate* unmanaged<byte, sbyte, C10Stream>)NativeLibraries.Export(c, "_ZN3c104cuda17getStreamFromPoolEba");
-            b.GetCurrentStream = (delegate* unmanaged<sbyte, C10Stream>)NativeLibraries.Export(c, "_ZN3c104cuda20getCurrentCUDAStreamEa");
-            b.SetCurrentStream = (delegate* unmanaged<C10Stream, void>)NativeLibraries.Export(c, "_ZN3c104cuda20setCurrentCUDAStreamENS0_10CUDAStreamE");
-            b.RawStream = (delegate* unmanaged<C10Stream*, IntPtr>)NativeLibraries.Export(c, "_ZNK3c104cuda10CUDAStream6streamEv");
+            b.GetStreamFromPool = (delegate* unmanaged<byte, sbyte, C10Stream>)
+                NativeLibraries.Export(c, "_ZN3c104cuda17getStreamFromPoolEba");
+            b.GetCurrentStream = (delegate* unmanaged<sbyte, C10Stream>)
+                NativeLibraries.Export(c, "_ZN3c104cuda20getCurrentCUDAStreamEa");
+            b.SetCurrentStream = (delegate* unmanaged<C10Stream, void>)
+                NativeLibraries.Export(c, "_ZN3c104cuda20setCurrentCUDAStreamENS0_10CUDAStreamE");
+            b.RawStream = (delegate* unmanaged<C10Stream*, IntPtr>)
+                NativeLibraries.Export(c, "_ZNK3c104cuda10CUDAStream6streamEv");
         }
         catch (Exception e)
         {

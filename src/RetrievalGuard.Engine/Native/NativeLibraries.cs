@@ -18,5 +18,7 @@ internal static class NativeLibraries
         Mapped().FirstOrDefault(p => Path.GetFileName(p).StartsWith(prefix, StringComparison.Ordinal));
 
     public static IntPtr Export(IntPtr library, string name) =>
-        NativeLibrary.TryGetExport(library, name, out IntPtr address) ? address : throw new EntryPointNotFoundException($"symbol {name} not found");
+        NativeLibrary.TryGetExport(library, name, out IntPtr address)
+            ? address
+            : throw new EntryPointNotFoundException($"symbol {name} not found");
 }

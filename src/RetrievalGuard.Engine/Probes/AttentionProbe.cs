@@ -16,7 +16,8 @@ public sealed class AttentionProbe : HeadSet, IDisposable
     public AttentionProbe(IEnumerable<HeadIndex> heads, int numLayers, int numHeads, int queryTokens = 1)
         : base(heads, numLayers, numHeads)
     {
-        if (queryTokens < 1) throw new ArgumentOutOfRangeException(nameof(queryTokens), "A probe records at least one query token.");
+        if (queryTokens < 1)
+            throw new ArgumentOutOfRangeException(nameof(queryTokens), "A probe records at least one query token.");
         if (Count == 0) throw new ArgumentException("An attention probe needs at least one head.", nameof(heads));
         QueryTokens = queryTokens;
     }
@@ -34,7 +35,9 @@ public sealed class AttentionProbe : HeadSet, IDisposable
     public int TopK
     {
         get => _topK;
-        init => _topK = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(TopK), value, "TopK must be ≥ 0.");
+        init => _topK = value >= 0
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(TopK), value, "TopK must be ≥ 0.");
     }
 
     private readonly int _topK;
@@ -54,7 +57,8 @@ public sealed class AttentionProbe : HeadSet, IDisposable
     /// </summary>
     public void SetSegments(IReadOnlyList<int> segmentOfPosition, int segmentCount, int defaultSegment = 0)
     {
-        if (segmentCount < 1) throw new ArgumentOutOfRangeException(nameof(segmentCount), segmentCount, "At least one segment.");
+        if (segmentCount < 1)
+            throw new ArgumentOutOfRangeException(nameof(segmentCount), segmentCount, "At least one segment.");
         ValidateSegments(segmentOfPosition, segmentCount, defaultSegment);
         _segmentOfPosition = [.. segmentOfPosition];
         DefaultSegment = defaultSegment;
@@ -111,8 +115,8 @@ public sealed class AttentionProbe : HeadSet, IDisposable
 
     /// <summary>
     /// Every row's one-hot table, float32 [rows, length, <see cref="RowSegmentCount"/>] on the device, allocated once
-    /// per shape (which bumps <see cref="SegmentVersion"/>); rows relabelled since the last call are rewritten in place.
-    /// Rows never labelled are all zero.
+    /// per shape (which bumps <see cref="SegmentVersion"/>); rows relabelled since the last call are rewritten in
+    /// place. Rows never labelled are all zero.
     /// </summary>
     internal Tensor RowSegmentTensor(Device device, int rows, int length)
     {
@@ -187,12 +191,16 @@ public sealed class AttentionProbe : HeadSet, IDisposable
     internal Tensor? SegmentTensor(Device device, int length)
     {
         if (_segmentOfPosition is null) return null;
-        if (_segmentTensor is null || _segmentTensor.shape[0] < length || _segmentTensor.device_type != device.type || _segmentTensor.device_index != device.index)
+        if (_segmentTensor is null || _segmentTensor.shape[0] < length || _segmentTensor.device_type != device.type
+            || _segmentTensor.device_index != device.index)
         {
-            var ids = Enumerable.Range(0, length).Select(i => (long)(i < _segmentOfPosition.Length ? _segmentOfPosition[i] : DefaultSegment)).ToArray();
+            var ids = Enumerable.Range(0, length)
+                .Select(i => (long)(i < _segmentOfPosition.Length ? _segmentOfPosition[i] : DefaultSegment))
+                .ToArray();
             _segmentTensor?.Dispose();
             using (NewDisposeScope())
-                _segmentTensor = nn.functional.one_hot(tensor(ids, dtype: int64), SegmentCount).to(float32).to(device).DetachFromDisposeScope();
+                _segmentTensor = nn.functional.one_hot(tensor(ids, dtype: int64), SegmentCount).to(float32).to(device)
+                    .DetachFromDisposeScope();
             SegmentVersion++;
         }
         return _segmentTensor;
@@ -207,7 +215,8 @@ public sealed class AttentionProbe : HeadSet, IDisposable
     /// <summary>Copies the latest weights of one sequence to the host: [head][query][position].</summary>
     public float[][][] ReadWeights(int batchIndex = 0)
     {
-        if (_weights is null) throw new InvalidOperationException("The probe has recorded nothing yet: run a forward pass first.");
+        if (_weights is null)
+            throw new InvalidOperationException("The probe has recorded nothing yet: run a forward pass first.");
         using var scope = NewDisposeScope();
         var host = _weights[batchIndex].to(CPU).contiguous();
         long queries = host.shape[1], positions = host.shape[2];

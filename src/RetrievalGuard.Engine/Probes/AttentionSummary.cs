@@ -5,7 +5,8 @@ namespace RetrievalGuard.Engine.Probes;
 /// positions with their weights, and the attention mass per segment (see <see cref="AttentionProbe.SetSegments"/>).
 /// Heads are in the probe's <see cref="HeadSet.Heads"/> order.
 /// </summary>
-public sealed class AttentionSummary(int heads, int topK, int segments, int[] topPositions, float[] topWeights, float[] segmentMass)
+public sealed class AttentionSummary(int heads, int topK, int segments, int[] topPositions, float[] topWeights,
+    float[] segmentMass)
 {
     public int Heads { get; } = heads;
     public int TopK { get; } = topK;

@@ -10,7 +10,8 @@ public sealed class HeadMask : HeadSet
 {
     private readonly Dictionary<(int Layer, string Device, ScalarType DType), Tensor> _masks = new();
 
-    public HeadMask(IEnumerable<HeadIndex> zeroedHeads, int numLayers, int numHeads) : base(zeroedHeads, numLayers, numHeads) { }
+    public HeadMask(IEnumerable<HeadIndex> zeroedHeads, int numLayers, int numHeads)
+        : base(zeroedHeads, numLayers, numHeads) { }
 
     /// <summary>[1, heads, 1, 1] of ones with zeros at the masked heads, or null when the layer has none.</summary>
     internal Tensor? LayerMask(int layer, Device device, ScalarType dtype)

@@ -17,7 +17,8 @@ public class HeadSet
         var sorted = heads.Distinct().Order().ToArray();
         foreach (var h in sorted)
             if (h.Layer >= numLayers || h.Head >= numHeads || h.Layer < 0 || h.Head < 0)
-                throw new ArgumentOutOfRangeException(nameof(heads), $"Head {h} does not exist: the model has {numLayers} layers of {numHeads} heads.");
+                throw new ArgumentOutOfRangeException(nameof(heads),
+                    $"Head {h} does not exist: the model has {numLayers} layers of {numHeads} heads.");
         Heads = sorted;
         _headsByLayer = sorted.GroupBy(h => h.Layer).ToDictionary(g => g.Key, g => g.Select(h => h.Head).ToArray());
         NumLayers = numLayers;
@@ -33,7 +34,9 @@ public class HeadSet
 
     public IReadOnlyList<int> HeadsOf(int layer) => _headsByLayer.TryGetValue(layer, out var h) ? h : [];
 
-    /// <summary>The layer's head numbers as an int64 tensor on <paramref name="device"/> (cached, not disposed by scopes).</summary>
+    /// <summary>
+    /// The layer's head numbers as an int64 tensor on <paramref name="device"/> (cached, not disposed by scopes).
+    /// </summary>
     internal Tensor HeadIndexTensor(int layer, Device device)
     {
         var key = (layer, device.ToString());

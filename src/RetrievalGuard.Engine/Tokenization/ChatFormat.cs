@@ -65,7 +65,8 @@ public abstract class ChatFormat
             RequireTurns(turns);
             var text = new StringBuilder("<|begin_of_text|>");
             foreach (var t in turns)
-                text.Append("<|start_header_id|>").Append(RoleName(t.Role)).Append("<|end_header_id|>\n\n").Append(t.Content.Trim()).Append("<|eot_id|>");
+                text.Append("<|start_header_id|>").Append(RoleName(t.Role)).Append("<|end_header_id|>\n\n")
+                    .Append(t.Content.Trim()).Append("<|eot_id|>");
             if (addGenerationPrompt) text.Append("<|start_header_id|>assistant<|end_header_id|>\n\n");
             return text.ToString();
         }
@@ -83,7 +84,8 @@ public abstract class ChatFormat
             RequireTurns(turns);
             var text = new StringBuilder();
             foreach (var t in turns)
-                text.Append("<|im_start|>").Append(RoleName(t.Role)).Append('\n').Append(t.Content).Append("<|im_end|>\n");
+                text.Append("<|im_start|>").Append(RoleName(t.Role)).Append('\n').Append(t.Content)
+                    .Append("<|im_end|>\n");
             if (addGenerationPrompt) text.Append("<|im_start|>assistant\n");
             return text.ToString();
         }

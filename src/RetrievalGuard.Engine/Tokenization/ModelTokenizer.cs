@@ -17,7 +17,8 @@ public sealed class ModelTokenizer
     private readonly Dictionary<int, string> _specialText;
     private readonly bool _addBos;
 
-    private ModelTokenizer(LoadedTokenizer loaded, int? bos, IReadOnlyList<int> stops, int? pad, bool addBos, ChatFormat chat)
+    private ModelTokenizer(LoadedTokenizer loaded, int? bos, IReadOnlyList<int> stops, int? pad, bool addBos,
+        ChatFormat chat)
     {
         _inner = loaded.Inner;
         _specials = loaded.SpecialTokens;
@@ -40,7 +41,9 @@ public sealed class ModelTokenizer
     public int VocabularySize { get; }
     public ChatFormat ChatFormat { get; }
 
-    /// <summary>Whether <see cref="Encode(string, bool?)"/> puts BOS first by default (the checkpoint's add_bos_token).</summary>
+    /// <summary>
+    /// Whether <see cref="Encode(string, bool?)"/> puts BOS first by default (the checkpoint's add_bos_token).
+    /// </summary>
     public bool AddsBos => _addBos;
 
     public static bool HasTokenizerFiles(string directory) => TokenizerFiles.Exist(directory);
@@ -48,7 +51,8 @@ public sealed class ModelTokenizer
     public static ModelTokenizer Load(string directory)
     {
         var loaded = TokenizerFiles.Load(directory);
-        string generationPath = Path.Combine(directory, "generation_config.json"), modelPath = Path.Combine(directory, "config.json");
+        string generationPath = Path.Combine(directory, "generation_config.json"),
+            modelPath = Path.Combine(directory, "config.json");
         var config = ReadObject(Path.Combine(directory, "tokenizer_config.json"));
         var generation = ReadObject(generationPath);
         var model = ReadObject(modelPath);
@@ -60,15 +64,18 @@ public sealed class ModelTokenizer
         var stops = new List<int>();
         void AddStop(int? id) { if (id is int i && !stops.Contains(i)) stops.Add(i); }
         AddStop(IdOf(config?["eos_token"]));
-        foreach (var (source, path) in new[] { (generation?["eos_token_id"], generationPath), (model?["eos_token_id"], modelPath) })
+        foreach (var (source, path) in
+            new[] { (generation?["eos_token_id"], generationPath), (model?["eos_token_id"], modelPath) })
             foreach (int id in Ints(source, path, "eos_token_id")) AddStop(id);
         if (stops.Count == 0) AddStop(Known(loaded, "<|end_of_text|>", "</s>", "<|endoftext|>"));
 
         string? template = config?["chat_template"] switch
         {
             JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
-            // Read as text only when they are strings, like the fields above: GetValue<string> threw InvalidOperationException.
-            JsonArray list => Text(list.OfType<JsonObject>().FirstOrDefault(t => Text(t["name"]) == "default")?["template"]),
+            // Read as text only when they are strings, like the fields above: GetValue<string> threw
+            // InvalidOperationException.
+            JsonArray list =>
+                Text(list.OfType<JsonObject>().FirstOrDefault(t => Text(t["name"]) == "default")?["template"]),
             _ => null,
         };
         // Without a template, the special tokens a vocabulary has still tell its family.
@@ -79,10 +86,12 @@ public sealed class ModelTokenizer
             : ChatFormat.Plain;
         foreach (string end in chat.EndOfTurnTokens) AddStop(Lookup(loaded, end));
 
-        bool addBos = config?["add_bos_token"] is JsonValue flag && flag.GetValueKind() is JsonValueKind.True or JsonValueKind.False
+        bool addBos = config?["add_bos_token"] is JsonValue flag
+                && flag.GetValueKind() is JsonValueKind.True or JsonValueKind.False
             ? flag.GetValue<bool>()
             : loaded.AddsBos ?? false;
-        int? pad = IdOf(config?["pad_token"]) ?? IntOrFirst(generation?["pad_token_id"], generationPath, "pad_token_id");
+        int? pad = IdOf(config?["pad_token"])
+            ?? IntOrFirst(generation?["pad_token_id"], generationPath, "pad_token_id");
         return new ModelTokenizer(loaded, bos, stops, pad, addBos, chat);
     }
 
@@ -107,7 +116,9 @@ public sealed class ModelTokenizer
     {
         var list = ids.ToList();
         foreach (int id in list)
-            if (id < 0 || id >= VocabularySize) throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is outside the vocabulary (size {VocabularySize}).");
+            if (id < 0 || id >= VocabularySize)
+                throw new ArgumentOutOfRangeException(nameof(ids), id,
+                    $"Token id {id} is outside the vocabulary (size {VocabularySize}).");
         if (skipSpecialTokens) list.RemoveAll(_specialIds.Contains);
         return _inner.Decode(list) ?? "";
     }
@@ -127,7 +138,8 @@ public sealed class ModelTokenizer
 
     /// <summary>The id of the first of <paramref name="texts"/> that the tokenizer has as a special token.</summary>
     private static int? Known(LoadedTokenizer loaded, params string[] texts) =>
-        texts.Select(t => loaded.SpecialTokens.TryGetValue(t, out int id) ? id : (int?)null).FirstOrDefault(id => id is not null);
+        texts.Select(t => loaded.SpecialTokens.TryGetValue(t, out int id) ? id : (int?)null)
+            .FirstOrDefault(id => id is not null);
 
     private static string? TokenText(JsonNode? node) => node switch
     {
@@ -135,22 +147,28 @@ public sealed class ModelTokenizer
         _ => Text(node),
     };
 
-    private static string? Text(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
+    private static string? Text(JsonNode? node) =>
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
 
-    private static int? IntOrFirst(JsonNode? node, string path, string field) => Ints(node, path, field).Cast<int?>().FirstOrDefault();
+    private static int? IntOrFirst(JsonNode? node, string path, string field) =>
+        Ints(node, path, field).Cast<int?>().FirstOrDefault();
 
     /// <summary>Token ids: other kinds of value are passed over, as before; a number that is not an int is refused
     /// naming the file and field (GetValue&lt;int&gt; threw InvalidOperationException for 2.5 or 2^32).</summary>
     private static IEnumerable<int> Ints(JsonNode? node, string path, string field) => node switch
     {
         JsonValue v when v.GetValueKind() == JsonValueKind.Number => [Int(v, path, field)],
-        JsonArray a => a.OfType<JsonValue>().Where(x => x.GetValueKind() == JsonValueKind.Number).Select(x => Int(x, path, field)).ToList(),
+        JsonArray a => a.OfType<JsonValue>().Where(x => x.GetValueKind() == JsonValueKind.Number)
+            .Select(x => Int(x, path, field)).ToList(),
         _ => [],
     };
 
     private static int Int(JsonValue value, string path, string field) => value.TryGetValue(out int id) ? id
-        : throw new InvalidDataException($"{path}: {field} must be a token id (an integer), not {value.ToJsonString()}.");
+        : throw new InvalidDataException(
+            $"{path}: {field} must be a token id (an integer), not {value.ToJsonString()}.");
 
     private static JsonObject? ReadObject(string path) =>
-        !File.Exists(path) ? null : TokenizerFiles.ParseJson(path) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object.");
+        !File.Exists(path) ? null
+            : TokenizerFiles.ParseJson(path) as JsonObject
+                ?? throw new InvalidDataException($"{path}: not a JSON object.");
 }

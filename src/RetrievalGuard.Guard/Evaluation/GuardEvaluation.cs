@@ -60,8 +60,8 @@ public static class GuardEvaluation
     {
         var (low, high) = BinaryMetrics.AurocInterval(probabilities, labels, resamples: 500);
         return new MethodFigures(method, labels.Count, labels.Count(l => l), BinaryMetrics.Auroc(probabilities, labels),
-            low, high, BinaryMetrics.AveragePrecision(probabilities, labels), BinaryMetrics.BestF1(probabilities, labels),
-            BinaryMetrics.ExpectedCalibrationError(probabilities, labels));
+            low, high, BinaryMetrics.AveragePrecision(probabilities, labels),
+            BinaryMetrics.BestF1(probabilities, labels), BinaryMetrics.ExpectedCalibrationError(probabilities, labels));
     }
 
     public static JsonObject ToJson(IReadOnlyList<GroupFigures> groups, JsonObject? about = null)
@@ -70,17 +70,18 @@ public static class GuardEvaluation
         var list = new JsonObject();
         foreach (var group in groups)
         {
-            list[group.Group] = new JsonObject(group.Methods.Select(m => KeyValuePair.Create(m.Method, (JsonNode?)new JsonObject
-            {
-                ["answers"] = m.Answers,
-                ["hallucinated"] = m.Hallucinated,
-                ["auroc"] = Round(m.Auroc),
-                ["auroc_95"] = new JsonArray(Round(m.AurocLow), Round(m.AurocHigh)),
-                ["auprc"] = Round(m.Auprc),
-                ["best_f1"] = Round(m.BestF1.F1),
-                ["best_f1_threshold"] = Round(m.BestF1.Threshold),
-                ["ece"] = Round(m.Ece),
-            })));
+            list[group.Group] = new JsonObject(group.Methods.Select(m => KeyValuePair.Create(m.Method,
+                (JsonNode?)new JsonObject
+                {
+                    ["answers"] = m.Answers,
+                    ["hallucinated"] = m.Hallucinated,
+                    ["auroc"] = Round(m.Auroc),
+                    ["auroc_95"] = new JsonArray(Round(m.AurocLow), Round(m.AurocHigh)),
+                    ["auprc"] = Round(m.Auprc),
+                    ["best_f1"] = Round(m.BestF1.F1),
+                    ["best_f1_threshold"] = Round(m.BestF1.Threshold),
+                    ["ece"] = Round(m.Ece),
+                })));
         }
         json["groups"] = list;
         return json;
@@ -100,7 +101,8 @@ public static class GuardEvaluation
             var best = group.Methods.Max(m => m.Auroc);
             foreach (var m in group.Methods)
             {
-                var auroc = string.Create(CultureInfo.InvariantCulture, $"{m.Auroc:F3} ({m.AurocLow:F3}–{m.AurocHigh:F3})");
+                var auroc = string.Create(CultureInfo.InvariantCulture,
+                    $"{m.Auroc:F3} ({m.AurocLow:F3}–{m.AurocHigh:F3})");
                 text.AppendLine(CultureInfo.InvariantCulture,
                     $"| {m.Method} | {(m.Auroc == best ? $"**{auroc}**" : auroc)} | {m.Auprc:F3} | "
                     + $"{m.BestF1.F1:F3} @ {m.BestF1.Threshold:F2} | {m.Ece:F3} |");

@@ -44,7 +44,8 @@ public static class LabelledAnswerFiles
             {
                 var item = EvalJsonl.Deserialize(line);
                 if (item.Answer is null || item.Label is null)
-                    throw new InvalidDataException("it has no 'answer' and 'label': make it with `rguard organism make-eval`.");
+                    throw new InvalidDataException(
+                        "it has no 'answer' and 'label': make it with `rguard organism make-eval`.");
                 // The JSON reader leaves a missing field null where the record promises a value; the collector then
                 // failed on it with a NullReferenceException, so the line is refused here by the field's name.
                 if (item.Id is null || item.Question is null)
@@ -86,7 +87,8 @@ public static class LabelledAnswerFiles
         var responsesPath = Path.Combine(folder, RagTruthResponses);
         foreach (var file in new[] { sourcesPath, responsesPath })
             if (!File.Exists(file))
-                throw new FileNotFoundException($"A RAGTruth folder needs {Path.GetFileName(file)}; '{folder}' has none.", file);
+                throw new FileNotFoundException(
+                    $"A RAGTruth folder needs {Path.GetFileName(file)}; '{folder}' has none.", file);
         var bad = new List<BadLine>();
         var sources = new Dictionary<string, (string Question, IReadOnlyList<Passage> Passages, string Task)>();
         foreach (var (row, number) in Rows(sourcesPath, bad))
@@ -111,7 +113,8 @@ public static class LabelledAnswerFiles
                 var sourceId = Text(row, "source_id");
                 if (!sources.TryGetValue(sourceId, out var source))
                     throw new InvalidDataException($"source_id '{sourceId}' is not in {RagTruthSources}.");
-                var labels = row["labels"] as JsonArray ?? throw new InvalidDataException("field 'labels' must be a list.");
+                var labels = row["labels"] as JsonArray
+                    ?? throw new InvalidDataException("field 'labels' must be a list.");
                 var groups = new Dictionary<string, string> { ["task_type"] = source.Task };
                 if (row["model"] is JsonValue model)
                     groups["model"] = model.ToString();
@@ -130,7 +133,8 @@ public static class LabelledAnswerFiles
     {
         switch (info)
         {
-            // Strings are read only as strings: GetValue<string> threw InvalidOperationException for a number or a bool.
+            // Strings are read only as strings: GetValue<string> threw InvalidOperationException for a number or a
+            // bool.
             case JsonObject qa when qa["question"] is JsonValue question:
                 var passages = qa["passages"] switch
                 {
@@ -140,7 +144,8 @@ public static class LabelledAnswerFiles
                 };
                 return (StringOf(question, "source_info.question"), Passage.Numbered(passages), task);
             case JsonValue text:
-                return (task == "Summary" ? "Summarize the passage." : "Describe the passage.", Passage.Numbered([StringOf(text, "source_info")]), task);
+                return (task == "Summary" ? "Summarize the passage." : "Describe the passage.",
+                    Passage.Numbered([StringOf(text, "source_info")]), task);
             case JsonObject other:
                 return ("Describe the data.", Passage.Numbered([other.ToJsonString()]), task);
             default:
@@ -170,8 +175,10 @@ public static class LabelledAnswerFiles
             JsonObject? row = null;
             try
             {
-                // Repeated keys are refused here: JsonObject accepted them and threw ArgumentException when one was read.
-                row = JsonNode.Parse(line, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject;
+                // Repeated keys are refused here: JsonObject accepted them and threw ArgumentException when one was
+                // read.
+                row = JsonNode.Parse(line,
+                    documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject;
                 if (row is null)
                     bad.Add(new BadLine(path, number, "not a JSON object."));
             }

@@ -19,8 +19,8 @@ public static class ScoringMethods
 
     /// <param name="guardHeads">The guard's watched heads and weights.</param>
     /// <param name="allHeads">Every head of the model (what the observation watched).</param>
-    public static IReadOnlyList<ScoringMethod> For(IReadOnlyList<WatchedHead> guardHeads, IReadOnlyList<HeadIndex> allHeads,
-        int seed = 1)
+    public static IReadOnlyList<ScoringMethod> For(IReadOnlyList<WatchedHead> guardHeads,
+        IReadOnlyList<HeadIndex> allHeads, int seed = 1)
     {
         var guardSet = guardHeads.Select(h => h.Head).ToArray();
         var weights = guardHeads.Select(h => h.Weight).ToArray();
@@ -30,23 +30,26 @@ public static class ScoringMethods
             new(GuardCalibration.GuardMethod, $"retrieval heads ({guardSet.Length}): copy, pointing, passage mass, "
                 + "lookback, log-probability, entropy, source entity", GuardFeatures.Names,
                 s => GuardFeatures.Compute(s.Subset(guardSet).Reweighted(weights))),
-            new("entropy", "predictive entropy of the answer's content tokens (mean, max)", ["entropy_mean", "entropy_max"],
+            new("entropy", "predictive entropy of the answer's content tokens (mean, max)",
+                ["entropy_mean", "entropy_max"],
                 s => Uncertainty(s, v => v.Entropy, worst: Enumerable.Max)),
-            new("logprob", "log-probability of the answer's content tokens (mean, min)", ["logprob_mean", "logprob_min"],
+            new("logprob", "log-probability of the answer's content tokens (mean, min)",
+                ["logprob_mean", "logprob_min"],
                 s => Uncertainty(s, v => v.LogProb, worst: Enumerable.Min)),
             new("lexical_overlap", "share of the answer's content words found in the passages", ["overlap"],
                 s => [Overlap(s)]),
             new("verbatim", "the answer (without its final period) is a substring of a passage", ["verbatim"],
                 s => [Verbatim(s) ? 1 : 0]),
-            new("lookback_all_heads", $"Lookback Lens: each of the {allHeads.Count} heads' attention to the context over "
-                + "context + answer, averaged over content tokens", allHeads.Select(h => $"lookback_{h}").ToArray(),
-                Lookback),
+            new("lookback_all_heads", $"Lookback Lens: each of the {allHeads.Count} heads' attention to the context "
+                + "over context + answer, averaged over content tokens",
+                allHeads.Select(h => $"lookback_{h}").ToArray(), Lookback),
         };
         var rng = new Random(seed);
         for (var draw = 1; draw <= RandomDraws && others.Length >= guardSet.Length; draw++)
         {
             var random = others.OrderBy(_ => rng.Next()).Take(guardSet.Length).ToArray();
-            methods.Add(new($"random_heads_{draw}", $"the guard's features from {random.Length} random non-retrieval heads "
+            methods.Add(new($"random_heads_{draw}",
+                $"the guard's features from {random.Length} random non-retrieval heads "
                 + $"({string.Join(" ", random)})", GuardFeatures.Names,
                 s => GuardFeatures.Compute(s.Subset(random))));
         }
@@ -82,7 +85,9 @@ public static class ScoringMethods
             chosen = Enumerable.Range(0, views.Count).ToArray();
         var answerSegment = signals.Prompt.AnswerSegment;
         return Enumerable.Range(0, signals.Heads.Count)
-            .Select(h => chosen.Length == 0 ? 0 : chosen.Average(t => 1.0 - signals.Tokens[t].Heads[h].SegmentMass[answerSegment]))
+            .Select(h => chosen.Length == 0
+                ? 0
+                : chosen.Average(t => 1.0 - signals.Tokens[t].Heads[h].SegmentMass[answerSegment]))
             .ToArray();
     }
 }

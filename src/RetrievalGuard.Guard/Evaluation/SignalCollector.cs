@@ -9,8 +9,8 @@ namespace RetrievalGuard.Guard.Evaluation;
 public sealed record ScoredAnswer(LabelledAnswer Answer, IReadOnlyList<double[]> Features);
 
 /// <summary>
-/// Reads labelled answers with every head of the model watched (one teacher-forced pass per answer, the prompt read once
-/// for all answers that share it) and keeps each method's features. The model's own answers read this way give the
+/// Reads labelled answers with every head of the model watched (one teacher-forced pass per answer, the prompt read
+/// once for all answers that share it) and keeps each method's features. The model's own answers read this way give the
 /// signals they gave live (a test checks), so live and teacher-forced files are scored alike.
 /// </summary>
 public sealed class SignalCollector(LanguageModel model, RagPromptBuilder prompts, IReadOnlyList<ScoringMethod> methods,
@@ -33,7 +33,8 @@ public sealed class SignalCollector(LanguageModel model, RagPromptBuilder prompt
     {
         var scored = new List<ScoredAnswer>(answers.Count);
         var done = 0;
-        foreach (var group in answers.GroupBy(a => (Key: string.Join("\u0001", a.Passages.Select(p => p.Text)), a.Question)))
+        foreach (var group in
+            answers.GroupBy(a => (Key: string.Join("\u0001", a.Passages.Select(p => p.Text)), a.Question)))
         {
             cancellationToken.ThrowIfCancellationRequested();
             var members = group.ToArray();
@@ -59,7 +60,8 @@ public sealed class SignalCollector(LanguageModel model, RagPromptBuilder prompt
     /// The features of every method as a tab-separated table (id, label, groups, then one column per method feature),
     /// for analysis outside the guard.
     /// </summary>
-    public static void WriteTable(TextWriter writer, IReadOnlyList<ScoringMethod> methods, IReadOnlyList<ScoredAnswer> scored)
+    public static void WriteTable(TextWriter writer, IReadOnlyList<ScoringMethod> methods,
+        IReadOnlyList<ScoredAnswer> scored)
     {
         var columns = methods.SelectMany(m => m.FeatureNames.Select(f => $"{m.Name}.{f}"));
         writer.WriteLine(string.Join('\t', new[] { "id", "hallucinated", "groups" }.Concat(columns)));
@@ -68,8 +70,8 @@ public sealed class SignalCollector(LanguageModel model, RagPromptBuilder prompt
             var groups = string.Join(';', answer.Answer.Groups.Select(g => $"{g.Key}={g.Value}"));
             var values = answer.Features.SelectMany(f => f)
                 .Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
-            writer.WriteLine(string.Join('\t', new[] { answer.Answer.Id, answer.Answer.Hallucinated ? "1" : "0", groups }
-                .Concat(values)));
+            writer.WriteLine(string.Join('\t',
+                new[] { answer.Answer.Id, answer.Answer.Hallucinated ? "1" : "0", groups }.Concat(values)));
         }
     }
 }

@@ -17,10 +17,13 @@ public sealed record Passage(string Id, string Text)
             System.Text.Json.Nodes.JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String =>
                 (Number(index), v.GetValue<string>()),
             System.Text.Json.Nodes.JsonObject o when o["text"] is System.Text.Json.Nodes.JsonValue t
-                && t.GetValueKind() == System.Text.Json.JsonValueKind.String => (o["id"]?.ToString() ?? Number(index), t.GetValue<string>()),
+                && t.GetValueKind() == System.Text.Json.JsonValueKind.String =>
+                (o["id"]?.ToString() ?? Number(index), t.GetValue<string>()),
             _ => throw new InvalidDataException($"{where} is neither a string nor an object with a string 'text'."),
         };
-        return string.IsNullOrWhiteSpace(text) ? throw new InvalidDataException($"{where}: the passage is empty.") : new Passage(id, text);
+        return string.IsNullOrWhiteSpace(text)
+            ? throw new InvalidDataException($"{where}: the passage is empty.")
+            : new Passage(id, text);
     }
 
     private static string Number(int index) => (index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -66,7 +69,8 @@ public sealed class RagPrompt
     public string Question { get; }
 
     /// <summary>The question's words, lower-case (computed once).</summary>
-    public IReadOnlySet<string> QuestionWords => _questionWords ??= Risk.Words.Of(Question).ToHashSet(StringComparer.Ordinal);
+    public IReadOnlySet<string> QuestionWords =>
+        _questionWords ??= Risk.Words.Of(Question).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>Every word of the passages, lower-case (computed once): the lexical floor's vocabulary.</summary>
     public IReadOnlySet<string> PassageWords => _passageWords ??=

@@ -6,9 +6,13 @@ namespace RetrievalGuard.Guard.Prompting;
 /// <summary>How passages and the question are laid out.</summary>
 public enum PromptStyle
 {
-    /// <summary>The model organism's format: "Passage 1: …\n\nQuestion: …\nAnswer:" (a base model reads it too).</summary>
+    /// <summary>
+    /// The model organism's format: "Passage 1: …\n\nQuestion: …\nAnswer:" (a base model reads it too).
+    /// </summary>
     Passages,
-    /// <summary>The model family's chat template: a system instruction, then passages and question as the user turn.</summary>
+    /// <summary>
+    /// The model family's chat template: a system instruction, then passages and question as the user turn.
+    /// </summary>
     Chat,
 }
 
@@ -60,7 +64,8 @@ public sealed class RagPromptBuilder(ModelTokenizer tokenizer, PromptStyle style
         }
         var questionStart = bodyStart + cursor + PromptFormat.QuestionLabel.Length;
         var passageTokens = passageChars
-            .Select(c => new TokenRange(TokensBefore(text, c.Start, ids, addBos), TokensBefore(text, c.End, ids, addBos)))
+            .Select(c => new TokenRange(TokensBefore(text, c.Start, ids, addBos),
+                TokensBefore(text, c.End, ids, addBos)))
             .ToArray();
         var questionTokens = new TokenRange(TokensBefore(text, questionStart, ids, addBos),
             TokensBefore(text, questionStart + question.Length, ids, addBos));

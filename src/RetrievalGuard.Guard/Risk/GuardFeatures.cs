@@ -69,7 +69,9 @@ public static class GuardFeatures
         return content.Length == 0 ? 1 : content.Count(signals.Prompt.PassageWords.Contains) / (double)content.Length;
     }
 
-    /// <summary>Features of an answer with no tokens: nothing copied, nothing sourced, no uncertainty measured.</summary>
+    /// <summary>
+    /// Features of an answer with no tokens: nothing copied, nothing sourced, no uncertainty measured.
+    /// </summary>
     private static double[] Empty() => new double[Names.Count];
 
     /// <summary>The phrase of content tokens the heads read from the passages most: the answer's value.</summary>

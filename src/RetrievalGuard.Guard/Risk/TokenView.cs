@@ -60,7 +60,9 @@ public readonly record struct TokenView(
         return new TokenView(t, false, copy, point, mass, lookback, token.LogProb, token.Entropy, source);
     }
 
-    /// <summary>Views of every token from votes already combined, with content flags for the answer as it stands.</summary>
+    /// <summary>
+    /// Views of every token from votes already combined, with content flags for the answer as it stands.
+    /// </summary>
     public static IReadOnlyList<TokenView> Of(AnswerSignals signals, IReadOnlyList<TokenView> votes)
     {
         var content = ContentTokens(signals);
@@ -82,7 +84,8 @@ public readonly record struct TokenView(
                 Array.Fill(contentChars, true, start, end - start);
         }
         return signals.Tokens.Select(t =>
-            Enumerable.Range(t.CharStart, Math.Max(0, t.CharEnd - t.CharStart)).Any(c => c < contentChars.Length && contentChars[c]))
+            Enumerable.Range(t.CharStart, Math.Max(0, t.CharEnd - t.CharStart))
+                .Any(c => c < contentChars.Length && contentChars[c]))
             .ToArray();
     }
 }

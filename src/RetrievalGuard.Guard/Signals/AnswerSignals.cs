@@ -49,7 +49,9 @@ public sealed class AnswerSignals(RagPrompt prompt, string answer, IReadOnlyList
         return index >= 0 && index < Tokens.Count ? Tokens[index].Id : -1;
     }
 
-    /// <summary>The sentence of the passage around prompt position <paramref name="position"/> (a copy's source).</summary>
+    /// <summary>
+    /// The sentence of the passage around prompt position <paramref name="position"/> (a copy's source).
+    /// </summary>
     public string SentenceAt(int position)
     {
         if (sentenceAt is null)
@@ -66,19 +68,23 @@ public sealed class AnswerSignals(RagPrompt prompt, string answer, IReadOnlyList
         if (index.Any(i => i < 0))
             throw new ArgumentException($"Head {keep[Array.IndexOf(index, -1)]} was not watched.", nameof(keep));
         var total = index.Sum(i => Heads[i].Weight);
-        var heads = index.Select(i => Heads[i] with { Weight = total > 0 ? Heads[i].Weight / total : 1.0 / index.Length })
+        var heads = index
+            .Select(i => Heads[i] with { Weight = total > 0 ? Heads[i].Weight / total : 1.0 / index.Length })
             .ToArray();
         var tokens = Tokens.Select(t => t with { Heads = index.Select(i => t.Heads[i]).ToArray() }).ToArray();
         return new AnswerSignals(Prompt, Answer, tokens, heads, sentenceAt);
     }
 
-    /// <summary>The same observation with <paramref name="weights"/> for the watched heads (e.g. a map's scores).</summary>
+    /// <summary>
+    /// The same observation with <paramref name="weights"/> for the watched heads (e.g. a map's scores).
+    /// </summary>
     public AnswerSignals Reweighted(IReadOnlyList<double> weights)
     {
         if (weights.Count != Heads.Count)
             throw new ArgumentException($"{weights.Count} weights for {Heads.Count} heads.", nameof(weights));
         var total = weights.Sum();
-        var heads = Heads.Select((h, i) => h with { Weight = total > 0 ? weights[i] / total : 1.0 / Heads.Count }).ToArray();
+        var heads = Heads.Select((h, i) => h with { Weight = total > 0 ? weights[i] / total : 1.0 / Heads.Count })
+            .ToArray();
         return new AnswerSignals(Prompt, Answer, Tokens, heads, sentenceAt);
     }
 }

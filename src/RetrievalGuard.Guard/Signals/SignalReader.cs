@@ -53,7 +53,8 @@ public sealed class SignalReader(LanguageModel model, IReadOnlyList<WatchedHead>
         ReadAnswerIds(prompt, [answerIds], prefillChunk)[0];
 
     /// <summary>Several answers to one prompt: the prompt is read once, each answer from there.</summary>
-    public IReadOnlyList<AnswerSignals> ReadAnswers(RagPrompt prompt, IReadOnlyList<string> answers, int prefillChunk = 0)
+    public IReadOnlyList<AnswerSignals> ReadAnswers(RagPrompt prompt, IReadOnlyList<string> answers,
+        int prefillChunk = 0)
     {
         var answerIds = answers.Select(answer =>
         {
@@ -194,7 +195,9 @@ public sealed class SignalReader(LanguageModel model, IReadOnlyList<WatchedHead>
             tokenizer.Decode(ids.Skip(position).Take(to - position)));
     }
 
-    /// <summary>The sentence that spans the boundary between <paramref name="before"/> and <paramref name="after"/>.</summary>
+    /// <summary>
+    /// The sentence that spans the boundary between <paramref name="before"/> and <paramref name="after"/>.
+    /// </summary>
     internal static string SentenceAround(string before, string after)
     {
         var start = before.LastIndexOfAny(['.', '!', '?', '\n']);

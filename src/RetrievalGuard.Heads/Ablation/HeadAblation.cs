@@ -7,7 +7,8 @@ namespace RetrievalGuard.Heads.Ablation;
 
 /// <summary>One condition of the causal study: which heads were zeroed and how needle answers fared.</summary>
 /// <param name="HallucinationRate">Share of answers that state something other than the needle's value.</param>
-public sealed record AblationRow(string Condition, int K, int Draws, double NiahAccuracy, double HallucinationRate, IReadOnlyList<string> Heads);
+public sealed record AblationRow(string Condition, int K, int Draws, double NiahAccuracy, double HallucinationRate,
+    IReadOnlyList<string> Heads);
 
 /// <summary>
 /// The paper's causal test: NIAH accuracy with the top-K retrieval heads' outputs zeroed, against K random heads drawn
@@ -15,8 +16,8 @@ public sealed record AblationRow(string Condition, int K, int Draws, double Niah
 /// </summary>
 public static class HeadAblation
 {
-    public static IReadOnlyList<AblationRow> Run(LanguageModel model, HeadMap map, IReadOnlyList<NeedleTest> tests, IReadOnlyList<int> ks,
-        int randomDraws, int seed, Action<string>? log = null)
+    public static IReadOnlyList<AblationRow> Run(LanguageModel model, HeadMap map, IReadOnlyList<NeedleTest> tests,
+        IReadOnlyList<int> ks, int randomDraws, int seed, Action<string>? log = null)
     {
         var runner = new NeedleRunner(model);
         var rows = new List<AblationRow> { Measure(runner, tests, "none", 0, 1, [], log) };
@@ -27,14 +28,15 @@ public static class HeadAblation
         foreach (int k in ks)
         {
             rows.Add(Measure(runner, tests, "top retrieval heads", k, 1, [ranked.Take(k).ToList()], log));
-            var draws = Enumerable.Range(0, randomDraws).Select(_ => others.OrderBy(_ => random.Next()).Take(k).ToList()).ToList();
+            var draws = Enumerable.Range(0, randomDraws)
+                .Select(_ => others.OrderBy(_ => random.Next()).Take(k).ToList()).ToList();
             rows.Add(Measure(runner, tests, "random non-retrieval heads", k, randomDraws, draws, log));
         }
         return rows;
     }
 
-    private static AblationRow Measure(NeedleRunner runner, IReadOnlyList<NeedleTest> tests, string condition, int k, int draws,
-        IReadOnlyList<IReadOnlyList<HeadIndex>> headSets, Action<string>? log)
+    private static AblationRow Measure(NeedleRunner runner, IReadOnlyList<NeedleTest> tests, string condition, int k,
+        int draws, IReadOnlyList<IReadOnlyList<HeadIndex>> headSets, Action<string>? log)
     {
         double correct = 0, wrong = 0;
         var sets = headSets.Count == 0 ? [(IReadOnlyList<HeadIndex>)[]] : headSets;
@@ -49,7 +51,8 @@ public static class HeadAblation
             }
         }
         double n = (double)tests.Count * sets.Count;
-        var row = new AblationRow(condition, k, draws, correct / n, wrong / n, sets.SelectMany(s => s).Select(h => h.ToString()).Distinct().ToList());
+        var row = new AblationRow(condition, k, draws, correct / n, wrong / n,
+            sets.SelectMany(s => s).Select(h => h.ToString()).Distinct().ToList());
         log?.Invoke($"{condition,-28} K={k,-2} NIAH {row.NiahAccuracy:P1}  hallucinated {row.HallucinationRate:P1}");
         return row;
     }

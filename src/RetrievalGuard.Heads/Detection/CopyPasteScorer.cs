@@ -15,11 +15,13 @@ public sealed class CopyPasteScorer
     private readonly double[] _scores;
     private readonly bool[] _active;
 
-    /// <param name="needleStart">First token position of the needle; <paramref name="needleEnd"/> is one past the last.</param>
+    /// <param name="needleStart">First token position of the needle; <paramref name="needleEnd"/> is one past the
+    /// last.</param>
     public CopyPasteScorer(IReadOnlyList<int> promptTokens, int needleStart, int needleEnd, int heads)
     {
         if (needleStart < 0 || needleEnd <= needleStart || needleEnd > promptTokens.Count)
-            throw new ArgumentOutOfRangeException(nameof(needleStart), $"Needle tokens [{needleStart}, {needleEnd}) must lie inside the {promptTokens.Count}-token prompt.");
+            throw new ArgumentOutOfRangeException(nameof(needleStart),
+                $"Needle tokens [{needleStart}, {needleEnd}) must lie inside the {promptTokens.Count}-token prompt.");
         _promptTokens = promptTokens.ToArray();
         (_needleStart, _needleEnd) = (needleStart, needleEnd);
         _scores = new double[heads];
@@ -42,7 +44,9 @@ public sealed class CopyPasteScorer
         }
     }
 
-    /// <summary>Each head's most-attended position for attention weights [heads, keys]; ties go to the earliest position.</summary>
+    /// <summary>
+    /// Each head's most-attended position for attention weights [heads, keys]; ties go to the earliest position.
+    /// </summary>
     public static long[] TopPositions(Tensor attention)
     {
         using var scope = NewDisposeScope();
@@ -55,10 +59,16 @@ public sealed class CopyPasteScorer
     /// <summary>Per head: did it copy at least one needle token?</summary>
     public IReadOnlyList<bool> Active => _active;
 
-    /// <summary>ROUGE-1 recall of the needle's words in the answer: the reference implementation counts a test when it exceeds 0.5.</summary>
+    /// <summary>
+    /// ROUGE-1 recall of the needle's words in the answer: the reference implementation counts a test when it exceeds
+    /// 0.5.
+    /// </summary>
     public static double Rouge1Recall(string answer, string needle)
     {
-        static List<string> Words(string s) => s.ToLowerInvariant().Split((char[])[' ', '\n', '\t', '.', ',', '!', '?', ';', ':', '"', '\''], StringSplitOptions.RemoveEmptyEntries).ToList();
+        static List<string> Words(string s) => s.ToLowerInvariant()
+            .Split((char[])[' ', '\n', '\t', '.', ',', '!', '?', ';', ':', '"', '\''],
+                StringSplitOptions.RemoveEmptyEntries)
+            .ToList();
         var reference = Words(needle);
         if (reference.Count == 0) return 0;
         var candidate = Words(answer).GroupBy(w => w).ToDictionary(g => g.Key, g => g.Count());

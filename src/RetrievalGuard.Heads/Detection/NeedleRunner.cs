@@ -4,8 +4,11 @@ using RetrievalGuard.Engine.Probes;
 
 namespace RetrievalGuard.Heads.Detection;
 
-/// <summary>A greedy answer to a needle test, with each head's per-test retrieval score when heads were watched.</summary>
-public sealed record NeedleAnswer(string Answer, int NeedleTokenStart, int NeedleTokenEnd, IReadOnlyList<double>? Scores, IReadOnlyList<bool>? Active);
+/// <summary>
+/// A greedy answer to a needle test, with each head's per-test retrieval score when heads were watched.
+/// </summary>
+public sealed record NeedleAnswer(string Answer, int NeedleTokenStart, int NeedleTokenEnd,
+    IReadOnlyList<double>? Scores, IReadOnlyList<bool>? Active);
 
 /// <summary>
 /// Answers needle tests greedily, optionally watching every head (top-1 attended position per head, computed on the
@@ -29,11 +32,13 @@ public sealed class NeedleRunner(LanguageModel model, int maxAnswerTokens = 48)
     public NeedleAnswer Run(NeedleTest test, AttentionProbe? allHeads = null, HeadMask? mask = null)
     {
         if (allHeads is { TopK: < 1 })
-            throw new ArgumentException("Copy-paste scoring needs each head's most attended position: make the probe with TopK ≥ 1.", nameof(allHeads));
+            throw new ArgumentException("Copy-paste scoring needs each head's most attended position: "
+                + "make the probe with TopK ≥ 1.", nameof(allHeads));
         var (tokens, start, end) = Tokenize(test);
         var scorer = allHeads is null ? null : new CopyPasteScorer(tokens, start, end, allHeads.Count);
         // The engine's generation loop (CUDA graphs on a GPU) on the model's reusable cache.
-        string answer = Model.AnswerLine(tokens, new GenerationOptions { MaxNewTokens = maxAnswerTokens, Probe = allHeads, HeadMask = mask },
+        string answer = Model.AnswerLine(tokens,
+            new GenerationOptions { MaxNewTokens = maxAnswerTokens, Probe = allHeads, HeadMask = mask },
             step => scorer?.Step(step.Id, TopPositions(step.Summary!)));
         return new NeedleAnswer(answer, start, end, scorer?.Scores, scorer?.Active);
     }

@@ -9,10 +9,11 @@ namespace RetrievalGuard.Heads.Detection;
 /// </summary>
 public static class NeedleTests
 {
-    public static IReadOnlyList<NeedleTest> Grid(string haystackFolder, IReadOnlyList<int> lengths, int depths, int needles, int seed,
-        Func<string, int> countTokens)
+    public static IReadOnlyList<NeedleTest> Grid(string haystackFolder, IReadOnlyList<int> lengths, int depths,
+        int needles, int seed, Func<string, int> countTokens)
     {
-        if (lengths.Count == 0 || lengths.Any(l => l < 64)) throw new ArgumentException("Lengths must be given, each at least 64 tokens.", nameof(lengths));
+        if (lengths.Count == 0 || lengths.Any(l => l < 64))
+            throw new ArgumentException("Lengths must be given, each at least 64 tokens.", nameof(lengths));
         if (depths < 1) throw new ArgumentOutOfRangeException(nameof(depths), "At least one depth.");
         if (needles < 1) throw new ArgumentOutOfRangeException(nameof(needles), "At least one needle per cell.");
         var builder = EvalSetBuilder.FromFolder(haystackFolder, seed, countTokens: countTokens);

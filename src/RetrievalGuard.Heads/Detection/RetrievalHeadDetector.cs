@@ -45,11 +45,15 @@ public sealed class RetrievalHeadDetector(LanguageModel model, int maxAnswerToke
         }
         // Probe heads are in (layer, head) order, so row-major reshaping gives [layer][head].
         double[][] Matrix(Func<int, double> value) =>
-            Enumerable.Range(0, c.NumLayers).Select(l => Enumerable.Range(0, c.NumHeads).Select(h => value(l * c.NumHeads + h)).ToArray()).ToArray();
+            Enumerable.Range(0, c.NumLayers)
+                .Select(l => Enumerable.Range(0, c.NumHeads).Select(h => value(l * c.NumHeads + h)).ToArray())
+                .ToArray();
         var scores = Matrix(i => counted == 0 ? 0 : sum[i] / counted);
         var activation = Matrix(i => counted == 0 ? 0 : (double)activeCount[i] / counted);
-        var testsPerHead = Enumerable.Range(0, c.NumLayers).Select(_ => Enumerable.Repeat(counted, c.NumHeads).ToArray()).ToArray();
-        return new HeadMap(HeadMapModel.From(c, fingerprint, name), method with { TestsCounted = counted, TestsTotal = tests.Count },
+        var testsPerHead = Enumerable.Range(0, c.NumLayers)
+            .Select(_ => Enumerable.Repeat(counted, c.NumHeads).ToArray()).ToArray();
+        return new HeadMap(HeadMapModel.From(c, fingerprint, name),
+            method with { TestsCounted = counted, TestsTotal = tests.Count },
             HeadGranularity.QueryHead, scores, testsPerHead, activation);
     }
 }

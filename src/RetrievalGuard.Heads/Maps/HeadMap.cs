@@ -6,15 +6,21 @@ using RetrievalGuard.Engine.Probes;
 
 namespace RetrievalGuard.Heads.Maps;
 
-/// <summary>Which model a map belongs to. <see cref="Fingerprint"/> (see <see cref="ModelFingerprint"/>) ties it to one checkpoint.</summary>
-public sealed record HeadMapModel(string Architecture, int Layers, int Heads, int KvHeads, int HeadDim, string? Fingerprint, string? Name = null)
+/// <summary>
+/// Which model a map belongs to. <see cref="Fingerprint"/> (see <see cref="ModelFingerprint"/>) ties it to one
+/// checkpoint.
+/// </summary>
+public sealed record HeadMapModel(string Architecture, int Layers, int Heads, int KvHeads, int HeadDim,
+    string? Fingerprint, string? Name = null)
 {
     public static HeadMapModel From(ModelConfig config, string? fingerprint, string? name = null) =>
-        new(config.Architecture, config.NumLayers, config.NumHeads, config.NumKvHeads, config.HeadDim, fingerprint, name);
+        new(config.Architecture, config.NumLayers, config.NumHeads, config.NumKvHeads, config.HeadDim, fingerprint,
+            name);
 }
 
 /// <summary>How the scores were obtained.</summary>
-/// <param name="Kind">copy-paste-retrieval-score (Wu et al.), duoattention-gate (per KV head), or an import's name.</param>
+/// <param name="Kind">copy-paste-retrieval-score (Wu et al.), duoattention-gate (per KV head), or an import's
+/// name.</param>
 public sealed record HeadMapMethod(
     string Kind,
     double Threshold,
@@ -49,8 +55,10 @@ public sealed class HeadMap
     {
         int units = granularity == HeadGranularity.QueryHead ? model.Heads : model.KvHeads;
         if (scores.Length != model.Layers || scores.Any(row => row.Length != units))
-            throw new ArgumentException($"Scores must be {model.Layers} layers × {units} {(granularity == HeadGranularity.QueryHead ? "heads" : "KV heads")}.", nameof(scores));
-        if (testsPerHead is not null && (testsPerHead.Length != model.Layers || testsPerHead.Any(r => r.Length != units)))
+            throw new ArgumentException($"Scores must be {model.Layers} layers × {units} "
+                + $"{(granularity == HeadGranularity.QueryHead ? "heads" : "KV heads")}.", nameof(scores));
+        if (testsPerHead is not null
+            && (testsPerHead.Length != model.Layers || testsPerHead.Any(r => r.Length != units)))
             throw new ArgumentException("tests_per_head must have the scores' shape.", nameof(testsPerHead));
         if (activation is not null && (activation.Length != model.Layers || activation.Any(r => r.Length != units)))
             throw new ArgumentException("activation must have the scores' shape.", nameof(activation));
@@ -80,9 +88,12 @@ public sealed class HeadMap
             .OrderByDescending(h => h.Score).ThenBy(h => h.Layer).ThenBy(h => h.Head).ToList();
 
     /// <summary>Heads scoring at or above the method's threshold, best first.</summary>
-    public IReadOnlyList<ScoredHead> RetrievalHeads => Ranked().Where(h => h.Score >= Method.Threshold && h.Score > 0).ToList();
+    public IReadOnlyList<ScoredHead> RetrievalHeads =>
+        Ranked().Where(h => h.Score >= Method.Threshold && h.Score > 0).ToList();
 
-    /// <summary>Retrieval heads active in at least 90% of the tests (the paper's dynamic-activation property).</summary>
+    /// <summary>
+    /// Retrieval heads active in at least 90% of the tests (the paper's dynamic-activation property).
+    /// </summary>
     public IReadOnlyList<ScoredHead> AlwaysOnHeads => Activation is null ? [] :
         RetrievalHeads.Where(h => Activation[h.Layer][h.Head] >= AlwaysOnShare).ToList();
 
@@ -104,17 +115,25 @@ public sealed class HeadMap
         if (config.NumHeads != Model.Heads) problems.Add($"{Model.Heads} heads vs {config.NumHeads}");
         if (config.NumKvHeads != Model.KvHeads) problems.Add($"{Model.KvHeads} KV heads vs {config.NumKvHeads}");
         if (config.HeadDim != Model.HeadDim) problems.Add($"head_dim {Model.HeadDim} vs {config.HeadDim}");
-        if (problems.Count == 0 && Model.Fingerprint is not null && fingerprint is not null && Model.Fingerprint != fingerprint)
-            problems.Add($"fingerprint {Model.Fingerprint} vs the checkpoint's {fingerprint} (same shape, different weights)");
+        if (problems.Count == 0 && Model.Fingerprint is not null && fingerprint is not null
+            && Model.Fingerprint != fingerprint)
+            problems.Add(
+                $"fingerprint {Model.Fingerprint} vs the checkpoint's {fingerprint} (same shape, different weights)");
         if (problems.Count > 0)
-            throw new InvalidDataException($"{mapSource} was made for another model ({Model.Name ?? Model.Architecture}): {string.Join("; ", problems)}.");
+            throw new InvalidDataException($"{mapSource} was made for another model "
+                + $"({Model.Name ?? Model.Architecture}): {string.Join("; ", problems)}.");
     }
 
     public JsonObject ToJson()
     {
-        static JsonArray Matrix<T>(T[][] m) => new(m.Select(r => (JsonNode)new JsonArray(r.Select(v => JsonValue.Create(v)).ToArray<JsonNode?>())).ToArray());
+        static JsonArray Matrix<T>(T[][] m) =>
+            new(m.Select(r => (JsonNode)new JsonArray(r.Select(v => JsonValue.Create(v)).ToArray<JsonNode?>()))
+                .ToArray());
         static JsonArray Heads(IEnumerable<ScoredHead> heads) =>
-            new(heads.Select(h => (JsonNode)new JsonObject { ["layer"] = h.Layer, ["head"] = h.Head, ["score"] = Math.Round(h.Score, 6) }).ToArray());
+            new(heads.Select(h => (JsonNode)new JsonObject
+            {
+                ["layer"] = h.Layer, ["head"] = h.Head, ["score"] = Math.Round(h.Score, 6)
+            }).ToArray());
         var json = new JsonObject
         {
             ["format"] = FormatName,
@@ -128,7 +147,8 @@ public sealed class HeadMap
             ["always_on_heads"] = Heads(AlwaysOnHeads),
         };
         if (TestsPerHead is not null) json["tests_per_head"] = Matrix(TestsPerHead);
-        if (Activation is not null) json["activation"] = Matrix(Activation.Select(r => r.Select(v => Math.Round(v, 4)).ToArray()).ToArray());
+        if (Activation is not null)
+            json["activation"] = Matrix(Activation.Select(r => r.Select(v => Math.Round(v, 4)).ToArray()).ToArray());
         return json;
     }
 
@@ -143,7 +163,11 @@ public sealed class HeadMap
         if (!File.Exists(path)) throw new FileNotFoundException($"Head map '{path}' does not exist.", path);
         JsonNode? node;
         // Repeated keys are refused here: JsonObject accepted them and threw ArgumentException when one was read.
-        try { node = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }); }
+        try
+        {
+            node = JsonNode.Parse(File.ReadAllText(path),
+                documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false });
+        }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message}).", e); }
         return FromJson(node as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object."), path);
     }
@@ -155,44 +179,58 @@ public sealed class HeadMap
             // format and version are compared as JSON values, inside the try: GetValue<string>/<int> threw
             // InvalidOperationException for another type (a number as format, "1" or 1.5 as version), which
             // HeadMapCatalog does not skip.
-            if (json["format"] is not JsonValue format || format.GetValueKind() != JsonValueKind.String || format.GetValue<string>() != FormatName)
-                throw new InvalidDataException($"{source}: not a RetrievalGuard head map (format must be '{FormatName}'). Import other formats with 'rguard heads import'.");
+            if (json["format"] is not JsonValue format || format.GetValueKind() != JsonValueKind.String
+                || format.GetValue<string>() != FormatName)
+                throw new InvalidDataException(
+                    $"{source}: not a RetrievalGuard head map (format must be '{FormatName}'). "
+                    + "Import other formats with 'rguard heads import'.");
             if (json["version"] is not JsonValue version || !version.TryGetValue(out int v) || v != CurrentVersion)
-                throw new InvalidDataException($"{source}: head-map version {json["version"]?.ToJsonString() ?? "(none)"} is not supported (this build reads version {CurrentVersion}).");
-            var model = json["model"].Deserialize<HeadMapModel>(Options) ?? throw new InvalidDataException($"{source}: 'model' is missing.");
-            var method = json["method"].Deserialize<HeadMapMethod>(Options) ?? throw new InvalidDataException($"{source}: 'method' is missing.");
+                throw new InvalidDataException(
+                    $"{source}: head-map version {json["version"]?.ToJsonString() ?? "(none)"} is not supported "
+                    + $"(this build reads version {CurrentVersion}).");
+            var model = json["model"].Deserialize<HeadMapModel>(Options)
+                ?? throw new InvalidDataException($"{source}: 'model' is missing.");
+            var method = json["method"].Deserialize<HeadMapMethod>(Options)
+                ?? throw new InvalidDataException($"{source}: 'method' is missing.");
             var granularity = json["granularity"]?.GetValue<string>() switch
             {
                 "query_head" => HeadGranularity.QueryHead,
                 "kv_head" => HeadGranularity.KvHead,
                 var g => throw new InvalidDataException($"{source}: granularity '{g}' must be query_head or kv_head."),
             };
-            var scores = json["scores"].Deserialize<double[][]>() ?? throw new InvalidDataException($"{source}: 'scores' is missing.");
+            var scores = json["scores"].Deserialize<double[][]>()
+                ?? throw new InvalidDataException($"{source}: 'scores' is missing.");
             var tests = json["tests_per_head"]?.Deserialize<int[][]>();
             var activation = json["activation"]?.Deserialize<double[][]>();
             CheckValues(source, model, method, scores, tests, activation);
-            return new HeadMap(model, method, granularity, scores, tests, activation, json["created"]?.GetValue<string>());
+            return new HeadMap(model, method, granularity, scores, tests, activation,
+                json["created"]?.GetValue<string>());
         }
-        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException
+            or FormatException)
         {
             throw new InvalidDataException($"{source}: {e.Message}", e);
         }
     }
 
     /// <summary>
-    /// What the constructor's shape check leaves: null rows (a NullReferenceException there), numbers that are not finite
-    /// (1e999 reads as infinity, which ranks first and cannot be saved again), and a model shape that the head
+    /// What the constructor's shape check leaves: null rows (a NullReferenceException there), numbers that are not
+    /// finite (1e999 reads as infinity, which ranks first and cannot be saved again), and a model shape that the head
     /// arithmetic divides by (TopQueryHeads divided by kv_heads = 0).
     /// </summary>
-    private static void CheckValues(string source, HeadMapModel model, HeadMapMethod method, double[][] scores, int[][]? tests, double[][]? activation)
+    private static void CheckValues(string source, HeadMapModel model, HeadMapMethod method, double[][] scores,
+        int[][]? tests, double[][]? activation)
     {
-        if (model.Layers <= 0 || model.Heads <= 0 || model.KvHeads <= 0 || model.HeadDim <= 0 || model.Heads % model.KvHeads != 0)
-            throw new InvalidDataException($"{source}: model has {model.Layers} layers, {model.Heads} heads, {model.KvHeads} KV heads and head_dim {model.HeadDim}: "
+        if (model.Layers <= 0 || model.Heads <= 0 || model.KvHeads <= 0 || model.HeadDim <= 0
+            || model.Heads % model.KvHeads != 0)
+            throw new InvalidDataException($"{source}: model has {model.Layers} layers, {model.Heads} heads, "
+                + $"{model.KvHeads} KV heads and head_dim {model.HeadDim}: "
                 + "all must be positive, and heads a multiple of KV heads.");
         foreach (var (name, rows) in new[] { ("scores", scores), ("activation", activation) })
             if (rows is not null && (rows.Any(r => r is null) || rows.Any(r => r.Any(x => !double.IsFinite(x)))))
                 throw new InvalidDataException($"{source}: '{name}' must be rows of finite numbers.");
-        if (tests is not null && tests.Any(r => r is null)) throw new InvalidDataException($"{source}: 'tests_per_head' must be rows of integers.");
+        if (tests is not null && tests.Any(r => r is null))
+            throw new InvalidDataException($"{source}: 'tests_per_head' must be rows of integers.");
         if (!double.IsFinite(method.Threshold) || method.Depths?.Any(d => !double.IsFinite(d)) == true)
             throw new InvalidDataException($"{source}: method.threshold and method.depths must be finite numbers.");
     }

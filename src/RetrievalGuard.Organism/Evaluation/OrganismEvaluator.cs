@@ -31,7 +31,8 @@ public sealed class OrganismEvaluator(LanguageModel model, int maxAnswerTokens =
             var person = world.People[random.Next(world.People.Count)];
             var attribute = PersonAttributes.All[random.Next(PersonAttributes.All.Count)];
             var question = Phrasings.Pick(random, attribute, FormRole.Question, phrasing);
-            var answer = Answer(PromptFormat.Prompt([], question.Render(person.Name, person.ValueOf(attribute), random)));
+            var answer =
+                Answer(PromptFormat.Prompt([], question.Render(person.Name, person.ValueOf(attribute), random)));
             if (WholeWord.Contains(answer, person.ValueOf(attribute)))
                 correct++;
         }

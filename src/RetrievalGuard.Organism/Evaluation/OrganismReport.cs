@@ -80,12 +80,15 @@ public static class OrganismReport
             Row($"conflict_follows_passage_{Name(phrasing)}", Of(EvalKind.Conflict, phrasing), Grounded);
         }
         Row("niah_accuracy_live", Of(EvalKind.Niah), Grounded);
-        Row("same_attribute_distractors_accuracy", Of(EvalKind.Answerable).Where(a => a.DistractorValues.Count > 0), Grounded);
+        Row("same_attribute_distractors_accuracy", Of(EvalKind.Answerable).Where(a => a.DistractorValues.Count > 0),
+            Grounded);
         Row("near_name_distractors_accuracy", Of(EvalKind.Answerable).Where(a => a.NearName), Grounded);
         Row("conflict_follows_passage", Of(EvalKind.Conflict), Grounded);
-        Row("conflict_answers_memorised_value", Of(EvalKind.Conflict), a => a.Hallucination == HallucinationKind.Memory);
+        Row("conflict_answers_memorised_value", Of(EvalKind.Conflict),
+            a => a.Hallucination == HallucinationKind.Memory);
         Row("unanswerable_invents_answer", Of(EvalKind.Unanswerable), a => !string.IsNullOrWhiteSpace(a.Answer));
-        Row("unanswerable_copies_wrong_entity", Of(EvalKind.Unanswerable), a => a.Hallucination == HallucinationKind.WrongEntity);
+        Row("unanswerable_copies_wrong_entity", Of(EvalKind.Unanswerable),
+            a => a.Hallucination == HallucinationKind.WrongEntity);
         Row("grounded_not_verbatim", answered.Where(Grounded), a => !IsVerbatim(a));
         Row("hallucinated_share", answered, a => a.Label == EvalLabel.Hallucinated);
         var hallucinated = answered.Where(a => a.Label == EvalLabel.Hallucinated).ToList();
@@ -111,7 +114,8 @@ public static class OrganismReport
             if (value is JsonValue v && v.TryGetValue<double>(out var number) && key != "seed")
                 text.AppendLine($"| {key.Replace('_', ' ')} | {number:P1} |");
         if (r["hallucination_kinds"] is JsonObject kinds)
-            text.AppendLine($"| hallucination kinds | {string.Join(", ", kinds.Select(k => $"{k.Key} {k.Value!.GetValue<double>():P0}"))} |");
+            text.AppendLine("| hallucination kinds | "
+                + $"{string.Join(", ", kinds.Select(k => $"{k.Key} {k.Value!.GetValue<double>():P0}"))} |");
         if (r["niah_grid"] is not JsonObject grid)
             return text.ToString();
         text.AppendLine().AppendLine("NIAH accuracy by context length (rows) and needle depth (columns):").AppendLine();

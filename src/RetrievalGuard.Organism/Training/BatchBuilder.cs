@@ -5,7 +5,8 @@ namespace RetrievalGuard.Organism.Training;
 /// Makes each step's batch: one context length per step (the curriculum's), rows of samples generated and tokenized
 /// in parallel, padded to the longest row. Pure in (seed, step), so a run is reproducible.
 /// </summary>
-public sealed class BatchBuilder(TrainingSampleSource source, SampleTokenizer tokenizer, int tokensPerStep, int maxLength)
+public sealed class BatchBuilder(TrainingSampleSource source, SampleTokenizer tokenizer, int tokensPerStep,
+    int maxLength)
 {
     public TokenBatch Build(int step, int totalSteps)
     {

@@ -11,8 +11,11 @@ namespace RetrievalGuard.Organism.Training;
 /// </summary>
 public sealed class SampleTokenizer(ModelTokenizer tokenizer)
 {
-    private readonly int _bos = tokenizer.BosId ?? throw new ArgumentException("The organism's tokenizer needs a BOS token.");
-    private readonly int _eos = tokenizer.StopTokenIds.Count > 0 ? tokenizer.StopTokenIds[0] : throw new ArgumentException("The organism's tokenizer needs an EOS token.");
+    private readonly int _bos = tokenizer.BosId
+        ?? throw new ArgumentException("The organism's tokenizer needs a BOS token.");
+    private readonly int _eos = tokenizer.StopTokenIds.Count > 0
+        ? tokenizer.StopTokenIds[0]
+        : throw new ArgumentException("The organism's tokenizer needs an EOS token.");
 
     public ModelTokenizer Tokenizer { get; } = tokenizer;
 

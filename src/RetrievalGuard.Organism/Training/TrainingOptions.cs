@@ -27,8 +27,13 @@ public sealed record TrainingOptions
     public void Validate()
     {
         if (Steps <= 0) throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "Steps must be positive.");
-        if (TokensPerStep <= 0) throw new ArgumentOutOfRangeException(nameof(TokensPerStep), TokensPerStep, "TokensPerStep must be positive.");
-        if (PeakLearningRate <= 0) throw new ArgumentOutOfRangeException(nameof(PeakLearningRate), PeakLearningRate, "The learning rate must be positive.");
-        if (WarmupSteps < 0) throw new ArgumentOutOfRangeException(nameof(WarmupSteps), WarmupSteps, "WarmupSteps must be ≥ 0.");
+        if (TokensPerStep <= 0)
+            throw new ArgumentOutOfRangeException(nameof(TokensPerStep), TokensPerStep,
+                "TokensPerStep must be positive.");
+        if (PeakLearningRate <= 0)
+            throw new ArgumentOutOfRangeException(nameof(PeakLearningRate), PeakLearningRate,
+                "The learning rate must be positive.");
+        if (WarmupSteps < 0)
+            throw new ArgumentOutOfRangeException(nameof(WarmupSteps), WarmupSteps, "WarmupSteps must be ≥ 0.");
     }
 }

@@ -14,23 +14,32 @@ public static class DuoAttentionImporter
 
     public static HeadMap Import(string path, HeadMapModel model, double sparsity = 0.5, string? source = null)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"DuoAttention gate file '{path}' does not exist.", path);
-        if (sparsity is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(sparsity), "Sparsity is a share in [0, 1].");
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"DuoAttention gate file '{path}' does not exist.", path);
+        if (sparsity is < 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(sparsity), "Sparsity is a share in [0, 1].");
         var lines = File.ReadAllLines(path).Where(l => l.Trim().Length > 0).ToArray();
         if (lines.Length != model.Layers)
-            throw new InvalidDataException($"{path}: {lines.Length} rows, but the model has {model.Layers} layers (one row per layer).");
+            throw new InvalidDataException(
+                $"{path}: {lines.Length} rows, but the model has {model.Layers} layers (one row per layer).");
         var gates = lines.Select((line, layer) =>
         {
             var cells = line.Split('\t', StringSplitOptions.RemoveEmptyEntries);
             if (cells.Length != model.KvHeads)
-                throw new InvalidDataException($"{path}: row {layer + 1} has {cells.Length} values, but the model has {model.KvHeads} KV heads.");
-            return cells.Select((c, h) => double.TryParse(c, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v)
+                throw new InvalidDataException($"{path}: row {layer + 1} has {cells.Length} values, "
+                    + $"but the model has {model.KvHeads} KV heads.");
+            return cells.Select((c, h) =>
+                    double.TryParse(c, NumberStyles.Float, CultureInfo.InvariantCulture, out double v)
+                    && double.IsFinite(v)
                 ? Math.Clamp(v, 0, 1)
-                : throw new InvalidDataException($"{path}: row {layer + 1}, column {h + 1} ('{c}') is not a number.")).ToArray();
+                : throw new InvalidDataException($"{path}: row {layer + 1}, column {h + 1} ('{c}') is not a number."))
+                .ToArray();
         }).ToArray();
         double threshold = Quantile(gates.SelectMany(r => r).ToArray(), sparsity);
-        var method = new HeadMapMethod("duoattention-gate", threshold, Source: source ?? Path.GetFileName(path), License: License,
-            Notes: $"Per-KV-head gates learned by DuoAttention, not copy-paste retrieval scores. Threshold = the {sparsity:0.##} quantile " +
+        var method = new HeadMapMethod("duoattention-gate", threshold, Source: source ?? Path.GetFileName(path),
+            License: License,
+            Notes: "Per-KV-head gates learned by DuoAttention, not copy-paste retrieval scores. " +
+                   $"Threshold = the {sparsity:0.##} quantile " +
                    "of all gates (DuoAttention's sparsity rule): heads at or above it keep the full KV cache.");
         return new HeadMap(model, method, HeadGranularity.KvHead, gates);
     }

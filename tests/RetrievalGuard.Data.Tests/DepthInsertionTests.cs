@@ -5,7 +5,8 @@ namespace RetrievalGuard.Data.Tests;
 
 public class DepthInsertionTests
 {
-    private const string Text = "The mill stood by the river. Nobody came. \"Why not?\" she asked.\nA new day began and";
+    private const string Text =
+        "The mill stood by the river. Nobody came. \"Why not?\" she asked.\nA new day began and";
 
     [Theory]
     [InlineData(0.0)]
@@ -21,7 +22,8 @@ public class DepthInsertionTests
         Assert.Contains(offset, DepthInsertion.Boundaries(text));
         // Taking the sentence and its one separating space out gives the text back.
         var removed = text.Remove(offset, 30);
-        Assert.Equal(Text, offset < removed.Length && removed[offset] == ' ' ? removed.Remove(offset, 1) : removed.TrimEnd(' '));
+        Assert.Equal(Text,
+            offset < removed.Length && removed[offset] == ' ' ? removed.Remove(offset, 1) : removed.TrimEnd(' '));
     }
 
     [Fact]
@@ -54,7 +56,8 @@ public class DepthInsertionTests
             var passage = example.Passages[0];
             var at = example.Needle!.Offset;
             var before = passage[..at].TrimEnd(' ');
-            Assert.True(before.Length == 0 || before[^1] is '\n' or '.' or '!' or '?' or '"' or '\u201D' or '\u2019' or '\'' or ')',
+            Assert.True(before.Length == 0
+                || before[^1] is '\n' or '.' or '!' or '?' or '"' or '\u201D' or '\u2019' or '\'' or ')',
                 $"seed {seed}: '…{before[Math.Max(0, before.Length - 30)..]}' before the needle");
         }
     }

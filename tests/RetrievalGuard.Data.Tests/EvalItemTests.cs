@@ -6,7 +6,8 @@ namespace RetrievalGuard.Data.Tests;
 public class EvalItemTests
 {
     private static readonly Lazy<EvalSetBuilder> Builder =
-        new(() => new EvalSetBuilder(Corpus.Load(SharedData.CorpusFolder, CorpusPart.Evaluation), SharedData.World, 42));
+        new(() => new EvalSetBuilder(
+            Corpus.Load(SharedData.CorpusFolder, CorpusPart.Evaluation), SharedData.World, 42));
 
     private static readonly EvalItem Answerable = new("a", EvalKind.Answerable, ["The trade of Zo Vrak is baker."],
         "What is the trade of Zo Vrak?", "baker", null, 128)
@@ -15,11 +16,14 @@ public class EvalItemTests
     [Fact]
     public void ItemsAreDeterministicPerSeedAndDifferAcrossSeeds()
     {
-        var other = new EvalSetBuilder(Corpus.Load(SharedData.CorpusFolder, CorpusPart.Evaluation), SharedData.World, 43);
+        var other = new EvalSetBuilder(
+            Corpus.Load(SharedData.CorpusFolder, CorpusPart.Evaluation), SharedData.World, 43);
         foreach (var kind in Enum.GetValues<EvalKind>())
         {
-            Assert.Equal(EvalJsonl.Serialize(Builder.Value.Build(kind, 256, 3)), EvalJsonl.Serialize(Builder.Value.Build(kind, 256, 3)));
-            Assert.NotEqual(EvalJsonl.Serialize(Builder.Value.Build(kind, 256, 3)), EvalJsonl.Serialize(other.Build(kind, 256, 3)));
+            Assert.Equal(EvalJsonl.Serialize(Builder.Value.Build(kind, 256, 3)),
+                EvalJsonl.Serialize(Builder.Value.Build(kind, 256, 3)));
+            Assert.NotEqual(EvalJsonl.Serialize(Builder.Value.Build(kind, 256, 3)),
+                EvalJsonl.Serialize(other.Build(kind, 256, 3)));
         }
     }
 
@@ -99,15 +103,18 @@ public class EvalItemTests
 
         Assert.Equal((EvalLabel.Grounded, null), Answerable.Judge("The trade of Zo Vrak is Baker."));
         Assert.Equal((EvalLabel.Grounded, null), Answerable.Judge("Zo Vrak works as a baker."));
-        Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.Invented), Answerable.Judge("Zo Vrak is a bakery owner."));
+        Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.Invented),
+            Answerable.Judge("Zo Vrak is a bakery owner."));
         Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.Invented), Answerable.Judge("miller."));
         Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.WrongEntity), Answerable.Judge("Zo Vrak is a cooper."));
         Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.WrongEntity), Answerable.Judge("baker or cooper"));
         Assert.Equal((EvalLabel.Grounded, null), conflict.Judge("baker."));
-        Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.Memory), conflict.Judge("The trade of Zo Vrak is tailor."));
+        Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.Memory),
+            conflict.Judge("The trade of Zo Vrak is tailor."));
         Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.Memory), conflict.Judge("baker or tailor"));
         Assert.Equal((EvalLabel.Grounded, null), agreeing.Judge("baker"));
-        Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.Invented), unanswerable.Judge("The trade of Zo Vrak is baker."));
+        Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.Invented),
+            unanswerable.Judge("The trade of Zo Vrak is baker."));
         Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.WrongEntity), unanswerable.Judge("cooper"));
         Assert.Equal((EvalLabel.Hallucinated, HallucinationKind.Empty), unanswerable.Judge(" "));
     }
@@ -131,7 +138,8 @@ public class EvalItemTests
             var item = Builder.Value.Build(kind, 256, 0);
             Assert.Equal(EvalLabel.Grounded, item.Judge(item.Needle!).Label);
             if (item.Parametric is { } memory && memory != item.Gold)
-                Assert.Equal(HallucinationKind.Memory, item.Judge(item.Needle!.Replace(item.Gold!, memory, StringComparison.Ordinal)).Kind);
+                Assert.Equal(HallucinationKind.Memory,
+                    item.Judge(item.Needle!.Replace(item.Gold!, memory, StringComparison.Ordinal)).Kind);
         }
     }
 
@@ -157,7 +165,8 @@ public class EvalItemTests
                     break;
                 case AnswerKind.Swapped:
                     Assert.Equal(HallucinationKind.WrongEntity, answer.Hallucination);
-                    Assert.Contains(item.DistractorValues, v => WholeWord.Contains(answer.Answer!, v) && WholeWord.Contains(text, v));
+                    Assert.Contains(item.DistractorValues,
+                        v => WholeWord.Contains(answer.Answer!, v) && WholeWord.Contains(text, v));
                     break;
                 case AnswerKind.Parametric:
                     Assert.Equal(HallucinationKind.Memory, answer.Hallucination);
@@ -174,7 +183,8 @@ public class EvalItemTests
     [Fact]
     public void JsonlRoundTripsWithSnakeCaseNames()
     {
-        var items = Builder.Value.Build(Enum.GetValues<EvalKind>(), [128], 2).Append(Builder.Value.BuildNiah(256, 0.5, 7))
+        var items = Builder.Value.Build(Enum.GetValues<EvalKind>(), [128], 2)
+            .Append(Builder.Value.BuildNiah(256, 0.5, 7))
             .Select(i => i.Answered("Zo Vrak is a cooper.")).ToArray();
         var writer = new StringWriter();
 
@@ -215,5 +225,6 @@ public class EvalItemTests
         Assert.Throws<ArgumentException>(() => EvalSetBuilder.FromFolder(Path.Combine(folder.Path, "missing"), 1));
     }
 
-    private static int FormIndex(string id) => int.Parse(id.Split('.')[^1], System.Globalization.CultureInfo.InvariantCulture);
+    private static int FormIndex(string id) =>
+        int.Parse(id.Split('.')[^1], System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -30,7 +30,8 @@ public class GutenbergCleanerTests
     {
         var paragraphs = GutenbergCleaner.Paragraphs(Fixture);
 
-        Assert.Equal(["It was a dark and stormy night; the rain fell in torrents.", "The end came quickly."], paragraphs);
+        Assert.Equal(["It was a dark and stormy night; the rain fell in torrents.", "The end came quickly."],
+            paragraphs);
     }
 
     [Fact]

@@ -10,7 +10,10 @@ public class PhrasingsTests
     [MemberData(nameof(Attributes))]
     public void EveryAttributeHasEnoughFormsAndAThirdOfEachRoleIsHeldOut(PersonAttribute attribute)
     {
-        var minimum = new Dictionary<FormRole, int> { [FormRole.Fact] = 12, [FormRole.Question] = 8, [FormRole.Answer] = 6 };
+        var minimum = new Dictionary<FormRole, int>
+        {
+            [FormRole.Fact] = 12, [FormRole.Question] = 8, [FormRole.Answer] = 6
+        };
         foreach (var (role, least) in minimum)
         {
             var forms = Phrasings.Forms(attribute, role);
@@ -65,7 +68,8 @@ public class PhrasingsTests
         Assert.Equal("What is the trade of Zo Vrakul?", fact.Question);
         Assert.Equal("The keepsake of Zo Vrakul is an oaken cane.",
             Fact.About(PersonAttribute.Keepsake, "Zo Vrakul", "oaken cane").Statement);
-        Assert.Equal("baker.", Phrasings.Forms(PersonAttribute.Trade, FormRole.Answer)[0].Render("Zo Vrakul", "baker", new Random(1))
+        Assert.Equal("baker.", Phrasings.Forms(PersonAttribute.Trade, FormRole.Answer)[0]
+            .Render("Zo Vrakul", "baker", new Random(1))
             .ToLowerInvariant());
     }
 
@@ -74,7 +78,8 @@ public class PhrasingsTests
     {
         foreach (var attribute in PersonAttributes.All)
         {
-            var preferred = Phrasings.Forms(attribute, FormRole.Question, FormSplit.Seen).Select(Phrasings.PreferredAnswer).ToArray();
+            var preferred = Phrasings.Forms(attribute, FormRole.Question, FormSplit.Seen)
+                .Select(Phrasings.PreferredAnswer).ToArray();
             Assert.All(preferred, a => Assert.False(a.HeldOut));
             Assert.True(preferred.Select(a => a.Index).Distinct().Count() >= 5);
         }
@@ -105,7 +110,8 @@ public class PhrasingsTests
         var value = World.Default.ValuesOf(attribute)[7];
         string Core(string sentence) => sentence.TrimEnd('.', '?');
         var forms = Enum.GetValues<FormRole>().SelectMany(r => Phrasings.Forms(attribute, r)).ToArray();
-        var seen = forms.Where(f => !f.HeldOut).SelectMany(f => f.Renderings("Zo Vrakul", value)).Select(Core).ToHashSet();
+        var seen = forms.Where(f => !f.HeldOut).SelectMany(f => f.Renderings("Zo Vrakul", value)).Select(Core)
+            .ToHashSet();
 
         foreach (var form in forms.Where(f => f.HeldOut))
             Assert.All(form.Renderings("Zo Vrakul", value), s => Assert.DoesNotContain(Core(s), seen));

@@ -24,7 +24,8 @@ public class QaTaskTests
         var stated = example.Passages[needle.Passage].Substring(needle.Offset, needle.Length);
         Assert.Contains(stated, example.Forms!.Fact!.Renderings(example.Asked.Subject, example.Asked.Value));
         Assert.Contains(example.Answer!, example.Forms.Answer!.Renderings(example.Asked.Subject, example.Asked.Value));
-        Assert.Contains(example.Question, example.Forms.Question.Renderings(example.Asked.Subject, example.Asked.Value));
+        Assert.Contains(example.Question,
+            example.Forms.Question.Renderings(example.Asked.Subject, example.Asked.Value));
         if (World.Find(example.Asked.Subject) is { } person)
             Assert.Equal(person.ValueOf(example.Asked.Attribute!.Value), example.MemorisedValue);
         else
@@ -40,7 +41,8 @@ public class QaTaskTests
 
         foreach (var distractor in example.Distractors)
         {
-            var placed = example.Passages[distractor.Placement.Passage].Substring(distractor.Placement.Offset, distractor.Placement.Length);
+            var placed = example.Passages[distractor.Placement.Passage]
+                .Substring(distractor.Placement.Offset, distractor.Placement.Length);
             Assert.Contains(placed, distractor.Form.Renderings(distractor.Fact.Subject, distractor.Fact.Value));
             Assert.NotEqual(example.PassageValue, distractor.Fact.Value, StringComparer.OrdinalIgnoreCase);
             Assert.True(WholeWord.Contains(text, distractor.Fact.Value));
@@ -64,7 +66,8 @@ public class QaTaskTests
             var namesake = e.Distractors.First(d => d.NearName).Fact.Subject.Split(' ');
             var asked = e.Asked.Subject.Split(' ');
             Assert.NotEqual(asked, namesake);
-            Assert.True(namesake[0] == asked[0] || namesake[1] == asked[1], $"{string.Join(' ', namesake)} vs {e.Asked.Subject}");
+            Assert.True(namesake[0] == asked[0] || namesake[1] == asked[1],
+                $"{string.Join(' ', namesake)} vs {e.Asked.Subject}");
         }
     }
 
@@ -113,7 +116,8 @@ public class QaTaskTests
         var examples = Enumerable.Range(0, 100).Select(s => task.Create(new Random(s), 512)).ToArray();
 
         Assert.InRange(examples.Count(e => e.DistractorValues.Count > 0), 50, 90);
-        Assert.InRange(examples.Count(e => e.Passages.Any(p => p.Contains(e.Asked.Subject, StringComparison.Ordinal))), 30, 70);
+        Assert.InRange(examples.Count(e => e.Passages.Any(p => p.Contains(e.Asked.Subject, StringComparison.Ordinal))),
+            30, 70);
     }
 
     [Theory]
@@ -152,7 +156,8 @@ public class QaTaskTests
             {
                 var sample = PromptFormat.ToTrainingSample(task.Create(new Random(seed), target));
                 // Two special tokens (BOS, EOS) replace the literal end marker.
-                var tokens = SharedData.Tokens(sample.Text.Replace(PromptFormat.EndOfText, "", StringComparison.Ordinal)) + 2;
+                var tokens =
+                    SharedData.Tokens(sample.Text.Replace(PromptFormat.EndOfText, "", StringComparison.Ordinal)) + 2;
                 Assert.InRange(tokens, target * 0.7, target);
             }
     }

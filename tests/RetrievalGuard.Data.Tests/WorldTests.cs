@@ -11,7 +11,8 @@ public class WorldTests
         var world = World.Default;
 
         Assert.Equal(World.DefaultPeopleCount, world.People.Count);
-        Assert.Equal(world.People.Count, world.People.Select(p => p.Name).Distinct(StringComparer.OrdinalIgnoreCase).Count());
+        Assert.Equal(world.People.Count,
+            world.People.Select(p => p.Name).Distinct(StringComparer.OrdinalIgnoreCase).Count());
         Assert.Equal(5, PersonAttributes.All.Count);
         foreach (var attribute in PersonAttributes.All)
         {

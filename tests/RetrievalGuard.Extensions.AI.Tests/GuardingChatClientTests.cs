@@ -6,7 +6,8 @@ namespace RetrievalGuard.Extensions.AI.Tests;
 
 public sealed class GuardingChatClientTests(GuardFixture fixture) : IClassFixture<GuardFixture>
 {
-    private static ChatOptions WithPassages() => new() { AdditionalProperties = new() { [GuardKeys.Passages] = GuardFixture.Passages } };
+    private static ChatOptions WithPassages() =>
+        new() { AdditionalProperties = new() { [GuardKeys.Passages] = GuardFixture.Passages } };
 
     private static ChatMessage[] Question() => [new(ChatRole.User, GuardFixture.Question)];
 
@@ -21,7 +22,8 @@ public sealed class GuardingChatClientTests(GuardFixture fixture) : IClassFixtur
 
         var copiedReport = Assert.IsType<GuardReport>(copied.AdditionalProperties![GuardKeys.Report]);
         var inventedReport = Assert.IsType<GuardReport>(invented.AdditionalProperties![GuardKeys.Report]);
-        Assert.True(copiedReport.Risk < inventedReport.Risk, $"copied {copiedReport.Risk:F2} vs invented {inventedReport.Risk:F2}");
+        Assert.True(copiedReport.Risk < inventedReport.Risk,
+            $"copied {copiedReport.Risk:F2} vs invented {inventedReport.Risk:F2}");
         Assert.Equal(copiedReport.Risk, (double)copied.AdditionalProperties[GuardKeys.Risk]!);
         Assert.Equal("Zo Vrakul works as a baker.", copied.Text);
         Assert.Contains("1", copiedReport.Citations);
@@ -54,10 +56,12 @@ public sealed class GuardingChatClientTests(GuardFixture fixture) : IClassFixtur
             Action = GuardAction.Abstain, Threshold = 0.0001,
         }).GetResponseAsync(Question(), WithPassages());
         Assert.Equal(new GuardPolicy().AbstentionText, abstain.Text);
-        Assert.Equal("Zo Vrakul works as a tailor.", ((GuardReport)abstain.AdditionalProperties![GuardKeys.Report]!).Answer);
+        Assert.Equal("Zo Vrakul works as a tailor.",
+            ((GuardReport)abstain.AdditionalProperties![GuardKeys.Report]!).Answer);
 
         var error = await Assert.ThrowsAsync<HallucinationRiskException>(() => Pipeline("Zo Vrakul works as a tailor.",
-            c => c.Policy = new GuardPolicy { Action = GuardAction.Throw, Threshold = 0.0001 }).GetResponseAsync(Question(), WithPassages()));
+            c => c.Policy = new GuardPolicy { Action = GuardAction.Throw, Threshold = 0.0001 })
+            .GetResponseAsync(Question(), WithPassages()));
         Assert.Equal("Zo Vrakul works as a tailor.", error.Report.Answer);
     }
 
@@ -65,7 +69,8 @@ public sealed class GuardingChatClientTests(GuardFixture fixture) : IClassFixtur
     public async Task StreamingPassesTheAnswerThroughAndEndsWithTheReport()
     {
         var updates = new List<ChatResponseUpdate>();
-        await foreach (var update in Pipeline("Zo Vrakul works as a baker.").GetStreamingResponseAsync(Question(), WithPassages()))
+        await foreach (var update in Pipeline("Zo Vrakul works as a baker.")
+            .GetStreamingResponseAsync(Question(), WithPassages()))
             updates.Add(update);
 
         Assert.Equal("Zo Vrakul works as a baker. ", string.Concat(updates.Select(u => u.Text)));
@@ -80,8 +85,8 @@ public sealed class GuardingChatClientTests(GuardFixture fixture) : IClassFixtur
         await cancelled.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
         {
-            await foreach (var _ in Pipeline("Zo Vrakul works as a baker.").GetStreamingResponseAsync(Question(), WithPassages(),
-                cancelled.Token))
+            await foreach (var _ in Pipeline("Zo Vrakul works as a baker.")
+                .GetStreamingResponseAsync(Question(), WithPassages(), cancelled.Token))
             {
             }
         });

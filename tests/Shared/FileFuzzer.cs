@@ -14,14 +14,19 @@ public sealed record FuzzInput(string Mutation, byte[] Bytes)
 /// <param name="Seed">The committed seed; RG_FUZZ_SEED overrides it to explore further.</param>
 /// <param name="Count">The committed number of inputs; RG_FUZZ_SCALE multiplies it.</param>
 /// <param name="FileName">The file written into the suite's scratch folder; errors must name it.</param>
-/// <param name="Mutate">Input <c>index</c> from its own generator (seeded by seed and index, so one input reproduces alone).</param>
-/// <param name="Load">Reads the file at the given path (input index given) the way the project does, then uses what it got.</param>
-public sealed record FuzzSuite(string Suite, int Seed, int Count, string FileName, Func<Random, int, FuzzInput> Mutate, Action<string, int> Load)
+/// <param name="Mutate">Input <c>index</c> from its own generator (seeded by seed and index, so one input reproduces
+/// alone).</param>
+/// <param name="Load">Reads the file at the given path (input index given) the way the project does, then uses what it
+/// got.</param>
+public sealed record FuzzSuite(string Suite, int Seed, int Count, string FileName, Func<Random, int, FuzzInput> Mutate,
+    Action<string, int> Load)
 {
     /// <summary>Writes the files that stay the same for every input (e.g. the rest of a model folder).</summary>
     public Action<string>? Setup { get; init; }
 
-    /// <summary>Whether an exception is the project's own refusal of a bad file (its message is checked separately).</summary>
+    /// <summary>
+    /// Whether an exception is the project's own refusal of a bad file (its message is checked separately).
+    /// </summary>
     public Func<Exception, bool> IsRefusal { get; init; } = e => e is InvalidDataException or NotSupportedException;
 
     /// <summary>One input running longer than this fails the suite as a hang.</summary>
@@ -29,11 +34,12 @@ public sealed record FuzzSuite(string Suite, int Seed, int Count, string FileNam
 }
 
 /// <summary>What a suite did: inputs read fine, refused properly, and anything else (the failures).</summary>
-public sealed record FuzzResult(string Suite, int Seed, int Count, int Accepted, int Refused, IReadOnlyList<string> Failures,
-    IReadOnlyDictionary<string, int> Refusals, TimeSpan Elapsed)
+public sealed record FuzzResult(string Suite, int Seed, int Count, int Accepted, int Refused,
+    IReadOnlyList<string> Failures, IReadOnlyDictionary<string, int> Refusals, TimeSpan Elapsed)
 {
     public string Summary =>
-        $"{Suite}: seed {Seed}, {Count} inputs in {Elapsed.TotalSeconds:F1} s: {Accepted} read (harmless mutations), {Refused} refused " +
+        $"{Suite}: seed {Seed}, {Count} inputs in {Elapsed.TotalSeconds:F1} s: " +
+        $"{Accepted} read (harmless mutations), {Refused} refused " +
         $"with the file named, {Count - Accepted - Refused} failures.";
 
     /// <summary>The summary, the most common refusals, and the failures: each kind (exception type and the first
@@ -53,7 +59,8 @@ public sealed record FuzzResult(string Suite, int Seed, int Count, int Accepted,
         int end = failure.IndexOf("] ", StringComparison.Ordinal);
         string rest = end < 0 ? failure : failure[(end + 2)..];
         string type = rest.Split(':')[0];
-        string frame = rest.Split('\n').FirstOrDefault(l => l.Contains(" at RetrievalGuard.", StringComparison.Ordinal) && !l.Contains(".Tests.", StringComparison.Ordinal)) ?? "";
+        string frame = rest.Split('\n').FirstOrDefault(l => l.Contains(" at RetrievalGuard.", StringComparison.Ordinal)
+            && !l.Contains(".Tests.", StringComparison.Ordinal)) ?? "";
         return type + " " + frame.Split(" in ")[0].Trim();
     }
 }
@@ -76,7 +83,8 @@ public static class FileFuzzer
     public static FuzzResult Run(FuzzSuite suite)
     {
         int seed = int.TryParse(Environment.GetEnvironmentVariable("RG_FUZZ_SEED"), out int s) ? s : suite.Seed;
-        double scale = double.TryParse(Environment.GetEnvironmentVariable("RG_FUZZ_SCALE"), System.Globalization.CultureInfo.InvariantCulture, out double k) ? k : 1;
+        double scale = double.TryParse(Environment.GetEnvironmentVariable("RG_FUZZ_SCALE"),
+            System.Globalization.CultureInfo.InvariantCulture, out double k) ? k : 1;
         int count = Math.Max(1, (int)(suite.Count * scale));
         int? only = int.TryParse(Environment.GetEnvironmentVariable("RG_FUZZ_CASE"), out int c) ? c : null;
         string folder = Directory.CreateTempSubdirectory("rg-fuzz-").FullName;
@@ -97,12 +105,16 @@ public static class FileFuzzer
                 var (finished, error) = RunWithTimeout(() => suite.Load(path, index), suite.Timeout);
                 if (!finished)
                 {
-                    failures.Add($"{where} HANG: still running after {suite.Timeout.TotalSeconds} s; stopped the suite.");
+                    failures.Add(
+                        $"{where} HANG: still running after {suite.Timeout.TotalSeconds} s; stopped the suite.");
                     break;
                 }
-                if (!(error is null || suite.IsRefusal(error) && error.Message.Contains(suite.FileName, StringComparison.Ordinal))
+                if (!(error is null || suite.IsRefusal(error)
+                        && error.Message.Contains(suite.FileName, StringComparison.Ordinal))
                     && Environment.GetEnvironmentVariable("RG_FUZZ_DUMP") is { Length: > 0 } dump)
-                    File.WriteAllBytes(Path.Combine(Directory.CreateDirectory(dump).FullName, $"{seed}-{index}-{suite.FileName}"), input.Bytes);
+                    File.WriteAllBytes(
+                        Path.Combine(Directory.CreateDirectory(dump).FullName, $"{seed}-{index}-{suite.FileName}"),
+                        input.Bytes);
                 if (error is null) accepted++;
                 else if (suite.IsRefusal(error) && error.Message.Contains(suite.FileName, StringComparison.Ordinal))
                 {
@@ -111,9 +123,11 @@ public static class FileFuzzer
                     refusals[reason] = refusals.GetValueOrDefault(reason) + 1;
                 }
                 else if (suite.IsRefusal(error))
-                    failures.Add($"{where} {error.GetType().Name} does not name {suite.FileName}: {Shorten(error.Message, 400)}");
+                    failures.Add($"{where} {error.GetType().Name} does not name {suite.FileName}: " +
+                        $"{Shorten(error.Message, 400)}");
                 else
-                    failures.Add($"{where} LEAK {error.GetType().FullName}: {Shorten(error.Message, 400)}\n{Shorten(error.StackTrace ?? "", 1500)}");
+                    failures.Add($"{where} LEAK {error.GetType().FullName}: {Shorten(error.Message, 400)}\n" +
+                        $"{Shorten(error.StackTrace ?? "", 1500)}");
             }
         }
         finally
@@ -136,7 +150,8 @@ public static class FileFuzzer
     private static (bool Finished, Exception? Error) RunWithTimeout(Action action, TimeSpan timeout)
     {
         Exception? error = null;
-        // Its own thread with a large stack: a reader that recursed without bound should fail here, not take the host down silently.
+        // Its own thread with a large stack: a reader that recursed without bound should fail here, not take the host
+        // down silently.
         var thread = new Thread(() =>
         {
             try { action(); }
@@ -149,7 +164,8 @@ public static class FileFuzzer
     /// <summary>A refusal's message without its numbers and quoted values, to count refusals by kind.</summary>
     private static string Category(string message)
     {
-        var text = System.Text.RegularExpressions.Regex.Replace(message, @"'[^']*'|-?\d+(\.\d+)?(E[+-]?\d+)?|\[[^\]]*\]", "…");
+        var text = System.Text.RegularExpressions.Regex.Replace(message,
+            @"'[^']*'|-?\d+(\.\d+)?(E[+-]?\d+)?|\[[^\]]*\]", "…");
         return Shorten(text, 140);
     }
 

@@ -4,18 +4,26 @@ using System.Text.Json.Nodes;
 
 namespace RetrievalGuard.Tests;
 
-/// <summary>Byte-level mutations: bit flips, overwrites with boundary bytes, truncation, deletion, insertion, duplication.</summary>
+/// <summary>
+/// Byte-level mutations: bit flips, overwrites with boundary bytes, truncation, deletion, insertion, duplication.
+/// </summary>
 public static class ByteMutator
 {
-    private static readonly byte[] Interesting = [0x00, 0x01, 0x7F, 0x80, 0xFF, 0xFE, 0xC0, 0xE2, (byte)'"', (byte)'\\', (byte)'{',
-        (byte)'}', (byte)'[', (byte)']', (byte)',', (byte)':', (byte)'-', (byte)'0', (byte)'9', (byte)'e', (byte)'.', (byte)' ', (byte)'\n'];
+    private static readonly byte[] Interesting = [0x00, 0x01, 0x7F, 0x80, 0xFF, 0xFE, 0xC0, 0xE2, (byte)'"', (byte)'\\',
+        (byte)'{', (byte)'}', (byte)'[', (byte)']', (byte)',', (byte)':', (byte)'-', (byte)'0', (byte)'9', (byte)'e',
+        (byte)'.', (byte)' ', (byte)'\n'];
 
-    /// <summary>One random byte-level mutation of <paramref name="seed"/>; truncations prefer <paramref name="boundaries"/>.</summary>
-    public static FuzzInput Mutate(Random r, byte[] seed, IReadOnlyList<int>? boundaries = null, string prefix = "bytes")
+    /// <summary>
+    /// One random byte-level mutation of <paramref name="seed"/>; truncations prefer <paramref name="boundaries"/>.
+    /// </summary>
+    public static FuzzInput Mutate(Random r, byte[] seed, IReadOnlyList<int>? boundaries = null,
+        string prefix = "bytes")
     {
         var b = (byte[])seed.Clone();
         int Pick() => b.Length == 0 ? 0 : r.Next(b.Length);
-        int Boundary() => boundaries is { Count: > 0 } && r.Next(3) > 0 ? Math.Clamp(boundaries[r.Next(boundaries.Count)] + r.Next(-1, 2), 0, b.Length) : r.Next(b.Length + 1);
+        int Boundary() => boundaries is { Count: > 0 } && r.Next(3) > 0
+            ? Math.Clamp(boundaries[r.Next(boundaries.Count)] + r.Next(-1, 2), 0, b.Length)
+            : r.Next(b.Length + 1);
         switch (r.Next(8))
         {
             case 0:
@@ -57,7 +65,8 @@ public static class ByteMutator
             {
                 int at = Boundary();
                 var junk = new byte[1 + r.Next(16)];
-                for (int i = 0; i < junk.Length; i++) junk[i] = r.Next(2) == 0 ? Interesting[r.Next(Interesting.Length)] : (byte)r.Next(256);
+                for (int i = 0; i < junk.Length; i++)
+                    junk[i] = r.Next(2) == 0 ? Interesting[r.Next(Interesting.Length)] : (byte)r.Next(256);
                 return new($"{prefix}: insert {junk.Length} bytes at {at}", [.. b[..at], .. junk, .. b[at..]]);
             }
             case 6:
@@ -76,9 +85,12 @@ public static class ByteMutator
         }
     }
 
-    /// <summary>Offsets of JSON's structural characters (and the end), where truncation cuts a value or container short.</summary>
+    /// <summary>
+    /// Offsets of JSON's structural characters (and the end), where truncation cuts a value or container short.
+    /// </summary>
     public static int[] JsonBoundaries(byte[] json) =>
-        [.. Enumerable.Range(0, json.Length).Where(i => json[i] is (byte)'{' or (byte)'}' or (byte)'[' or (byte)']' or (byte)',' or (byte)':' or (byte)'"'), json.Length];
+        [.. Enumerable.Range(0, json.Length).Where(i => json[i] is (byte)'{' or (byte)'}' or (byte)'[' or (byte)']'
+            or (byte)',' or (byte)':' or (byte)'"'), json.Length];
 }
 
 /// <summary>
@@ -91,11 +103,12 @@ public sealed class JsonMutator
 {
     private static readonly string[] Literals =
     [
-        "null", "true", "false", "0", "-0", "1", "-1", "2", "3", "7", "255", "256", "65535", "2147483647", "2147483648", "-2147483648",
-        "-2147483649", "4294967296", "9007199254740993", "9223372036854775807", "-9223372036854775808", "18446744073709551615",
-        "99999999999999999999999", "1e308", "-1e308", "1e999", "-1e999", "1e-320", "0.5", "1.5", "-0.5", "1e3", "3.0", "\"\"", "\"a\"", "\"1\"",
-        "\"-1\"", "\"NaN\"", "\"Infinity\"", "\"-Infinity\"", "\"null\"", "\"true\"", "\"\\u0000\"", "\"\\ud800\"", "[]", "[0]", "[-1]",
-        "[1, 2, 3]", "[null]", "[[]]", "[\"a\", \"b\"]", "{}", "{\"a\": 1}", "{\"type\": null}", "[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]",
+        "null", "true", "false", "0", "-0", "1", "-1", "2", "3", "7", "255", "256", "65535", "2147483647", "2147483648",
+        "-2147483648", "-2147483649", "4294967296", "9007199254740993", "9223372036854775807", "-9223372036854775808",
+        "18446744073709551615", "99999999999999999999999", "1e308", "-1e308", "1e999", "-1e999", "1e-320", "0.5", "1.5",
+        "-0.5", "1e3", "3.0", "\"\"", "\"a\"", "\"1\"", "\"-1\"", "\"NaN\"", "\"Infinity\"", "\"-Infinity\"",
+        "\"null\"", "\"true\"", "\"\\u0000\"", "\"\\ud800\"", "[]", "[0]", "[-1]", "[1, 2, 3]", "[null]", "[[]]",
+        "[\"a\", \"b\"]", "{}", "{\"a\": 1}", "{\"type\": null}", "[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]",
     ];
 
     private readonly JsonNode _seed;
@@ -133,7 +146,8 @@ public sealed class JsonMutator
         }
         Walk(_seed, []);
         long total = 0;
-        _cumulativeMembers = [.. _containers.Select(path => total += Math.Max(1, Follow(_seed, path) switch { JsonObject o => o.Count, JsonArray a => a.Count, _ => 1 }))];
+        _cumulativeMembers = [.. _containers.Select(path => total += Math.Max(1,
+            Follow(_seed, path) switch { JsonObject o => o.Count, JsonArray a => a.Count, _ => 1 }))];
         _keys = [.. keys];
         _strings = [.. strings];
         SeedText = _seed.ToJsonString();
@@ -142,7 +156,9 @@ public sealed class JsonMutator
     public string Name { get; }
     public string SeedText { get; }
 
-    /// <summary>One mutated document: 1–3 structural edits, then (one time in five) a byte-level edit of the text.</summary>
+    /// <summary>
+    /// One mutated document: 1–3 structural edits, then (one time in five) a byte-level edit of the text.
+    /// </summary>
     public FuzzInput Mutate(Random r)
     {
         var root = _seed.DeepClone();
@@ -162,7 +178,8 @@ public sealed class JsonMutator
 
     /// <summary>A JSON literal as a node; a lone surrogate escape, which JsonNode can read but not write, as a marker
     /// that <see cref="Write"/> turns back into the escape.</summary>
-    public static JsonNode? Literal(string json) => json == LoneSurrogate ? JsonValue.Create(LoneSurrogateMarker) : JsonNode.Parse(json);
+    public static JsonNode? Literal(string json) =>
+        json == LoneSurrogate ? JsonValue.Create(LoneSurrogateMarker) : JsonNode.Parse(json);
 
     /// <summary>The node's text, with lone-surrogate markers written as the escape.</summary>
     public static string Write(JsonNode? node) =>
@@ -254,12 +271,18 @@ public sealed class JsonMutator
     {
         switch (r.Next(6))
         {
-            case 0 when current is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out double x) && double.IsFinite(x):
+            case 0 when current is JsonValue v && v.GetValueKind() == JsonValueKind.Number
+                && v.TryGetValue(out double x) && double.IsFinite(x):
             {
                 string[] options = ["+1", "-1", "neg", "x2", "x1000", "+0.5", "0"];
                 string op = options[r.Next(options.Length)];
-                double y = op switch { "+1" => x + 1, "-1" => x - 1, "neg" => -x, "x2" => x * 2, "x1000" => x * 1000, "+0.5" => x + 0.5, _ => 0 };
-                JsonNode value = !double.IsFinite(y) ? Literal(y > 0 ? "1e999" : "-1e999")! // JsonValue cannot write infinity
+                double y = op switch
+                {
+                    "+1" => x + 1, "-1" => x - 1, "neg" => -x, "x2" => x * 2, "x1000" => x * 1000,
+                    "+0.5" => x + 0.5, _ => 0
+                };
+                JsonNode value = !double.IsFinite(y)
+                    ? Literal(y > 0 ? "1e999" : "-1e999")! // JsonValue cannot write infinity
                     : y == Math.Floor(y) && Math.Abs(y) < 9e15 ? JsonValue.Create((long)y) : JsonValue.Create(y);
                 return (value, $"{x} {op} → {y}");
             }

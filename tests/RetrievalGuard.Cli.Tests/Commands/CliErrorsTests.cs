@@ -9,7 +9,8 @@ public class CliErrorsTests
     {
         var range = new ArgumentOutOfRangeException("MaxNewTokens", -1, "MaxNewTokens must be ≥ 0.");
         Assert.Equal("MaxNewTokens must be ≥ 0 (got -1).", CliErrors.Message(range));
-        Assert.Equal("The question is empty.", CliErrors.Message(new ArgumentException("The question is empty.", "question")));
+        Assert.Equal("The question is empty.",
+            CliErrors.Message(new ArgumentException("The question is empty.", "question")));
         Assert.Equal("plain", CliErrors.Message(new InvalidOperationException("plain")));
     }
 

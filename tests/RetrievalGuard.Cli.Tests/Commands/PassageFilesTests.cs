@@ -17,8 +17,10 @@ public sealed class PassageFilesTests : IDisposable
     public void EveryFormatGivesThePassagesWithTheirIds()
     {
         Assert.Equal(["A.", "B."], PassageFiles.Read(Write("p.txt", "A.\n\n\nB.\n")).Select(p => p.Text));
-        Assert.Equal(["x", "2"], PassageFiles.Read(Write("p.json", """[{"id": "x", "text": "A."}, "B."]""")).Select(p => p.Id));
-        Assert.Equal(["A.", "B."], PassageFiles.Read(Write("p.jsonl", "{\"text\": \"A.\"}\n\n\"B.\"\n")).Select(p => p.Text));
+        Assert.Equal(["x", "2"],
+            PassageFiles.Read(Write("p.json", """[{"id": "x", "text": "A."}, "B."]""")).Select(p => p.Id));
+        Assert.Equal(["A.", "B."],
+            PassageFiles.Read(Write("p.jsonl", "{\"text\": \"A.\"}\n\n\"B.\"\n")).Select(p => p.Text));
         var dir = Directory.CreateDirectory(Path.Combine(_folder, "docs")).FullName;
         File.WriteAllText(Path.Combine(dir, "mill.txt"), "Rain fell.");
         Assert.Equal("mill", Assert.Single(PassageFiles.Read(dir)).Id);

@@ -5,7 +5,8 @@ internal sealed class TempFolder : IDisposable
 {
     public TempFolder() => Directory.CreateDirectory(Path);
 
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "rg-organism-" + Guid.NewGuid().ToString("N"));
+    public string Path { get; } =
+        System.IO.Path.Combine(System.IO.Path.GetTempPath(), "rg-organism-" + Guid.NewGuid().ToString("N"));
 
     public string Write(string name, string text)
     {

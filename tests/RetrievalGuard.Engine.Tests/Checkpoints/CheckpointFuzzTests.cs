@@ -15,9 +15,10 @@ namespace RetrievalGuard.Engine.Tests.Checkpoints;
 /// header length, the header's JSON and its facts — dtypes, shapes, offsets, names — and the bytes, truncated at every
 /// boundary; each input read tensor by tensor, then loaded into a network) and <c>config.json</c> (3,000 inputs, seed
 /// 20261204: JSON edits, and shape fields set to zero, negative, huge, fractional or non-dividing values; every tenth
-/// one also loaded as a whole model folder with <see cref="LanguageModel.Load"/>). Every input must be read, or refused with <see cref="InvalidDataException"/> or
-/// <see cref="NotSupportedException"/> naming the file; see <see cref="FileFuzzer"/>. A failure prints the seed and
-/// the input's index: RG_FUZZ_CASE=index (with RG_FUZZ_SEED if it was overridden) replays that one input.
+/// one also loaded as a whole model folder with <see cref="LanguageModel.Load"/>). Every input must be read, or refused
+/// with <see cref="InvalidDataException"/> or <see cref="NotSupportedException"/> naming the file; see
+/// <see cref="FileFuzzer"/>. A failure prints the seed and the input's index: RG_FUZZ_CASE=index (with RG_FUZZ_SEED if
+/// it was overridden) replays that one input.
 /// </summary>
 public class CheckpointFuzzTests(ITestOutputHelper output)
 {
@@ -30,16 +31,18 @@ public class CheckpointFuzzTests(ITestOutputHelper output)
     public void MutatedSafetensorsAreReadOrRefusedNamingTheFile()
     {
         TorchRuntime.EnsureInitialized();
-        // Two seeds: the Hugging Face export of tiny-random-llama (F32, untied), and an engine export with q/k/v biases,
-        // tied embeddings and BF16 storage, each with a network of its shape to load into.
+        // Two seeds: the Hugging Face export of tiny-random-llama (F32, untied), and an engine export with q/k/v
+        // biases, tied embeddings and BF16 storage, each with a network of its shape to load into.
         var hf = SafetensorsSeedFile.FromFile(File.ReadAllBytes(Path.Combine(TinyLlama, Checkpoint.SingleFileName)));
-        using var hfNetwork = new LlamaModel(ModelConfig.Load(Path.Combine(TinyLlama, "config.json")), ScalarType.Float32, CPU);
+        using var hfNetwork =
+            new LlamaModel(ModelConfig.Load(Path.Combine(TinyLlama, "config.json")), ScalarType.Float32, CPU);
         var biasConfig = TinyModels.Config(bias: true, tie: true);
         using var biasNetwork = TinyModels.Create(biasConfig);
         var bias = SafetensorsSeedFile.FromTensors(LlamaWeights.ExportHuggingFace(biasNetwork, ScalarType.BFloat16));
         var seeds = new[] { (Seed: hf, Network: hfNetwork), (Seed: bias, Network: biasNetwork) };
 
-        var result = FileFuzzer.Run(new FuzzSuite("model.safetensors", SafetensorsSeed, SafetensorsInputs, Checkpoint.SingleFileName,
+        var result = FileFuzzer.Run(new FuzzSuite("model.safetensors", SafetensorsSeed, SafetensorsInputs,
+            Checkpoint.SingleFileName,
             (r, i) => seeds[i % 2].Seed.Mutate(r),
             (path, i) =>
             {
@@ -62,13 +65,15 @@ public class CheckpointFuzzTests(ITestOutputHelper output)
         var seeds = new[]
         {
             new JsonMutator(File.ReadAllText(Path.Combine(TinyLlama, "config.json")), "tiny-random-llama"),
-            new JsonMutator(File.ReadAllText(RepoPaths.Path("samples", "models", "organism", "config.json")), "organism"),
+            new JsonMutator(
+                File.ReadAllText(RepoPaths.Path("samples", "models", "organism", "config.json")), "organism"),
             new JsonMutator(MistralConfig(), "mistral-shaped"),
             new JsonMutator(Qwen2Config(), "qwen2-shaped"),
         };
         var result = FileFuzzer.Run(new FuzzSuite("config.json", ConfigSeed, ConfigInputs, "config.json",
             (r, i) => i % 10 == 0 ? (r.Next(2) == 0 ? TargetedConfig(r, seeds[0]) : seeds[0].Mutate(r))
-                : r.Next(3) == 0 ? TargetedConfig(r, seeds[r.Next(seeds.Length)]) : seeds[r.Next(seeds.Length)].Mutate(r),
+                : r.Next(3) == 0 ? TargetedConfig(r, seeds[r.Next(seeds.Length)])
+                : seeds[r.Next(seeds.Length)].Mutate(r),
             (path, i) =>
             {
                 var config = ModelConfig.Load(path);
@@ -84,7 +89,8 @@ public class CheckpointFuzzTests(ITestOutputHelper output)
         {
             Setup = folder =>
             {
-                foreach (string file in new[] { Checkpoint.SingleFileName, "tokenizer.model", "tokenizer_config.json", "generation_config.json" })
+                foreach (string file in new[] { Checkpoint.SingleFileName, "tokenizer.model", "tokenizer_config.json",
+                    "generation_config.json" })
                     File.Copy(Path.Combine(TinyLlama, file), Path.Combine(folder, file));
             },
         });
@@ -94,11 +100,14 @@ public class CheckpointFuzzTests(ITestOutputHelper output)
 
     private static readonly string[] DimensionFields =
     [
-        "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim", "intermediate_size",
-        "vocab_size", "max_position_embeddings", "sliding_window", "rope_theta", "rms_norm_eps", "bos_token_id", "eos_token_id",
+        "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
+        "intermediate_size", "vocab_size", "max_position_embeddings", "sliding_window", "rope_theta", "rms_norm_eps",
+        "bos_token_id", "eos_token_id",
     ];
 
-    /// <summary>The shape fields set to what breaks models: zero, negative, huge, fractional, not dividing, wrong type.</summary>
+    /// <summary>
+    /// The shape fields set to what breaks models: zero, negative, huge, fractional, not dividing, wrong type.
+    /// </summary>
     private static FuzzInput TargetedConfig(Random r, JsonMutator seed)
     {
         var json = JsonNode.Parse(seed.SeedText)!.AsObject();
@@ -106,8 +115,9 @@ public class CheckpointFuzzTests(ITestOutputHelper output)
         for (int k = 0, edits = 1 + r.Next(2); k < edits; k++)
         {
             string field = DimensionFields[r.Next(DimensionFields.Length)];
-            string[] values = ["0", "-1", "-64", "1", "3", "5", "7", "31", "33", "1.5", "2147483647", "2147483648", "1e12", "1e308", "-1e308", "1e999",
-                "\"64\"", "null", "true", "[64]", "{}", "1073741824", "65536", "4096"];
+            string[] values = ["0", "-1", "-64", "1", "3", "5", "7", "31", "33", "1.5", "2147483647", "2147483648",
+                "1e12", "1e308", "-1e308", "1e999", "\"64\"", "null", "true", "[64]", "{}", "1073741824", "65536",
+                "4096"];
             string value = values[r.Next(values.Length)];
             json[field] = JsonMutator.Literal(value);
             done.Add($"{field} = {value}");
@@ -118,8 +128,9 @@ public class CheckpointFuzzTests(ITestOutputHelper output)
             string key = r.Next(2) == 0 ? "rope_scaling" : "rope_parameters";
             string[] ropes =
             [
-                """{"rope_type": "llama3", "factor": 8}""", """{"rope_type": "linear"}""", """{"rope_type": "linear", "factor": 0}""",
-                """{"type": "yarn", "factor": 4}""", """{"rope_type": 5}""", """{"rope_type": "llama3", "factor": 8, "low_freq_factor": 1, "high_freq_factor": 1, "original_max_position_embeddings": 0}""",
+                """{"rope_type": "llama3", "factor": 8}""", """{"rope_type": "linear"}""",
+                """{"rope_type": "linear", "factor": 0}""", """{"type": "yarn", "factor": 4}""", """{"rope_type": 5}""",
+                """{"rope_type": "llama3", "factor": 8, "low_freq_factor": 1, "high_freq_factor": 1, "original_max_position_embeddings": 0}""",
                 """{"rope_type": "llama3", "factor": -8, "low_freq_factor": 4, "high_freq_factor": 1, "original_max_position_embeddings": 8192}""",
                 """{"rope_type": "dynamic", "factor": 2}""", """{"rope_theta": -1}""", """[1, 2]""", "null",
             ];
@@ -163,7 +174,10 @@ internal sealed class SafetensorsSeedFile
         _dataLength = file.Length - 8 - headerLength;
         _headerMutator = new JsonMutator(_header.ToJsonString(), "header");
         // Truncation points: inside the length field, the header's end, and every tensor's first and last byte.
-        var boundaries = new List<int> { 0, 1, 4, 7, 8, 9, (int)(8 + headerLength) - 1, (int)(8 + headerLength), file.Length - 1 };
+        var boundaries = new List<int>
+        {
+            0, 1, 4, 7, 8, 9, (int)(8 + headerLength) - 1, (int)(8 + headerLength), file.Length - 1
+        };
         foreach (var (_, entry) in _header)
             if (entry?["data_offsets"] is JsonArray offsets)
             {
@@ -215,8 +229,9 @@ internal sealed class SafetensorsSeedFile
         ulong header = BinaryPrimitives.ReadUInt64LittleEndian(_file);
         ulong[] values =
         [
-            0, 1, 2, 7, header - 1, header + 1, header + 8, (ulong)_file.Length - 8, (ulong)_file.Length - 7, (ulong)_file.Length,
-            100UL << 20, (100UL << 20) + 1, 1UL << 32, (1UL << 32) + header, 1UL << 63, ulong.MaxValue, (ulong)r.NextInt64(),
+            0, 1, 2, 7, header - 1, header + 1, header + 8, (ulong)_file.Length - 8, (ulong)_file.Length - 7,
+            (ulong)_file.Length, 100UL << 20, (100UL << 20) + 1, 1UL << 32, (1UL << 32) + header, 1UL << 63,
+            ulong.MaxValue, (ulong)r.NextInt64(),
             header | (1UL << r.Next(64)),
         ];
         ulong value = values[r.Next(values.Length)];
@@ -236,9 +251,12 @@ internal sealed class SafetensorsSeedFile
         return new(edit.Mutation + (length is null ? "" : " (old length kept)"), [.. prefix, .. json, .. Data]);
     }
 
-    private static readonly string[] DTypes = ["F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL", "F8_E4M3", "Q4_0", "f32", ""];
+    private static readonly string[] DTypes =
+        ["F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL", "F8_E4M3", "Q4_0", "f32", ""];
 
-    /// <summary>Edits that keep the header valid JSON but make its facts wrong: dtypes, shapes, offsets, names.</summary>
+    /// <summary>
+    /// Edits that keep the header valid JSON but make its facts wrong: dtypes, shapes, offsets, names.
+    /// </summary>
     private FuzzInput HeaderSemantics(Random r)
     {
         var header = _header.DeepClone().AsObject();
@@ -321,7 +339,10 @@ internal sealed class SafetensorsSeedFile
             case 11:
             {
                 string extra = r.Next(2) == 0 ? "model.layers.99.extra.weight" : name + ".copy";
-                header[extra] = new JsonObject { ["dtype"] = "F32", ["shape"] = new JsonArray(0), ["data_offsets"] = new JsonArray(end, end) };
+                header[extra] = new JsonObject
+                {
+                    ["dtype"] = "F32", ["shape"] = new JsonArray(0), ["data_offsets"] = new JsonArray(end, end)
+                };
                 what = $"extra zero-size tensor '{extra}'";
                 break;
             }
@@ -331,7 +352,8 @@ internal sealed class SafetensorsSeedFile
                 what = "renamed";
                 break;
             case 13:
-                header["__metadata__"] = JsonMutator.Literal(new[] { "[]", "{\"format\": 1}", "{\"format\": null}", "\"pt\"", "{\"a\": {}}" }[r.Next(5)]);
+                header["__metadata__"] = JsonMutator.Literal(
+                    new[] { "[]", "{\"format\": 1}", "{\"format\": null}", "\"pt\"", "{\"a\": {}}" }[r.Next(5)]);
                 what = $"__metadata__ = {JsonMutator.Write(header["__metadata__"])}";
                 break;
             case 14:
@@ -342,7 +364,8 @@ internal sealed class SafetensorsSeedFile
                 return new($"header semantics: '{name}' appears twice", Compose("{" + dup + text[1..], Data));
             }
             default:
-                entry[new[] { "dtype", "shape", "data_offsets" }[r.Next(3)]] = JsonMutator.Literal(JsonMutator.RandomLiteral(r));
+                entry[new[] { "dtype", "shape", "data_offsets" }[r.Next(3)]] =
+                    JsonMutator.Literal(JsonMutator.RandomLiteral(r));
                 what = "a field = a random literal";
                 break;
         }

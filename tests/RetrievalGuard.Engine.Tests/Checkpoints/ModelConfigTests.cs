@@ -34,7 +34,9 @@ public class ModelConfigTests
     public void Llama31()
     {
         var c = Parse(Llama31_8B);
-        Assert.Equal(("LlamaForCausalLM", 4096, 32, 32, 8, 128, 14336, 128256), (c.Architecture, c.HiddenSize, c.NumLayers, c.NumHeads, c.NumKvHeads, c.HeadDim, c.IntermediateSize, c.VocabSize));
+        Assert.Equal(("LlamaForCausalLM", 4096, 32, 32, 8, 128, 14336, 128256),
+            (c.Architecture, c.HiddenSize, c.NumLayers, c.NumHeads, c.NumKvHeads, c.HeadDim, c.IntermediateSize,
+                c.VocabSize));
         Assert.Equal(new RopeScaling("llama3", 8, 1, 4, 8192), c.RopeScaling);
         Assert.Equal(500000, c.RopeTheta);
         Assert.False(c.AttentionBias);
@@ -49,7 +51,8 @@ public class ModelConfigTests
         var c = Parse(Qwen25_7B);
         Assert.True(c.AttentionBias);
         Assert.Null(c.SlidingWindow);
-        Assert.Equal((3584, 28, 4, 128, 1e-6, 1e6), (c.HiddenSize, c.NumHeads, c.NumKvHeads, c.HeadDim, c.RmsNormEps, c.RopeTheta));
+        Assert.Equal((3584, 28, 4, 128, 1e-6, 1e6),
+            (c.HiddenSize, c.NumHeads, c.NumKvHeads, c.HeadDim, c.RmsNormEps, c.RopeTheta));
         Assert.Equal(7_615_616_512, c.ParameterCount());
     }
 
@@ -103,7 +106,8 @@ public class ModelConfigTests
     {
         var json = (JsonObject)JsonNode.Parse(Llama31_8B)!;
         json.Remove("intermediate_size");
-        Assert.Contains("'intermediate_size' is missing", Assert.Throws<InvalidDataException>(() => ModelConfig.Parse(json)).Message);
+        Assert.Contains("'intermediate_size' is missing",
+            Assert.Throws<InvalidDataException>(() => ModelConfig.Parse(json)).Message);
         Assert.Throws<FileNotFoundException>(() => ModelConfig.Load("/nonexistent/config.json"));
     }
 }

@@ -6,7 +6,9 @@ using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Tests.Checkpoints;
 
-/// <summary>Saving in Hugging Face layout and loading back gives the same network; wrong checkpoints are refused.</summary>
+/// <summary>
+/// Saving in Hugging Face layout and loading back gives the same network; wrong checkpoints are refused.
+/// </summary>
 public class WeightLoadingTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("rg-w-").FullName;
@@ -16,7 +18,8 @@ public class WeightLoadingTests : IDisposable
     private void Save(LlamaModel model, IEnumerable<KeyValuePair<string, Tensor>>? tensors = null)
     {
         File.WriteAllText(Path.Combine(_dir, "config.json"), model.Config.ToJson().ToJsonString());
-        SafetensorsWriter.Write(Path.Combine(_dir, Checkpoint.SingleFileName), tensors ?? LlamaWeights.ExportHuggingFace(model, ScalarType.Float32));
+        SafetensorsWriter.Write(Path.Combine(_dir, Checkpoint.SingleFileName),
+            tensors ?? LlamaWeights.ExportHuggingFace(model, ScalarType.Float32));
     }
 
     [Theory]
@@ -41,7 +44,8 @@ public class WeightLoadingTests : IDisposable
         tensors["model.layers.1.mlp.up_proj.weight"] = zeros([47, 32]);
         Save(model, tensors);
         var e = Assert.Throws<InvalidDataException>(() => LanguageModel.Load(_dir));
-        Assert.Contains("'model.layers.1.mlp.up_proj.weight' has shape [47, 32], but config.json implies [48, 32]", e.Message);
+        Assert.Contains("'model.layers.1.mlp.up_proj.weight' has shape [47, 32], but config.json implies [48, 32]",
+            e.Message);
     }
 
     [Fact]
@@ -51,12 +55,14 @@ public class WeightLoadingTests : IDisposable
         var tensors = LlamaWeights.ExportHuggingFace(model, ScalarType.Float32).ToDictionary();
         tensors.Remove("model.norm.weight");
         Save(model, tensors);
-        Assert.Contains("'model.norm.weight' is missing", Assert.Throws<InvalidDataException>(() => LanguageModel.Load(_dir)).Message);
+        Assert.Contains("'model.norm.weight' is missing",
+            Assert.Throws<InvalidDataException>(() => LanguageModel.Load(_dir)).Message);
 
         tensors = LlamaWeights.ExportHuggingFace(model, ScalarType.Float32).ToDictionary();
         tensors["model.layers.2.self_attn.q_proj.weight"] = zeros([32, 32]);
         Save(model, tensors);
-        Assert.Contains("model.layers.2.self_attn.q_proj.weight", Assert.Throws<InvalidDataException>(() => LanguageModel.Load(_dir)).Message);
+        Assert.Contains("model.layers.2.self_attn.q_proj.weight",
+            Assert.Throws<InvalidDataException>(() => LanguageModel.Load(_dir)).Message);
     }
 
     [Fact]
@@ -68,7 +74,9 @@ public class WeightLoadingTests : IDisposable
         using var bf16 = LanguageModel.Load(_dir, new LoadOptions { DType = "bf16" });
         Assert.Equal(ScalarType.Float32, fp32.DType);
         Assert.Equal(ScalarType.BFloat16, bf16.DType);
-        Assert.Contains("not a supported dtype", Assert.Throws<ArgumentException>(() => LanguageModel.Load(_dir, new LoadOptions { DType = "int4" })).Message);
-        Assert.Contains("not a device", Assert.Throws<ArgumentException>(() => LanguageModel.Load(_dir, new LoadOptions { Device = "tpu" })).Message);
+        Assert.Contains("not a supported dtype", Assert.Throws<ArgumentException>(() =>
+            LanguageModel.Load(_dir, new LoadOptions { DType = "int4" })).Message);
+        Assert.Contains("not a device", Assert.Throws<ArgumentException>(() =>
+            LanguageModel.Load(_dir, new LoadOptions { Device = "tpu" })).Message);
     }
 }

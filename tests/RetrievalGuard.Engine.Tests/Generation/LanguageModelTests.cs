@@ -14,7 +14,8 @@ public class LanguageModelTests
     {
         using var model = Demo();
         var tokens = new List<GeneratedToken>();
-        await foreach (var token in model.GenerateAsync("It is a truth universally acknowledged", new GenerationOptions { MaxNewTokens = 20 }))
+        await foreach (var token in model.GenerateAsync("It is a truth universally acknowledged",
+            new GenerationOptions { MaxNewTokens = 20 }))
             tokens.Add(token);
         Assert.Equal(20, tokens.Count);
         var ids = tokens.TakeWhile(t => !t.IsStop).Select(t => t.Id).ToList();
@@ -36,7 +37,8 @@ public class LanguageModelTests
         }
         int[] shortPrompt = [3, 14, 15, 92];
         var first = await Ids(shortPrompt, 12);
-        var longer = await Ids(Enumerable.Range(0, 1900).Select(i => (i * 7 % 90) + 1).ToArray(), 40); // grows the cache
+        var longer = await Ids(
+            Enumerable.Range(0, 1900).Select(i => (i * 7 % 90) + 1).ToArray(), 40); // grows the cache
         Assert.Equal(40, longer.Count);
         Assert.Equal(first, await Ids(shortPrompt, 12));
         model.ReleaseCache();
@@ -50,7 +52,8 @@ public class LanguageModelTests
         using var probe = model.CreateProbe([new Probes.HeadIndex(1, 0), new Probes.HeadIndex(0, 3)]);
         int prompt = model.Tokenizer.Encode("Mr. Darcy").Count;
         int n = 0;
-        await foreach (var token in model.GenerateAsync("Mr. Darcy", new GenerationOptions { MaxNewTokens = 5, Probe = probe }))
+        await foreach (var token in model.GenerateAsync("Mr. Darcy",
+            new GenerationOptions { MaxNewTokens = 5, Probe = probe }))
         {
             Assert.NotNull(token.Attention);
             Assert.Equal(2, token.Attention!.Length);
@@ -68,7 +71,8 @@ public class LanguageModelTests
         int seen = 0;
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
         {
-            await foreach (var _ in model.GenerateAsync("Emma", new GenerationOptions { MaxNewTokens = 100 }, cts.Token))
+            await foreach (var _ in model.GenerateAsync("Emma", new GenerationOptions { MaxNewTokens = 100 },
+                cts.Token))
                 if (++seen == 2) cts.Cancel();
         });
         Assert.Equal(2, seen);
@@ -79,7 +83,8 @@ public class LanguageModelTests
     {
         using var model = LanguageModel.Load(RepoPaths.Path("tests", "fixtures", "parity", "qwen2"));
         Assert.False(model.HasTokenizer);
-        Assert.Contains("give token ids instead of text", Assert.Throws<InvalidOperationException>(() => model.Tokenizer).Message);
+        Assert.Contains("give token ids instead of text",
+            Assert.Throws<InvalidOperationException>(() => model.Tokenizer).Message);
         Assert.Throws<DirectoryNotFoundException>(() => LanguageModel.Load("/no/such/model"));
         Assert.Equal("plain", ChatFormat.Plain.Name);
     }

@@ -7,7 +7,9 @@ using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Tests.Generation;
 
-/// <summary>Runs alone: the memory test reads the process's resident size, which parallel tests would disturb.</summary>
+/// <summary>
+/// Runs alone: the memory test reads the process's resident size, which parallel tests would disturb.
+/// </summary>
 [CollectionDefinition(nameof(SerialTests), DisableParallelization = true)]
 public sealed class SerialTests;
 
@@ -16,7 +18,8 @@ public class TokenGeneratorTests
 {
     private static readonly int[] Prompt = [5, 17, 3, 44, 9];
 
-    private static List<TokenStep> Run(LlamaModel model, GenerationOptions options, IReadOnlyCollection<int>? stops = null, int capacity = 64)
+    private static List<TokenStep> Run(LlamaModel model, GenerationOptions options,
+        IReadOnlyCollection<int>? stops = null, int capacity = 64)
     {
         using var cache = model.CreateCache(capacity);
         return TokenGenerator.Generate(model, Prompt, cache, options, stops ?? []).ToList();
@@ -32,7 +35,8 @@ public class TokenGeneratorTests
         using var _ = no_grad();
         foreach (var step in steps)
         {
-            var logits = model.forward(tensor(sequence.Select(i => (long)i).ToArray(), dtype: int64).unsqueeze(0))[0, -1];
+            var logits =
+                model.forward(tensor(sequence.Select(i => (long)i).ToArray(), dtype: int64).unsqueeze(0))[0, -1];
             Assert.Equal(logits.argmax().item<long>(), step.Id);
             var logProbs = logits.log_softmax(0);
             Assert.Equal(logProbs[step.Id].item<float>(), step.LogProb, 4);
@@ -46,10 +50,14 @@ public class TokenGeneratorTests
     public void SamplingIsReproducibleForASeedAndVariesAcrossSeeds()
     {
         using var model = TinyModels.Create();
-        var a = Run(model, new GenerationOptions { MaxNewTokens = 12, Temperature = 1.5f, Seed = 11 }).Select(s => s.Id).ToList();
-        var b = Run(model, new GenerationOptions { MaxNewTokens = 12, Temperature = 1.5f, Seed = 11 }).Select(s => s.Id).ToList();
+        var a = Run(model, new GenerationOptions { MaxNewTokens = 12, Temperature = 1.5f, Seed = 11 })
+            .Select(s => s.Id).ToList();
+        var b = Run(model, new GenerationOptions { MaxNewTokens = 12, Temperature = 1.5f, Seed = 11 })
+            .Select(s => s.Id).ToList();
         Assert.Equal(a, b);
-        var others = Enumerable.Range(20, 4).Select(seed => Run(model, new GenerationOptions { MaxNewTokens = 12, Temperature = 1.5f, Seed = seed }).Select(s => s.Id).ToList());
+        var others = Enumerable.Range(20, 4).Select(seed =>
+            Run(model, new GenerationOptions { MaxNewTokens = 12, Temperature = 1.5f, Seed = seed })
+                .Select(s => s.Id).ToList());
         Assert.Contains(others, o => !o.SequenceEqual(a));
     }
 
@@ -58,8 +66,12 @@ public class TokenGeneratorTests
     {
         using var model = TinyModels.Create();
         var greedy = Run(model, new GenerationOptions { MaxNewTokens = 8 }).Select(s => s.Id);
-        Assert.Equal(greedy, Run(model, new GenerationOptions { MaxNewTokens = 8, Temperature = 2, TopK = 1, Seed = 3 }).Select(s => s.Id));
-        Assert.Equal(greedy, Run(model, new GenerationOptions { MaxNewTokens = 8, Temperature = 2, TopP = 1e-6f, Seed = 3 }).Select(s => s.Id));
+        Assert.Equal(greedy,
+            Run(model, new GenerationOptions { MaxNewTokens = 8, Temperature = 2, TopK = 1, Seed = 3 })
+                .Select(s => s.Id));
+        Assert.Equal(greedy,
+            Run(model, new GenerationOptions { MaxNewTokens = 8, Temperature = 2, TopP = 1e-6f, Seed = 3 })
+                .Select(s => s.Id));
     }
 
     [Fact]
@@ -69,7 +81,8 @@ public class TokenGeneratorTests
         var seen = new HashSet<int>();
         using var generator = new Generator(5);
         for (int i = 0; i < 200; i++)
-            seen.Add((int)Sampler.Sample(logits, new GenerationOptions { Temperature = 5, TopK = 2 }, generator)[0, 0].item<float>());
+            seen.Add((int)Sampler.Sample(logits, new GenerationOptions { Temperature = 5, TopK = 2 }, generator)[0, 0]
+                .item<float>());
         Assert.Equal(new HashSet<int> { 1, 3 }, seen);
     }
 
@@ -99,11 +112,15 @@ public class TokenGeneratorTests
     {
         using var model = TinyModels.Create();
         using var cache = model.CreateCache(8);
-        Assert.Contains("exceed the cache capacity 8", Assert.Throws<ArgumentException>(() => TokenGenerator.Generate(model, Prompt, cache, new GenerationOptions { MaxNewTokens = 4 }, [])).Message);
-        Assert.Contains("outside the vocabulary", Assert.Throws<ArgumentOutOfRangeException>(() => TokenGenerator.Generate(model, [1, 500], cache, new GenerationOptions { MaxNewTokens = 1 }, [])).Message);
+        Assert.Contains("exceed the cache capacity 8", Assert.Throws<ArgumentException>(() =>
+            TokenGenerator.Generate(model, Prompt, cache, new GenerationOptions { MaxNewTokens = 4 }, [])).Message);
+        Assert.Contains("outside the vocabulary", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            TokenGenerator.Generate(model, [1, 500], cache, new GenerationOptions { MaxNewTokens = 1 }, [])).Message);
         Assert.Throws<ArgumentException>(() => TokenGenerator.Generate(model, [], cache, new GenerationOptions(), []));
-        Assert.Throws<ArgumentOutOfRangeException>(() => TokenGenerator.Generate(model, Prompt, cache, new GenerationOptions { TopP = 0 }, []));
-        Assert.Throws<ArgumentOutOfRangeException>(() => TokenGenerator.Generate(model, Prompt, cache, new GenerationOptions { Temperature = -1 }, []));
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            TokenGenerator.Generate(model, Prompt, cache, new GenerationOptions { TopP = 0 }, []));
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            TokenGenerator.Generate(model, Prompt, cache, new GenerationOptions { Temperature = -1 }, []));
     }
 
     [Fact]
@@ -115,7 +132,8 @@ public class TokenGeneratorTests
         int seen = 0;
         Assert.Throws<OperationCanceledException>(() =>
         {
-            foreach (var _ in TokenGenerator.Generate(model, Prompt, cache, new GenerationOptions { MaxNewTokens = 50 }, [], cts.Token))
+            foreach (var _ in TokenGenerator.Generate(model, Prompt, cache, new GenerationOptions { MaxNewTokens = 50 },
+                [], cts.Token))
                 if (++seen == 3) cts.Cancel();
         });
         Assert.Equal(3, seen);

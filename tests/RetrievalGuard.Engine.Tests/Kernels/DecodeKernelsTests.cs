@@ -24,11 +24,14 @@ public class DecodeKernelsTests
         { ScalarType.BFloat16, 256, 8 },   // Gemma-sized heads
     };
 
-    /// <summary>Skips (reported as Skipped, not Passed) where no NVRTC is installed, unless CI says it must be.</summary>
+    /// <summary>
+    /// Skips (reported as Skipped, not Passed) where no NVRTC is installed, unless CI says it must be.
+    /// </summary>
     private static void RequireNvrtc()
     {
         if (Nvrtc.Unavailable is null) return;
-        Assert.False(Environment.GetEnvironmentVariable("RGUARD_REQUIRE_NVRTC") == "1", $"NVRTC is required here but unavailable: {Nvrtc.Unavailable}");
+        Assert.False(Environment.GetEnvironmentVariable("RGUARD_REQUIRE_NVRTC") == "1",
+            $"NVRTC is required here but unavailable: {Nvrtc.Unavailable}");
         Skip.If(true, $"NVRTC is not installed here: {Nvrtc.Unavailable}");
     }
 
@@ -39,7 +42,8 @@ public class DecodeKernelsTests
         Assert.Null(DecodeKernels.UnsupportedReason(new Device(DeviceType.CUDA, 0), dtype, headDim, group));
         RequireNvrtc();
         // PTX for a virtual architecture every NVRTC since 11 knows; the engine compiles a CUBIN for the GPU in use.
-        var ptx = Encoding.ASCII.GetString(Nvrtc.Compile(DecodeKernels.Source(), "DecodeKernels.cu", DecodeKernels.CompileOptions(dtype, headDim, group, "compute_80")));
+        var ptx = Encoding.ASCII.GetString(Nvrtc.Compile(DecodeKernels.Source(), "DecodeKernels.cu",
+            DecodeKernels.CompileOptions(dtype, headDim, group, "compute_80")));
         foreach (string kernel in new[] { "add_rmsnorm", "rope_write", "attend_split", "attend_combine", "swiglu" })
             Assert.Contains($".entry {kernel}(", ptx);
     }
@@ -48,7 +52,8 @@ public class DecodeKernelsTests
     public void CompileErrorsCarryNvrtcsLog()
     {
         RequireNvrtc();
-        var e = Assert.Throws<KernelCompileException>(() => Nvrtc.Compile("extern \"C\" __global__ void broken() { undefined_name = 1; }", "broken.cu", ["-arch=compute_80"]));
+        var e = Assert.Throws<KernelCompileException>(() => Nvrtc.Compile(
+            "extern \"C\" __global__ void broken() { undefined_name = 1; }", "broken.cu", ["-arch=compute_80"]));
         Assert.Contains("undefined_name", e.Message);
         Assert.Contains("broken.cu", e.Message);
     }
@@ -57,11 +62,16 @@ public class DecodeKernelsTests
     public void UnsupportedShapesAndDevicesSayWhy()
     {
         Assert.Equal("not a CUDA device", DecodeKernels.UnsupportedReason(CPU, ScalarType.BFloat16, 128, 4));
-        Assert.Contains("head size 80", DecodeKernels.UnsupportedReason(new Device(DeviceType.CUDA, 0), ScalarType.BFloat16, 80, 4));
-        Assert.Contains("head size 256", DecodeKernels.UnsupportedReason(new Device(DeviceType.CUDA, 0), ScalarType.Float32, 256, 4));
-        Assert.Contains("dtype", DecodeKernels.UnsupportedReason(new Device(DeviceType.CUDA, 0), ScalarType.Float64, 128, 4));
-        Assert.Contains("query heads", DecodeKernels.UnsupportedReason(new Device(DeviceType.CUDA, 0), ScalarType.BFloat16, 128, 32));
-        Assert.Contains("shared memory", DecodeKernels.UnsupportedReason(new Device(DeviceType.CUDA, 0), ScalarType.BFloat16, 256, 16));
+        Assert.Contains("head size 80",
+            DecodeKernels.UnsupportedReason(new Device(DeviceType.CUDA, 0), ScalarType.BFloat16, 80, 4));
+        Assert.Contains("head size 256",
+            DecodeKernels.UnsupportedReason(new Device(DeviceType.CUDA, 0), ScalarType.Float32, 256, 4));
+        Assert.Contains("dtype",
+            DecodeKernels.UnsupportedReason(new Device(DeviceType.CUDA, 0), ScalarType.Float64, 128, 4));
+        Assert.Contains("query heads",
+            DecodeKernels.UnsupportedReason(new Device(DeviceType.CUDA, 0), ScalarType.BFloat16, 128, 32));
+        Assert.Contains("shared memory",
+            DecodeKernels.UnsupportedReason(new Device(DeviceType.CUDA, 0), ScalarType.BFloat16, 256, 16));
         Assert.Null(DecodeKernels.For(CPU, ScalarType.Float32, 32, 2, out string? reason));
         Assert.Equal("not a CUDA device", reason);
     }
@@ -83,11 +93,14 @@ public class DecodeKernelsTests
         try
         {
             string torchLib = Directory.CreateDirectory(Path.Combine(root, "site-packages", "torch", "lib")).FullName;
-            string wheel = Directory.CreateDirectory(Path.Combine(root, "site-packages", "nvidia", "cu13", "lib")).FullName;
+            string wheel =
+                Directory.CreateDirectory(Path.Combine(root, "site-packages", "nvidia", "cu13", "lib")).FullName;
             string cuda = Directory.CreateDirectory(Path.Combine(root, "cuda", "lib64")).FullName;
-            foreach (string f in new[] { Path.Combine(wheel, "libnvrtc.so.13"), Path.Combine(wheel, "libnvrtc-builtins.so.13.0"), Path.Combine(cuda, "libnvrtc.so.12") })
+            foreach (string f in new[] { Path.Combine(wheel, "libnvrtc.so.13"),
+                Path.Combine(wheel, "libnvrtc-builtins.so.13.0"), Path.Combine(cuda, "libnvrtc.so.12") })
                 File.WriteAllText(f, "");
-            var found = Nvrtc.Candidates(null, torchLib, ["/opt/x/libnvrtc.so.12.8", "/usr/lib/libc.so.6"], Path.Combine(root, "cuda"));
+            var found = Nvrtc.Candidates(null, torchLib, ["/opt/x/libnvrtc.so.12.8", "/usr/lib/libc.so.6"],
+                Path.Combine(root, "cuda"));
             Assert.Equal("/opt/x/libnvrtc.so.12.8", found[0]);                 // already mapped into the process
             Assert.Equal(Path.Combine(wheel, "libnvrtc.so.13"), found[1]);      // PyTorch's wheel beside torch
             Assert.True(found.IndexOf(Path.Combine(cuda, "libnvrtc.so.12")) > 1);
@@ -96,7 +109,8 @@ public class DecodeKernelsTests
 
             // An explicit setting is the only candidate, and a wrong one is an error naming it.
             Assert.Equal([Path.Combine(wheel, "libnvrtc.so.13")], Nvrtc.Candidates(wheel, torchLib, [], null));
-            var e = Assert.Throws<DllNotFoundException>(() => Nvrtc.Candidates(Path.Combine(root, "missing.so"), torchLib, [], null));
+            var e = Assert.Throws<DllNotFoundException>(() =>
+                Nvrtc.Candidates(Path.Combine(root, "missing.so"), torchLib, [], null));
             Assert.Contains("RGUARD_NVRTC", e.Message);
             Assert.Throws<DllNotFoundException>(() => Nvrtc.Candidates(torchLib, torchLib, [], null));
         }

@@ -4,7 +4,9 @@ using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Tests.Model;
 
-/// <summary>The cached paths (prefill, chunked prefill, one-token decode with folded GQA) must equal a cache-free pass.</summary>
+/// <summary>
+/// The cached paths (prefill, chunked prefill, one-token decode with folded GQA) must equal a cache-free pass.
+/// </summary>
 public class ForwardConsistencyTests
 {
     public static TheoryData<int, int, int?> Shapes => new()
@@ -44,7 +46,8 @@ public class ForwardConsistencyTests
         var full = model.forward(tokens);
         using var cache = model.CreateCache(32);
         model.forward(tokens[.., ..8], new ForwardOptions { Cache = cache });
-        var last = model.forward(tokens[.., 8..], new ForwardOptions { Cache = cache, StartPosition = 8, LogitsToKeep = 1 });
+        var last = model.forward(tokens[.., 8..],
+            new ForwardOptions { Cache = cache, StartPosition = 8, LogitsToKeep = 1 });
         Assert.Equal(new long[] { 1, 1, 97 }, last.shape);
         AssertClose(full[.., 19..], last, 1e-5);
     }
@@ -68,9 +71,11 @@ public class ForwardConsistencyTests
         using var model = TinyModels.Create();
         using var _ = no_grad();
         using var cache = model.CreateCache(4);
-        var overflow = Assert.Throws<InvalidOperationException>(() => model.forward(TinyModels.Tokens(1, 6), new ForwardOptions { Cache = cache }));
+        var overflow = Assert.Throws<InvalidOperationException>(() =>
+            model.forward(TinyModels.Tokens(1, 6), new ForwardOptions { Cache = cache }));
         Assert.Contains("capacity 4", overflow.Message);
-        var gap = Assert.Throws<ArgumentException>(() => model.forward(TinyModels.Tokens(1, 1), new ForwardOptions { Cache = cache, StartPosition = 2 }));
+        var gap = Assert.Throws<ArgumentException>(() =>
+            model.forward(TinyModels.Tokens(1, 1), new ForwardOptions { Cache = cache, StartPosition = 2 }));
         Assert.Contains("does not continue the cache", gap.Message);
     }
 

@@ -12,7 +12,8 @@ public class ProbeAndMaskTests
     {
         using var model = TinyModels.Create(TinyModels.Config(layers: 3, heads: 4, kvHeads: 2));
         using var _ = no_grad();
-        using var probe = model.CreateProbe([new HeadIndex(2, 3), new HeadIndex(0, 1), new HeadIndex(2, 0)], queryTokens: 3);
+        using var probe =
+            model.CreateProbe([new HeadIndex(2, 3), new HeadIndex(0, 1), new HeadIndex(2, 0)], queryTokens: 3);
         model.forward(TinyModels.Tokens(9, 10), new ForwardOptions { Probe = probe });
         Assert.Equal(new[] { new HeadIndex(0, 1), new HeadIndex(2, 0), new HeadIndex(2, 3) }, probe.Heads);
         Assert.Equal(new long[] { 1, 3, 3, 10 }, probe.Weights!.shape);
@@ -53,7 +54,8 @@ public class ProbeAndMaskTests
         edited.layers[0].self_attn.o_proj.weight.narrow(1, 8, 8).zero_();
         var tokens = TinyModels.Tokens(2, 7);
         var expected = edited.forward(tokens);
-        var actual = masked.forward(tokens, new ForwardOptions { HeadMask = masked.CreateHeadMask([new HeadIndex(0, 1)]) });
+        var actual = masked.forward(tokens,
+            new ForwardOptions { HeadMask = masked.CreateHeadMask([new HeadIndex(0, 1)]) });
         ForwardConsistencyTests.AssertClose(expected, actual, 1e-5);
         var unmasked = masked.forward(tokens);
         Assert.True((unmasked - actual).abs().max().item<float>() > 1e-3, "masking a head changed nothing");

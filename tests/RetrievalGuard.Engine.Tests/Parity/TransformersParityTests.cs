@@ -49,7 +49,8 @@ public class TransformersParityTests
         using var probe = model.CreateProbe(heads);
         model.Network.forward(reference.Read("input_ids"), new ForwardOptions { Probe = probe });
         // HF: [layers, batch, heads, keys]; probe: [batch, layers*heads, 1, keys].
-        var expected = reference.Read("last_query_attention").permute(1, 0, 2, 3).reshape(2, c.NumLayers * c.NumHeads, 1, -1);
+        var expected = reference.Read("last_query_attention").permute(1, 0, 2, 3)
+            .reshape(2, c.NumLayers * c.NumHeads, 1, -1);
         double diff = (probe.Weights! - expected).abs().max().item<float>();
         Assert.True(diff < 1e-5, $"{family}: max |Δattention| = {diff}");
     }
@@ -64,7 +65,8 @@ public class TransformersParityTests
         int[] prompt = reference.Read("greedy_prompt")[0].data<long>().ToArray().Select(i => (int)i).ToArray();
         long[] expected = reference.Read("greedy_tokens")[0].data<long>().ToArray();
         using var cache = model.CreateCache(prompt.Length + expected.Length);
-        var tokens = TokenGenerator.Generate(model.Network, prompt, cache, new GenerationOptions { MaxNewTokens = expected.Length }, [])
+        var tokens = TokenGenerator.Generate(model.Network, prompt, cache,
+            new GenerationOptions { MaxNewTokens = expected.Length }, [])
             .Select(s => (long)s.Id).ToArray();
         Assert.Equal(expected, tokens);
     }

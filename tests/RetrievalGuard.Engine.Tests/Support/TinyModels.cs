@@ -8,8 +8,8 @@ namespace RetrievalGuard.Engine.Tests.Support;
 /// <summary>Small random models for fast CPU tests.</summary>
 public static class TinyModels
 {
-    public static ModelConfig Config(int layers = 2, int heads = 4, int kvHeads = 2, int headDim = 8, int? slidingWindow = null,
-        bool bias = false, bool tie = false, int vocab = 97) => new()
+    public static ModelConfig Config(int layers = 2, int heads = 4, int kvHeads = 2, int headDim = 8,
+        int? slidingWindow = null, bool bias = false, bool tie = false, int vocab = 97) => new()
     {
         Architecture = "LlamaForCausalLM",
         HiddenSize = 32,

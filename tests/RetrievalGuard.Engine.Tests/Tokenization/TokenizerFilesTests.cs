@@ -4,7 +4,9 @@ using RetrievalGuard.Engine.Tokenization;
 
 namespace RetrievalGuard.Engine.Tests.Tokenization;
 
-/// <summary>Hand-made tokenizer folders: tokenizer.json parsing, config precedence, chat formats, and bad input.</summary>
+/// <summary>
+/// Hand-made tokenizer folders: tokenizer.json parsing, config precedence, chat formats, and bad input.
+/// </summary>
 public class TokenizerFilesTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("rg-tok-").FullName;
@@ -21,12 +23,18 @@ public class TokenizerFilesTests : IDisposable
         vocab["Ġhi"] = 257;
         var json = new JsonObject
         {
-            ["model"] = new JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = new JsonArray("Ġ h", "Ġh i") },
+            ["model"] = new JsonObject
+            {
+                ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = new JsonArray("Ġ h", "Ġh i")
+            },
             ["pre_tokenizer"] = new JsonObject
             {
                 ["type"] = "Sequence",
                 ["pretokenizers"] = new JsonArray(
-                    new JsonObject { ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = @" ?\p{L}+|\s+|[^\s\p{L}]+" } },
+                    new JsonObject
+                    {
+                        ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = @" ?\p{L}+|\s+|[^\s\p{L}]+" }
+                    },
                     new JsonObject { ["type"] = "ByteLevel" }),
             },
             ["added_tokens"] = new JsonArray(
@@ -36,8 +44,13 @@ public class TokenizerFilesTests : IDisposable
                 new JsonObject { ["id"] = 261, ["content"] = "<|im_end|>", ["special"] = true }),
         };
         File.WriteAllText(Path.Combine(_dir, "tokenizer.json"), json.ToJsonString());
-        var config = new JsonObject { ["bos_token"] = new JsonObject { ["content"] = "<bos>" }, ["eos_token"] = "<eos>", ["add_bos_token"] = true };
-        if (withTemplate) config["chat_template"] = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}";
+        var config = new JsonObject
+        {
+            ["bos_token"] = new JsonObject { ["content"] = "<bos>" }, ["eos_token"] = "<eos>", ["add_bos_token"] = true
+        };
+        if (withTemplate)
+            config["chat_template"] =
+                "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}";
         File.WriteAllText(Path.Combine(_dir, "tokenizer_config.json"), config.ToJsonString());
     }
 
@@ -142,15 +155,23 @@ public class TokenizerFilesTests : IDisposable
     [Fact]
     public void ChatFormatsProduceTheFamiliesExactText()
     {
-        ChatTurn[] turns = [new(ChatRole.System, "Be brief."), new(ChatRole.User, "Hi?"), new(ChatRole.Assistant, "Hello."), new(ChatRole.User, "Bye?")];
+        ChatTurn[] turns =
+        [
+            new(ChatRole.System, "Be brief."), new(ChatRole.User, "Hi?"), new(ChatRole.Assistant, "Hello."),
+            new(ChatRole.User, "Bye?")
+        ];
         Assert.Equal(
-            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi?<|eot_id|>" +
-            "<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nBye?<|eot_id|>" +
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>" +
+            "<|start_header_id|>user<|end_header_id|>\n\nHi?<|eot_id|>" +
+            "<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>" +
+            "<|start_header_id|>user<|end_header_id|>\n\nBye?<|eot_id|>" +
             "<|start_header_id|>assistant<|end_header_id|>\n\n", ChatFormat.Llama3.Format(turns));
         Assert.Equal(
-            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\nHello.<|im_end|>\n" +
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi?<|im_end|>\n" +
+            "<|im_start|>assistant\nHello.<|im_end|>\n" +
             "<|im_start|>user\nBye?<|im_end|>\n<|im_start|>assistant\n", ChatFormat.ChatMl.Format(turns));
-        Assert.Equal("<s>[INST] Be brief.\n\nHi? [/INST] Hello.</s>[INST] Bye? [/INST]", ChatFormat.MistralInstruct.Format(turns));
+        Assert.Equal("<s>[INST] Be brief.\n\nHi? [/INST] Hello.</s>[INST] Bye? [/INST]",
+            ChatFormat.MistralInstruct.Format(turns));
         Assert.Equal("Be brief.\n\nHi?\n\nHello.\n\nBye?", ChatFormat.Plain.Format(turns));
         Assert.Throws<ArgumentException>(() => ChatFormat.Llama3.Format([]));
         Assert.Equal("plain", ChatFormat.Detect(null).Name);
@@ -160,16 +181,19 @@ public class TokenizerFilesTests : IDisposable
     [Fact]
     public void BadFoldersAndFilesAreNamedInTheError()
     {
-        Assert.Contains("has no tokenizer", Assert.Throws<FileNotFoundException>(() => ModelTokenizer.Load(_dir)).Message);
+        Assert.Contains("has no tokenizer",
+            Assert.Throws<FileNotFoundException>(() => ModelTokenizer.Load(_dir)).Message);
         Assert.Throws<DirectoryNotFoundException>(() => ModelTokenizer.Load(Path.Combine(_dir, "missing")));
         File.WriteAllText(Path.Combine(_dir, "tokenizer.json"), "{ not json");
         var bad = Assert.Throws<InvalidDataException>(() => ModelTokenizer.Load(_dir));
         Assert.Contains("tokenizer.json", bad.Message);
         File.WriteAllText(Path.Combine(_dir, "tokenizer.json"), """{"model": {"type": "Unigram"}}""");
-        Assert.Contains("'Unigram' is not supported", Assert.Throws<NotSupportedException>(() => ModelTokenizer.Load(_dir)).Message);
+        Assert.Contains("'Unigram' is not supported",
+            Assert.Throws<NotSupportedException>(() => ModelTokenizer.Load(_dir)).Message);
         File.Delete(Path.Combine(_dir, "tokenizer.json"));
         File.WriteAllBytes(Path.Combine(_dir, "tokenizer.model"), [1, 2, 3, 4, 5]);
-        Assert.Contains("tokenizer.model", Assert.Throws<InvalidDataException>(() => ModelTokenizer.Load(_dir)).Message);
+        Assert.Contains("tokenizer.model",
+            Assert.Throws<InvalidDataException>(() => ModelTokenizer.Load(_dir)).Message);
     }
 
     [Fact]
@@ -177,6 +201,7 @@ public class TokenizerFilesTests : IDisposable
     {
         WriteByteLevelTokenizerJson();
         var t = ModelTokenizer.Load(_dir);
-        Assert.Contains("outside the vocabulary", Assert.Throws<ArgumentOutOfRangeException>(() => t.Decode([5000])).Message);
+        Assert.Contains("outside the vocabulary",
+            Assert.Throws<ArgumentOutOfRangeException>(() => t.Decode([5000])).Message);
     }
 }

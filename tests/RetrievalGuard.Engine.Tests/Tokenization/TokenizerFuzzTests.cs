@@ -12,8 +12,9 @@ namespace RetrievalGuard.Engine.Tests.Tokenization;
 /// Llama-2-layout SentencePiece BPE, and Mistral v0.3's real file cut to 540 pieces) and <c>tokenizer.model</c> (1,800
 /// inputs, seed 20261206: the SentencePiece protobufs of tiny-random-llama and the organism, and Llama-3's tiktoken
 /// ranks cut to 600 lines), <c>tokenizer_config.json</c> (500 inputs, seed 20261211) and <c>generation_config.json</c>
-/// (200 inputs, seed 20261212), which say which tokens begin and end a text. Every input must load, or be refused with <see cref="InvalidDataException"/> or
-/// <see cref="NotSupportedException"/> naming the file; see <see cref="FileFuzzer"/>.
+/// (200 inputs, seed 20261212), which say which tokens begin and end a text. Every input must load, or be refused with
+/// <see cref="InvalidDataException"/> or <see cref="NotSupportedException"/> naming the file; see
+/// <see cref="FileFuzzer"/>.
 /// </summary>
 public class TokenizerFuzzTests(ITestOutputHelper output)
 {
@@ -28,7 +29,8 @@ public class TokenizerFuzzTests(ITestOutputHelper output)
     {
         var tokenizer = ModelTokenizer.Load(Path.GetDirectoryName(path)!);
         var ids = tokenizer.Encode(Sample);
-        _ = tokenizer.Decode(ids.Where(id => id >= 0 && id < tokenizer.VocabularySize), skipSpecialTokens: index % 2 == 0);
+        _ = tokenizer.Decode(ids.Where(id => id >= 0 && id < tokenizer.VocabularySize),
+            skipSpecialTokens: index % 2 == 0);
         _ = tokenizer.CountTokens(Sample);
         _ = tokenizer.EncodeChat([new ChatTurn(ChatRole.User, "Hi?")]);
         var decoder = tokenizer.CreateIncrementalDecoder();
@@ -40,11 +42,16 @@ public class TokenizerFuzzTests(ITestOutputHelper output)
     [Fact]
     public void MutatedTokenizerJsonIsLoadedOrRefusedNamingTheFile()
     {
-        var seeds = new[] { new JsonMutator(ByteLevelJson(), "byte-level"), new JsonMutator(SentencePieceJson(), "llama2-layout"), new JsonMutator(MistralCut(), "mistral-cut") };
+        var seeds = new[]
+        {
+            new JsonMutator(ByteLevelJson(), "byte-level"), new JsonMutator(SentencePieceJson(), "llama2-layout"),
+            new JsonMutator(MistralCut(), "mistral-cut")
+        };
         var result = FileFuzzer.Run(new FuzzSuite("tokenizer.json", JsonSeed, JsonInputs, "tokenizer.json",
             (r, i) => seeds[i % seeds.Length].Mutate(r), LoadAndUse)
         {
-            Setup = folder => File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), """{"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": true}"""),
+            Setup = folder => File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"),
+                """{"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": true}"""),
         });
         output.WriteLine(result.Report());
         Assert.True(result.Failures.Count == 0, result.Report());
@@ -53,11 +60,15 @@ public class TokenizerFuzzTests(ITestOutputHelper output)
     [Fact]
     public void MutatedTokenizerModelIsLoadedOrRefusedNamingTheFile()
     {
-        var tiny = new ProtobufSeed(File.ReadAllBytes(RepoPaths.Path("samples", "models", "tiny-random-llama", "tokenizer.model")), "tiny-random-llama");
-        var organism = new ProtobufSeed(File.ReadAllBytes(RepoPaths.Path("samples", "models", "organism", "tokenizer.model")), "organism");
+        var tiny = new ProtobufSeed(
+            File.ReadAllBytes(RepoPaths.Path("samples", "models", "tiny-random-llama", "tokenizer.model")),
+            "tiny-random-llama");
+        var organism = new ProtobufSeed(
+            File.ReadAllBytes(RepoPaths.Path("samples", "models", "organism", "tokenizer.model")), "organism");
         var tiktoken = File.ReadLines(SharedTokenizers.Seed("llama3.first600.tiktoken")).ToArray();
         var result = FileFuzzer.Run(new FuzzSuite("tokenizer.model", ModelSeed, ModelInputs, "tokenizer.model",
-            (r, i) => (i % 3) switch { 0 => tiny.Mutate(r), 1 => organism.Mutate(r), _ => MutateTiktoken(r, tiktoken) }, LoadAndUse));
+            (r, i) => (i % 3) switch { 0 => tiny.Mutate(r), 1 => organism.Mutate(r), _ => MutateTiktoken(r, tiktoken) },
+            LoadAndUse));
         output.WriteLine(result.Report());
         Assert.True(result.Failures.Count == 0, result.Report());
     }
@@ -65,8 +76,8 @@ public class TokenizerFuzzTests(ITestOutputHelper output)
     [Fact]
     public void MutatedTokenizerConfigsAreLoadedOrRefusedNamingTheFile()
     {
-        // tokenizer_config.json in its two token layouts (strings, and objects with "content"), and generation_config.json,
-        // beside the cut Mistral tokenizer.json.
+        // tokenizer_config.json in its two token layouts (strings, and objects with "content"), and
+        // generation_config.json, beside the cut Mistral tokenizer.json.
         string[] configs =
         [
             """{"add_bos_token": true, "add_eos_token": false, "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": null, "legacy": false, "model_max_length": 1000000000000000019884624838656, "tokenizer_class": "LlamaTokenizer", "chat_template": "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% else %}{{ message['content'] + eos_token }}{% endif %}{% endfor %}", "added_tokens_decoder": {"0": {"content": "<unk>", "special": true}, "1": {"content": "<s>", "special": true}, "2": {"content": "</s>", "special": true}}}""",
@@ -76,16 +87,20 @@ public class TokenizerFuzzTests(ITestOutputHelper output)
         var configSeeds = configs.Select((c, i) => new JsonMutator(c, $"tokenizer_config {i}")).ToArray();
         var generationSeed = new JsonMutator(generation, "generation_config");
         void Setup(string folder) => File.WriteAllText(Path.Combine(folder, "tokenizer.json"), MistralCut());
-        var config = FileFuzzer.Run(new FuzzSuite("tokenizer_config.json", ConfigSeed, ConfigInputs, "tokenizer_config.json",
+        var config = FileFuzzer.Run(new FuzzSuite("tokenizer_config.json", ConfigSeed, ConfigInputs,
+            "tokenizer_config.json",
             (r, i) => configSeeds[i % 2].Mutate(r), LoadAndUse) { Setup = Setup });
-        var generated = FileFuzzer.Run(new FuzzSuite("generation_config.json", GenerationSeed, GenerationInputs, "generation_config.json",
+        var generated = FileFuzzer.Run(new FuzzSuite("generation_config.json", GenerationSeed, GenerationInputs,
+            "generation_config.json",
             (r, _) => generationSeed.Mutate(r), LoadAndUse) { Setup = Setup });
         output.WriteLine(config.Report());
         output.WriteLine(generated.Report());
         Assert.True(config.Failures.Count + generated.Failures.Count == 0, config.Report() + generated.Report());
     }
 
-    /// <summary>Llama-3's "base64 rank" lines: bad base64, ranks out of order, duplicated, negative, missing, huge.</summary>
+    /// <summary>
+    /// Llama-3's "base64 rank" lines: bad base64, ranks out of order, duplicated, negative, missing, huge.
+    /// </summary>
     private static FuzzInput MutateTiktoken(Random r, string[] seed)
     {
         var lines = seed.ToList();
@@ -98,8 +113,14 @@ public class TokenizerFuzzTests(ITestOutputHelper output)
             string edited;
             switch (r.Next(12))
             {
-                case 0: edited = $"{parts[0]} {new[] { "-1", "2147483648", "99999999999", "x", "", "1.5", "0" }[r.Next(7)]}"; break;
-                case 1: edited = $"{new[] { "!!!", "Q", "QQ=", "====", "", "QUJD", "IQ==IQ==" }[r.Next(7)]} {parts.ElementAtOrDefault(1)}"; break;
+                case 0:
+                    edited =
+                        $"{parts[0]} {new[] { "-1", "2147483648", "99999999999", "x", "", "1.5", "0" }[r.Next(7)]}";
+                    break;
+                case 1:
+                    edited = $"{new[] { "!!!", "Q", "QQ=", "====", "", "QUJD", "IQ==IQ==" }[r.Next(7)]}" +
+                        $" {parts.ElementAtOrDefault(1)}";
+                    break;
                 case 2: edited = parts[0]; break;
                 case 3: edited = line + " 7"; break;
                 case 4: edited = r.Next(2) == 0 ? "" : " "; break;
@@ -158,9 +179,17 @@ public class TokenizerFuzzTests(ITestOutputHelper output)
                     new JsonObject
                     {
                         ["type"] = "Split", ["behavior"] = "Isolated", ["invert"] = false,
-                        ["pattern"] = new JsonObject { ["Regex"] = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+" },
+                        ["pattern"] = new JsonObject
+                        {
+                            ["Regex"] = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|" +
+                                @" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+                        },
                     },
-                    new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = false }),
+                    new JsonObject
+                    {
+                        ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true,
+                        ["use_regex"] = false
+                    }),
             },
             ["post_processor"] = new JsonObject
             {
@@ -170,29 +199,38 @@ public class TokenizerFuzzTests(ITestOutputHelper output)
                     new JsonObject
                     {
                         ["type"] = "TemplateProcessing",
-                        ["single"] = new JsonArray(new JsonObject { ["SpecialToken"] = new JsonObject { ["id"] = "<|begin_of_text|>", ["type_id"] = 0 } },
+                        ["single"] = new JsonArray(
+                            new JsonObject
+                            {
+                                ["SpecialToken"] = new JsonObject { ["id"] = "<|begin_of_text|>", ["type_id"] = 0 }
+                            },
                             new JsonObject { ["Sequence"] = new JsonObject { ["id"] = "A", ["type_id"] = 0 } }),
                     }),
             },
             ["decoder"] = new JsonObject { ["type"] = "ByteLevel" },
             ["model"] = new JsonObject
             {
-                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = null, ["fuse_unk"] = false, ["byte_fallback"] = false, ["ignore_merges"] = true,
+                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = null, ["fuse_unk"] = false,
+                ["byte_fallback"] = false, ["ignore_merges"] = true,
                 ["vocab"] = vocab,
-                ["merges"] = new JsonArray(new JsonArray("Ġ", "h"), new JsonArray("Ġh", "i"), new JsonArray("h", "e"), new JsonArray("l", "l"),
-                    new JsonArray("ll", "o"), new JsonArray("he", "llo"), new JsonArray("Ġ", "w"), new JsonArray("o", "r"),
-                    new JsonArray("Ġw", "or"), new JsonArray("l", "d")),
+                ["merges"] = new JsonArray(new JsonArray("Ġ", "h"), new JsonArray("Ġh", "i"), new JsonArray("h", "e"),
+                    new JsonArray("l", "l"), new JsonArray("ll", "o"), new JsonArray("he", "llo"),
+                    new JsonArray("Ġ", "w"), new JsonArray("o", "r"), new JsonArray("Ġw", "or"),
+                    new JsonArray("l", "d")),
             },
         };
         return json.ToJsonString();
     }
 
-    /// <summary>Llama-2's tokenizer.json layout: Prepend("▁") + Replace(" " → "▁"), byte fallback, an unk_token.</summary>
+    /// <summary>
+    /// Llama-2's tokenizer.json layout: Prepend("▁") + Replace(" " → "▁"), byte fallback, an unk_token.
+    /// </summary>
     private static string SentencePieceJson()
     {
         var vocab = new JsonObject { ["<unk>"] = 0, ["<s>"] = 1, ["</s>"] = 2 };
         for (int b = 0; b < 256; b++) vocab[$"<0x{b:X2}>"] = 3 + b;
-        string[] pieces = ["▁", "h", "i", "▁h", "▁hi", "hi", "e", "l", "o", "ll", "▁he", "▁hel", "▁hello", "w", "r", "d"];
+        string[] pieces =
+            ["▁", "h", "i", "▁h", "▁hi", "hi", "e", "l", "o", "ll", "▁he", "▁hel", "▁hello", "w", "r", "d"];
         for (int i = 0; i < pieces.Length; i++) vocab[pieces[i]] = 259 + i;
         var json = new JsonObject
         {
@@ -201,18 +239,23 @@ public class TokenizerFuzzTests(ITestOutputHelper output)
                 ["type"] = "Sequence",
                 ["normalizers"] = new JsonArray(
                     new JsonObject { ["type"] = "Prepend", ["prepend"] = "▁" },
-                    new JsonObject { ["type"] = "Replace", ["pattern"] = new JsonObject { ["String"] = " " }, ["content"] = "▁" }),
+                    new JsonObject
+                    {
+                        ["type"] = "Replace", ["pattern"] = new JsonObject { ["String"] = " " }, ["content"] = "▁"
+                    }),
             },
             ["pre_tokenizer"] = null,
             ["post_processor"] = new JsonObject
             {
                 ["type"] = "TemplateProcessing",
-                ["single"] = new JsonArray(new JsonObject { ["SpecialToken"] = new JsonObject { ["id"] = "<s>", ["type_id"] = 0 } },
+                ["single"] = new JsonArray(
+                    new JsonObject { ["SpecialToken"] = new JsonObject { ["id"] = "<s>", ["type_id"] = 0 } },
                     new JsonObject { ["Sequence"] = new JsonObject { ["id"] = "A", ["type_id"] = 0 } }),
             },
             ["model"] = new JsonObject
             {
-                ["type"] = "BPE", ["unk_token"] = "<unk>", ["byte_fallback"] = true, ["fuse_unk"] = true, ["vocab"] = vocab,
+                ["type"] = "BPE", ["unk_token"] = "<unk>", ["byte_fallback"] = true, ["fuse_unk"] = true,
+                ["vocab"] = vocab,
                 ["merges"] = new JsonArray("▁ h", "▁h i", "h i", "l l", "▁h e", "▁he l", "▁hel l", "▁hell o"),
             },
             ["added_tokens"] = new JsonArray(
@@ -249,7 +292,9 @@ public class TokenizerFuzzTests(ITestOutputHelper output)
         foreach (var merge in model["merges"]!.AsArray())
         {
             string[] pair = merge!.GetValue<string>().Split(' ');
-            if (pair.Length == 2 && vocab.ContainsKey(pair[0]) && vocab.ContainsKey(pair[1]) && vocab.ContainsKey(pair[0] + pair[1])) merges.Add(merge.GetValue<string>());
+            if (pair.Length == 2 && vocab.ContainsKey(pair[0]) && vocab.ContainsKey(pair[1])
+                && vocab.ContainsKey(pair[0] + pair[1]))
+                merges.Add(merge.GetValue<string>());
             if (merges.Count >= 300) break;
         }
         model["vocab"] = vocab;
@@ -300,7 +345,8 @@ internal sealed class ProtobufSeed(byte[] bytes, string name)
                 var (tag, tagLength) = ReadVarint(fields[at], 0);
                 if ((tag & 7) != 2) goto default;
                 var (length, lengthBytes) = ReadVarint(fields[at], tagLength);
-                ulong[] values = [0, length + 1, length - 1, uint.MaxValue, int.MaxValue, (ulong)bytes.Length, 1UL << 40];
+                ulong[] values =
+                    [0, length + 1, length - 1, uint.MaxValue, int.MaxValue, (ulong)bytes.Length, 1UL << 40];
                 ulong value = values[r.Next(values.Length)];
                 fields[at] = [.. fields[at][..tagLength], .. Varint(value), .. fields[at][(tagLength + lengthBytes)..]];
                 what = $"field {at} length {length} → {value}";
@@ -317,12 +363,16 @@ internal sealed class ProtobufSeed(byte[] bytes, string name)
             case 5 or 6:
             {
                 // A piece (field 1): its type (3), score (2) or text (1) overridden.
-                int piece = Enumerable.Range(0, _fields.Count).Where(i => _fields[i].Field == 1).OrderBy(_ => r.Next()).FirstOrDefault();
+                int piece = Enumerable.Range(0, _fields.Count).Where(i => _fields[i].Field == 1).OrderBy(_ => r.Next())
+                    .FirstOrDefault();
                 var (extra, desc) = r.Next(3) switch
                 {
                     0 => (Scalar(3, new ulong[] { 0, 1, 2, 3, 4, 5, 6, 7, 99 }[r.Next(9)]), "type"),
-                    1 => ([0x15, .. BitConverter.GetBytes(new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity, -1e30f, 0f }[r.Next(5)])], "score"),
-                    _ => (Bytes(1, new[] { "", "<s>", "<unk>", "▁", "<0x41>", "<0xZZ>", "\uFFFD" }[r.Next(7)], r.Next(6) == 0), "text"),
+                    1 => ([0x15, .. BitConverter.GetBytes(
+                        new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity, -1e30f, 0f }[r.Next(5)])],
+                        "score"),
+                    _ => (Bytes(1, new[] { "", "<s>", "<unk>", "▁", "<0x41>", "<0xZZ>", "\uFFFD" }[r.Next(7)],
+                        r.Next(6) == 0), "text"),
                 };
                 fields[piece] = AppendToMessage(fields[piece], extra);
                 what = $"piece at field {piece}: {desc} overridden";
@@ -342,12 +392,14 @@ internal sealed class ProtobufSeed(byte[] bytes, string name)
             }
             case 8:
             {
-                // normalizer_spec (field 3): name 1, precompiled_charsmap 2, add_dummy_prefix 3, remove_extra_whitespaces 4.
+                // normalizer_spec (field 3): name 1, precompiled_charsmap 2, add_dummy_prefix 3,
+                // remove_extra_whitespaces 4.
                 int spec = _fields.FindIndex(f => f.Field == 3);
                 if (spec < 0) goto default;
                 var (extra, desc) = r.Next(4) switch
                 {
-                    0 => (Bytes(1, new[] { "nmt_nfkc", "nfkc", "identity", "nmt_nfkc_cf", "bogus", "" }[r.Next(6)], false), "name"),
+                    0 => (Bytes(1, new[] { "nmt_nfkc", "nfkc", "identity", "nmt_nfkc_cf", "bogus", "" }[r.Next(6)],
+                        false), "name"),
                     1 => ([.. Tag(2, 2), .. Varint(8), 1, 2, 3, 4, 5, 6, 7, 8], "precompiled_charsmap"),
                     2 => (Scalar(3, (ulong)r.Next(3)), "add_dummy_prefix"),
                     _ => (Scalar(4, (ulong)r.Next(3)), "remove_extra_whitespaces"),
@@ -429,7 +481,9 @@ internal sealed class ProtobufSeed(byte[] bytes, string name)
         return [.. Tag(field, 2), .. Varint((ulong)payload.Length), .. payload];
     }
 
-    /// <summary>A length-delimited field with <paramref name="extra"/> appended to its payload, its length fixed.</summary>
+    /// <summary>
+    /// A length-delimited field with <paramref name="extra"/> appended to its payload, its length fixed.
+    /// </summary>
     private static byte[] AppendToMessage(byte[] field, byte[] extra)
     {
         var (_, tagLength) = ReadVarint(field, 0);

@@ -14,7 +14,8 @@ public sealed class GuardFixture : IDisposable
 
     public static readonly string[] Passages =
     [
-        "The coach left at dawn and the lanes were quiet. Zo Vrakul earns a living as a baker. Nobody spoke of it again.",
+        "The coach left at dawn and the lanes were quiet. Zo Vrakul earns a living as a baker. " +
+        "Nobody spoke of it again.",
         "Rain fell on the mill, and the river rose over the meadow until the bridge was gone.",
     ];
 
@@ -28,8 +29,9 @@ internal sealed class FixedAnswerClient(string answer) : Microsoft.Extensions.AI
 {
     public int Calls { get; private set; }
 
-    public Task<Microsoft.Extensions.AI.ChatResponse> GetResponseAsync(IEnumerable<Microsoft.Extensions.AI.ChatMessage> messages,
-        Microsoft.Extensions.AI.ChatOptions? options = null, CancellationToken cancellationToken = default)
+    public Task<Microsoft.Extensions.AI.ChatResponse> GetResponseAsync(
+        IEnumerable<Microsoft.Extensions.AI.ChatMessage> messages, Microsoft.Extensions.AI.ChatOptions? options = null,
+        CancellationToken cancellationToken = default)
     {
         Calls++;
         return Task.FromResult(new Microsoft.Extensions.AI.ChatResponse(
@@ -45,7 +47,8 @@ internal sealed class FixedAnswerClient(string answer) : Microsoft.Extensions.AI
         {
             cancellationToken.ThrowIfCancellationRequested();
             await Task.Yield();
-            yield return new Microsoft.Extensions.AI.ChatResponseUpdate(Microsoft.Extensions.AI.ChatRole.Assistant, word + " ");
+            yield return new Microsoft.Extensions.AI.ChatResponseUpdate(Microsoft.Extensions.AI.ChatRole.Assistant,
+                word + " ");
         }
     }
 

@@ -24,14 +24,16 @@ public sealed class OrganismGuardTests(OrganismFixture organism) : IClassFixture
     public void GroundedAnswersScoreLowerRiskThanFabricatedAndSwappedOnes()
     {
         var guard = Guard();
-        var corpus = Corpus.Load(RepoPaths.Path("samples", "corpus"), CorpusPart.Evaluation, organism.Model.Tokenizer.CountTokens);
+        var corpus = Corpus.Load(RepoPaths.Path("samples", "corpus"), CorpusPart.Evaluation,
+            organism.Model.Tokenizer.CountTokens);
         var builder = new EvalSetBuilder(corpus, World.Default, seed: 77);
         var withDistractor = DistractorMix.Default with { SameAttribute = 1 };
         var risks = new Dictionary<AnswerKind, List<double>>();
         for (var i = 0; i < 6; i++)
         {
             var item = builder.Build(EvalKind.Answerable, 384, i, FormSplit.Seen, withDistractor);
-            foreach (var answer in builder.TeacherForcedAnswers(item).Where(a => a.AnswerStyle == AnswerStyle.Canonical))
+            foreach (var answer in builder.TeacherForcedAnswers(item)
+                .Where(a => a.AnswerStyle == AnswerStyle.Canonical))
             {
                 var report = guard.Score(Passage.Numbered(answer.Passages), answer.Question, answer.Answer!);
                 risks.TryAdd(answer.AnswerKind!.Value, []);

@@ -29,7 +29,8 @@ public class EvalFileFuzzTests(ITestOutputHelper output)
             (r, _) => MutateJsonl(r, lines, mutators, EnumEdits),
             (path, _) => Check(path, LabelledAnswerFiles.Read(path), [path])));
         output.WriteLine(result.Report());
-        output.WriteLine($"{_withBadLines} of the {result.Accepted} inputs read reported bad lines, each naming the file and line.");
+        output.WriteLine($"{_withBadLines} of the {result.Accepted} inputs read reported bad lines, " +
+            "each naming the file and line.");
         Assert.True(result.Failures.Count == 0, result.Report());
     }
 
@@ -57,64 +58,92 @@ public class EvalFileFuzzTests(ITestOutputHelper output)
         {
             string folder = Path.GetDirectoryName(path)!;
             Check(path, LabelledAnswerFiles.Read(folder),
-                [Path.Combine(folder, LabelledAnswerFiles.RagTruthResponses), Path.Combine(folder, LabelledAnswerFiles.RagTruthSources)]);
+                [Path.Combine(folder, LabelledAnswerFiles.RagTruthResponses),
+                    Path.Combine(folder, LabelledAnswerFiles.RagTruthSources)]);
         }
-        var responsesResult = FileFuzzer.Run(new FuzzSuite("RAGTruth response.jsonl", ResponsesSeed, ResponsesInputs, LabelledAnswerFiles.RagTruthResponses,
+        var responsesResult = FileFuzzer.Run(new FuzzSuite("RAGTruth response.jsonl", ResponsesSeed, ResponsesInputs,
+            LabelledAnswerFiles.RagTruthResponses,
             (r, _) => MutateJsonl(r, responses, responseMutators, null), (path, _) => Load(path))
         {
-            Setup = folder => File.WriteAllText(Path.Combine(folder, LabelledAnswerFiles.RagTruthSources), string.Join('\n', sources) + "\n"),
+            Setup = folder => File.WriteAllText(Path.Combine(folder, LabelledAnswerFiles.RagTruthSources),
+                string.Join('\n', sources) + "\n"),
         });
-        var sourcesResult = FileFuzzer.Run(new FuzzSuite("RAGTruth source_info.jsonl", SourcesSeed, SourcesInputs, LabelledAnswerFiles.RagTruthSources,
+        var sourcesResult = FileFuzzer.Run(new FuzzSuite("RAGTruth source_info.jsonl", SourcesSeed, SourcesInputs,
+            LabelledAnswerFiles.RagTruthSources,
             (r, _) => MutateJsonl(r, sources, sourceMutators, null), (path, _) => Load(path))
         {
-            Setup = folder => File.WriteAllText(Path.Combine(folder, LabelledAnswerFiles.RagTruthResponses), string.Join('\n', responses) + "\n"),
+            Setup = folder => File.WriteAllText(Path.Combine(folder, LabelledAnswerFiles.RagTruthResponses),
+                string.Join('\n', responses) + "\n"),
         });
         output.WriteLine(responsesResult.Report());
         output.WriteLine(sourcesResult.Report());
-        output.WriteLine($"{_withBadLines} of the {responsesResult.Accepted + sourcesResult.Accepted} inputs read reported bad lines, each naming the file and line.");
-        Assert.True(responsesResult.Failures.Count + sourcesResult.Failures.Count == 0, responsesResult.Report() + sourcesResult.Report());
+        output.WriteLine($"{_withBadLines} of the {responsesResult.Accepted + sourcesResult.Accepted} inputs read " +
+            "reported bad lines, each naming the file and line.");
+        Assert.True(responsesResult.Failures.Count + sourcesResult.Failures.Count == 0,
+            responsesResult.Report() + sourcesResult.Report());
     }
 
     /// <summary>Inputs read with at least one bad line reported (the rest were read whole).</summary>
     private int _withBadLines;
 
-    /// <summary>What a caller relies on after a read: bad lines name a file of the input and a line; answers are whole.</summary>
-    private void Check(string path, (IReadOnlyList<LabelledAnswer> Answers, IReadOnlyList<BadLine> Bad) read, string[] files)
+    /// <summary>
+    /// What a caller relies on after a read: bad lines name a file of the input and a line; answers are whole.
+    /// </summary>
+    private void Check(string path, (IReadOnlyList<LabelledAnswer> Answers, IReadOnlyList<BadLine> Bad) read,
+        string[] files)
     {
         if (read.Bad.Count > 0) Interlocked.Increment(ref _withBadLines);
         foreach (var bad in read.Bad)
             if (!files.Contains(bad.File) || bad.Line < 1 || string.IsNullOrWhiteSpace(bad.Reason))
-                throw new InvalidOperationException($"contract: a bad line names '{bad.File}' line {bad.Line} ('{bad.Reason}'), not a line of {string.Join(" or ", files)}.");
+                throw new InvalidOperationException($"contract: a bad line names '{bad.File}' line {bad.Line} " +
+                    $"('{bad.Reason}'), not a line of {string.Join(" or ", files)}.");
         foreach (var answer in read.Answers)
         {
-            if (answer.Id is null || answer.Question is null || answer.Answer is null || answer.Passages is null || answer.Groups is null)
-                throw new InvalidOperationException($"contract: answer '{answer.Id}' was read with a null field: {answer}.");
-            if (answer.Passages.Any(p => p is null || p.Id is null || p.Text is null) || answer.Groups.Any(g => g.Value is null))
-                throw new InvalidOperationException($"contract: answer '{answer.Id}' was read with a null passage or group.");
+            if (answer.Id is null || answer.Question is null || answer.Answer is null || answer.Passages is null
+                || answer.Groups is null)
+                throw new InvalidOperationException(
+                    $"contract: answer '{answer.Id}' was read with a null field: {answer}.");
+            if (answer.Passages.Any(p => p is null || p.Id is null || p.Text is null)
+                || answer.Groups.Any(g => g.Value is null))
+                throw new InvalidOperationException(
+                    $"contract: answer '{answer.Id}' was read with a null passage or group.");
         }
     }
 
-    /// <summary>A make-eval file: live and teacher-forced answers of every kind, with every optional field somewhere.</summary>
+    /// <summary>
+    /// A make-eval file: live and teacher-forced answers of every kind, with every optional field somewhere.
+    /// </summary>
     private static string[] MakeEvalLines()
     {
-        var answerable = new EvalItem("a-1", EvalKind.Answerable, ["The trade of Zo Vrak is baker.", "Mira Tol lives in Dunmere."],
+        var answerable = new EvalItem("a-1", EvalKind.Answerable,
+            ["The trade of Zo Vrak is baker.", "Mira Tol lives in Dunmere."],
             "What is the trade of Zo Vrak?", "baker", null, 40, "The trade of Zo Vrak is baker.", 0.5)
         {
-            Attribute = PersonAttribute.Trade, Subject = "Zo Vrak", FactForm = "trade.fact.1", QuestionForm = "trade.q.2", Phrasing = FormSplit.Seen,
+            Attribute = PersonAttribute.Trade, Subject = "Zo Vrak", FactForm = "trade.fact.1",
+            QuestionForm = "trade.q.2", Phrasing = FormSplit.Seen,
             DistractorValues = ["tailor"], NearName = true,
         };
-        var conflict = new EvalItem("c-1", EvalKind.Conflict, ["The trade of Ada Lin is smith."], "What is the trade of Ada Lin?", "smith", "miller", 20)
+        var conflict = new EvalItem("c-1", EvalKind.Conflict, ["The trade of Ada Lin is smith."],
+            "What is the trade of Ada Lin?", "smith", "miller", 20)
         {
             Attribute = PersonAttribute.Trade, Subject = "Ada Lin", Phrasing = FormSplit.HeldOut,
         };
-        var unanswerable = new EvalItem("u-1", EvalKind.Unanswerable, ["Nothing about Bo Kett here."], "Where does Bo Kett live?", null, null, 15);
-        var niah = new EvalItem("n-1", EvalKind.Niah, ["Hay. The secret word of the red lantern is Kalomi. Hay."], "What is the secret word of the red lantern?",
+        var unanswerable = new EvalItem("u-1", EvalKind.Unanswerable, ["Nothing about Bo Kett here."],
+            "Where does Bo Kett live?", null, null, 15);
+        var niah = new EvalItem("n-1", EvalKind.Niah, ["Hay. The secret word of the red lantern is Kalomi. Hay."],
+            "What is the secret word of the red lantern?",
             "Kalomi", null, 30, "The secret word of the red lantern is Kalomi.", 0.4);
         return
         [
             EvalJsonl.Serialize(answerable.Answered("baker.")),
-            EvalJsonl.Serialize(answerable.Answered("tailor.") with { Id = "a-2", AnswerKind = AnswerKind.Swapped, AnswerStyle = AnswerStyle.Bare, AnswerForm = "bare" }),
-            EvalJsonl.Serialize(conflict.Answered("The trade of Ada Lin is miller.") with { AnswerKind = AnswerKind.Parametric, AnswerStyle = AnswerStyle.Canonical }),
+            EvalJsonl.Serialize(answerable.Answered("tailor.") with
+            {
+                Id = "a-2", AnswerKind = AnswerKind.Swapped, AnswerStyle = AnswerStyle.Bare, AnswerForm = "bare"
+            }),
+            EvalJsonl.Serialize(conflict.Answered("The trade of Ada Lin is miller.") with
+            {
+                AnswerKind = AnswerKind.Parametric, AnswerStyle = AnswerStyle.Canonical
+            }),
             EvalJsonl.Serialize(unanswerable.Answered("")),
             EvalJsonl.Serialize(niah.Answered("Kalomi")),
         ];
@@ -123,14 +152,23 @@ public class EvalFileFuzzTests(ITestOutputHelper output)
     /// <summary>The enum and label fields given values the reader must refuse line by line.</summary>
     private static string EnumEdits(Random r, JsonObject line)
     {
-        string field = new[] { "kind", "label", "hallucination", "answer_kind", "answer_style", "phrasing", "attribute", "context_tokens", "needle_depth", "passages", "distractor_values", "near_name" }[r.Next(12)];
-        string value = new[] { "\"bogus\"", "\"Conflict\"", "\"grounded\"", "\"hallucinated\"", "\"held_out\"", "0", "1", "-1", "99", "1.5", "true", "null", "[]", "{}", "[null]", "[1]", "\"\"", "1e999" }[r.Next(18)];
+        string field = new[]
+        {
+            "kind", "label", "hallucination", "answer_kind", "answer_style", "phrasing", "attribute", "context_tokens",
+            "needle_depth", "passages", "distractor_values", "near_name"
+        }[r.Next(12)];
+        string value = new[]
+        {
+            "\"bogus\"", "\"Conflict\"", "\"grounded\"", "\"hallucinated\"", "\"held_out\"", "0", "1", "-1", "99",
+            "1.5", "true", "null", "[]", "{}", "[null]", "[1]", "\"\"", "1e999"
+        }[r.Next(18)];
         line[field] = JsonMutator.Literal(value);
         return $"{field} = {value}";
     }
 
     /// <summary>Lines edited as JSON (one or two of them), then the file edited as lines or bytes.</summary>
-    private static FuzzInput MutateJsonl(Random r, string[] seed, JsonMutator[] mutators, Func<Random, JsonObject, string>? fieldEdit)
+    private static FuzzInput MutateJsonl(Random r, string[] seed, JsonMutator[] mutators,
+        Func<Random, JsonObject, string>? fieldEdit)
     {
         var lines = seed.ToList();
         var done = new List<string>();
@@ -157,7 +195,11 @@ public class EvalFileFuzzTests(ITestOutputHelper output)
                     break;
                 case 6:
                 {
-                    string junk = new[] { "null", "[]", "1", "\"x\"", "{", "}", "{}", "   ", "\t", "\u0000", "{\"id\": null}", "{\"answer\": \"x\", \"label\": \"grounded\"}", "// comment", new string('x', 100_000) }[r.Next(14)];
+                    string junk = new[]
+                    {
+                        "null", "[]", "1", "\"x\"", "{", "}", "{}", "   ", "\t", "\u0000", "{\"id\": null}",
+                        "{\"answer\": \"x\", \"label\": \"grounded\"}", "// comment", new string('x', 100_000)
+                    }[r.Next(14)];
                     lines.Insert(at, junk);
                     done.Add($"insert line {at + 1}: {(junk.Length > 30 ? "x × 100000" : junk)}");
                     break;
@@ -190,7 +232,8 @@ public class EvalFileFuzzTests(ITestOutputHelper output)
         string mutation = string.Join("; ", done) + (newline == "\r\n" ? " (CRLF)" : "");
         if (r.Next(4) == 0)
         {
-            var raw = ByteMutator.Mutate(r, bytes, [.. Enumerable.Range(0, bytes.Length).Where(i => bytes[i] == (byte)'\n'), bytes.Length], "file");
+            var raw = ByteMutator.Mutate(r, bytes,
+                [.. Enumerable.Range(0, bytes.Length).Where(i => bytes[i] == (byte)'\n'), bytes.Length], "file");
             return new($"{mutation}; {raw.Mutation}", raw.Bytes);
         }
         return new(mutation, bytes);

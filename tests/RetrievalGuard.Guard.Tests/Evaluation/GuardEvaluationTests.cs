@@ -8,7 +8,8 @@ namespace RetrievalGuard.Guard.Tests.Evaluation;
 public class GuardEvaluationTests
 {
     private static LabelledAnswer Answer(string id, bool hallucinated, string kind) =>
-        new(id, Passage.Numbered(["p"]), "q?", "a", hallucinated, new Dictionary<string, string> { ["answer_kind"] = kind });
+        new(id, Passage.Numbered(["p"]), "q?", "a", hallucinated,
+            new Dictionary<string, string> { ["answer_kind"] = kind });
 
     [Fact]
     public void ATinyLabelledSetGivesTheHandComputedAuroc()

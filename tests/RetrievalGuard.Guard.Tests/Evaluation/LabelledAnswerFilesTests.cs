@@ -9,8 +9,11 @@ public class LabelledAnswerFilesTests
     [Fact]
     public void MakeEvalLinesKeepTheirGroupsAndABadLineIsReportedNotFatal()
     {
-        var item = new EvalItem("a-1", EvalKind.Conflict, ["The trade of Zo Vrak is baker."], "What is the trade of Zo Vrak?",
-            "baker", "tailor", 20) { Phrasing = FormSplit.HeldOut, AnswerKind = AnswerKind.Parametric, AnswerStyle = AnswerStyle.Bare };
+        var item = new EvalItem("a-1", EvalKind.Conflict, ["The trade of Zo Vrak is baker."],
+            "What is the trade of Zo Vrak?", "baker", "tailor", 20)
+        {
+            Phrasing = FormSplit.HeldOut, AnswerKind = AnswerKind.Parametric, AnswerStyle = AnswerStyle.Bare
+        };
         using var folder = new TempFolder();
         var path = folder.Write("eval.jsonl", string.Join("\n",
             EvalJsonl.Serialize(item.Answered("tailor.")),
@@ -66,7 +69,8 @@ public class LabelledAnswerFilesTests
     {
         using var folder = new TempFolder();
         folder.Write("response.jsonl", "");
-        Assert.Throws<FileNotFoundException>(() => LabelledAnswerFiles.Read(System.IO.Path.Combine(folder.Path, "nope.jsonl")));
+        Assert.Throws<FileNotFoundException>(() =>
+            LabelledAnswerFiles.Read(System.IO.Path.Combine(folder.Path, "nope.jsonl")));
         var error = Assert.Throws<FileNotFoundException>(() => LabelledAnswerFiles.Read(folder.Path));
         Assert.Contains("source_info.jsonl", error.Message, StringComparison.Ordinal);
     }

@@ -51,7 +51,8 @@ public sealed class RagPromptBuilderTests(OrganismFixture organism) : IClassFixt
     public void EmptyPassagesAndQuestionsAreRefusedByName()
     {
         var builder = RagPromptBuilder.For(organism.Model.Tokenizer);
-        var error = Assert.Throws<ArgumentException>(() => builder.Build([new Passage("a", "text"), new Passage("b", " ")], "Q?"));
+        var error = Assert.Throws<ArgumentException>(() =>
+            builder.Build([new Passage("a", "text"), new Passage("b", " ")], "Q?"));
         Assert.Contains("Passage 2 is empty", error.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => builder.Build(Passages, " "));
     }

@@ -13,7 +13,8 @@ public sealed class OrganismFixture : IDisposable
     public HeadMap Map { get; } = HeadMapCatalog.FindFor(ModelFolder)
         ?? throw new InvalidOperationException("The shipped organism has no head map in headmaps/.");
 
-    public HallucinationGuard Guard(RetrievalGuard.Guard.Risk.GuardCalibration? calibration = null) => new(Model, Map, calibration);
+    public HallucinationGuard Guard(RetrievalGuard.Guard.Risk.GuardCalibration? calibration = null) =>
+        new(Model, Map, calibration);
 
     public void Dispose() => Model.Dispose();
 }

@@ -20,16 +20,21 @@ internal static class SyntheticSignals
             [new TokenRange(2, 6), new TokenRange(7, 10)], new TokenRange(11, 14), "What does Zo Vrak do?", " ");
     }
 
-    /// <summary>One look per head: top position, its weight, and mass over [rest, passage 1, passage 2, answer].</summary>
+    /// <summary>
+    /// One look per head: top position, its weight, and mass over [rest, passage 1, passage 2, answer].
+    /// </summary>
     public static HeadLook Look(int top, float weight, params float[] mass) => new(top, weight, mass);
 
-    public static AnswerSignals Answer(string answer, IReadOnlyList<(int Id, int Start, int End, float LogProb, HeadLook[] Heads)> tokens,
+    public static AnswerSignals Answer(string answer,
+        IReadOnlyList<(int Id, int Start, int End, float LogProb, HeadLook[] Heads)> tokens,
         int heads = 2, Func<int, string>? sentenceAt = null)
     {
         var prompt = Prompt();
-        var signals = tokens.Select((t, i) => new TokenSignal(t.Id, prompt.Length + i, t.Start, t.End, t.LogProb, 0.5f, t.Heads))
+        var signals = tokens
+            .Select((t, i) => new TokenSignal(t.Id, prompt.Length + i, t.Start, t.End, t.LogProb, 0.5f, t.Heads))
             .ToArray();
-        var watched = Enumerable.Range(0, heads).Select(h => new WatchedHead(new HeadIndex(3, h), 1.0 / heads)).ToArray();
+        var watched = Enumerable.Range(0, heads).Select(h => new WatchedHead(new HeadIndex(3, h), 1.0 / heads))
+            .ToArray();
         return new AnswerSignals(prompt, answer, signals, watched, sentenceAt ?? (_ => "Zo Vrak is a baker."));
     }
 

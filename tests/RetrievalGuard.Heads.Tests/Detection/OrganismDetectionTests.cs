@@ -19,12 +19,14 @@ public class OrganismDetectionTests
 
         var tests = NeedleTests.Grid(RepoPaths.Path("samples", "corpus"), [256, 512], depths: 3, needles: 1, seed: 42,
             model.Tokenizer.CountTokens);
-        var map = new RetrievalHeadDetector(model).Detect(tests, new HeadMapMethod("copy-paste-retrieval-score", 0.1), ModelFingerprint.Compute(dir), "organism");
+        var map = new RetrievalHeadDetector(model).Detect(tests, new HeadMapMethod("copy-paste-retrieval-score", 0.1),
+            ModelFingerprint.Compute(dir), "organism");
         Assert.Equal(6, map.Method.TestsTotal);
         Assert.True(map.Method.TestsCounted >= 5);
         var expected = shipped.RetrievalHeads.Take(4).Select(h => (h.Layer, h.Head)).ToHashSet();
         var found = map.Ranked().Take(6).Select(h => (h.Layer, h.Head)).ToHashSet();
-        Assert.True(expected.IsSubsetOf(found), $"shipped top 4 {string.Join(" ", expected)} not all in detected top 6 {string.Join(" ", found)}");
+        Assert.True(expected.IsSubsetOf(found),
+            $"shipped top 4 {string.Join(" ", expected)} not all in detected top 6 {string.Join(" ", found)}");
         // Sparse: most heads never copy.
         Assert.True(map.RetrievalHeads.Count <= 0.15 * map.TotalUnits);
     }

@@ -19,8 +19,10 @@ public class HeadMapTests : IDisposable
         return path;
     }
 
-    private static HeadMap QueryMap() => new(Small, new HeadMapMethod("copy-paste-retrieval-score", 0.1, [256], [0, 1], 2, 4, 4),
-        HeadGranularity.QueryHead, [[0.0, 0.3, 0.05, 0.0], [0.12, 0.0, 0.0, 0.5]], [[4, 4, 4, 4], [4, 4, 4, 4]], [[0, 1, 0.5, 0], [0.5, 0, 0, 0.95]]);
+    private static HeadMap QueryMap() => new(Small,
+        new HeadMapMethod("copy-paste-retrieval-score", 0.1, [256], [0, 1], 2, 4, 4),
+        HeadGranularity.QueryHead, [[0.0, 0.3, 0.05, 0.0], [0.12, 0.0, 0.0, 0.5]], [[4, 4, 4, 4], [4, 4, 4, 4]],
+        [[0, 1, 0.5, 0], [0.5, 0, 0, 0.95]]);
 
     [Fact]
     public void RoundTripsAndDerivesRetrievalAndAlwaysOnHeads()
@@ -38,7 +40,8 @@ public class HeadMapTests : IDisposable
     [Fact]
     public void KvHeadMapsExpandToTheirQueryHeads()
     {
-        var map = new HeadMap(Small, new HeadMapMethod("duoattention-gate", 0.5), HeadGranularity.KvHead, [[0.1, 0.9], [0.2, 0.3]]);
+        var map = new HeadMap(Small, new HeadMapMethod("duoattention-gate", 0.5), HeadGranularity.KvHead,
+            [[0.1, 0.9], [0.2, 0.3]]);
         Assert.Equal([new HeadIndex(0, 2), new HeadIndex(0, 3)], map.TopQueryHeads(2));
         string path = Path.Combine(_dir, "kv.json");
         map.Save(path);
@@ -48,9 +51,14 @@ public class HeadMapTests : IDisposable
     [Fact]
     public void AMapForAnotherModelIsRefusedWithTheDifference()
     {
-        var config = new ModelConfig { NumLayers = 2, NumHeads = 4, NumKvHeads = 2, HeadDim = 8, HiddenSize = 32, IntermediateSize = 8, VocabSize = 8 };
+        var config = new ModelConfig
+        {
+            NumLayers = 2, NumHeads = 4, NumKvHeads = 2, HeadDim = 8, HiddenSize = 32, IntermediateSize = 8,
+            VocabSize = 8
+        };
         QueryMap().EnsureFits(config, "sha256:abc");
-        Assert.Contains("the model's 3", Assert.Throws<InvalidDataException>(() => QueryMap().EnsureFits(config with { NumLayers = 3 }, null)).Message);
+        Assert.Contains("the model's 3", Assert.Throws<InvalidDataException>(() =>
+            QueryMap().EnsureFits(config with { NumLayers = 3 }, null)).Message);
         var e = Assert.Throws<InvalidDataException>(() => QueryMap().EnsureFits(config, "sha256:other", "x.json"));
         Assert.Contains("x.json", e.Message);
         Assert.Contains("different weights", e.Message);
@@ -59,16 +67,21 @@ public class HeadMapTests : IDisposable
     [Fact]
     public void ForeignOrFutureFilesAreRefused()
     {
-        Assert.Contains("not a RetrievalGuard head map", Assert.Throws<InvalidDataException>(() => HeadMap.Load(Write("a.json", """{"0-1": [0.5]}"""))).Message);
-        Assert.Contains("version 9", Assert.Throws<InvalidDataException>(() => HeadMap.Load(Write("b.json", """{"format": "retrievalguard.headmap", "version": 9}"""))).Message);
-        Assert.Contains("not valid JSON", Assert.Throws<InvalidDataException>(() => HeadMap.Load(Write("c.json", "{"))).Message);
-        Assert.Throws<ArgumentException>(() => new HeadMap(Small, new HeadMapMethod("x", 0.1), HeadGranularity.QueryHead, [[0.1]]));
+        Assert.Contains("not a RetrievalGuard head map", Assert.Throws<InvalidDataException>(() =>
+            HeadMap.Load(Write("a.json", """{"0-1": [0.5]}"""))).Message);
+        Assert.Contains("version 9", Assert.Throws<InvalidDataException>(() =>
+            HeadMap.Load(Write("b.json", """{"format": "retrievalguard.headmap", "version": 9}"""))).Message);
+        Assert.Contains("not valid JSON", Assert.Throws<InvalidDataException>(() =>
+            HeadMap.Load(Write("c.json", "{"))).Message);
+        Assert.Throws<ArgumentException>(() =>
+            new HeadMap(Small, new HeadMapMethod("x", 0.1), HeadGranularity.QueryHead, [[0.1]]));
     }
 
     [Fact]
     public void RetrievalHeadScoresAreAveragedPerHead()
     {
-        var map = RetrievalHeadImporter.Import(Write("scores.json", """{"0-1": [0.2, 0.4, 0.0], "1-3": [1.0], "0-0": [0, 0]}"""), Small);
+        var map = RetrievalHeadImporter.Import(
+            Write("scores.json", """{"0-1": [0.2, 0.4, 0.0], "1-3": [1.0], "0-0": [0, 0]}"""), Small);
         Assert.Equal(0.2, map.Scores[0][1], 9);
         Assert.Equal(1.0, map.Scores[1][3]);
         Assert.Equal(3, map.TestsPerHead![0][1]);
@@ -97,9 +110,12 @@ public class HeadMapTests : IDisposable
         Assert.Equal([[1.0, 0.1], [0.0, 0.6]], map.Scores);
         Assert.Equal(0.35, map.Method.Threshold, 9); // numpy.quantile([0, .1, .6, 1], .5)
         Assert.Equal([(0, 0), (1, 1)], map.RetrievalHeads.Select(h => (h.Layer, h.Head)));
-        Assert.Contains("row 2 has 3 values", Assert.Throws<InvalidDataException>(() => DuoAttentionImporter.Import(Write("h.tsv", "1\t0\n1\t0\t1\n"), Small)).Message);
-        Assert.Contains("3 rows", Assert.Throws<InvalidDataException>(() => DuoAttentionImporter.Import(Write("i.tsv", "1\t0\n1\t0\n1\t0\n"), Small)).Message);
-        Assert.Contains("'x'", Assert.Throws<InvalidDataException>(() => DuoAttentionImporter.Import(Write("j.tsv", "1\tx\n1\t0\n"), Small)).Message);
+        Assert.Contains("row 2 has 3 values", Assert.Throws<InvalidDataException>(() =>
+            DuoAttentionImporter.Import(Write("h.tsv", "1\t0\n1\t0\t1\n"), Small)).Message);
+        Assert.Contains("3 rows", Assert.Throws<InvalidDataException>(() =>
+            DuoAttentionImporter.Import(Write("i.tsv", "1\t0\n1\t0\n1\t0\n"), Small)).Message);
+        Assert.Contains("'x'", Assert.Throws<InvalidDataException>(() =>
+            DuoAttentionImporter.Import(Write("j.tsv", "1\tx\n1\t0\n"), Small)).Message);
     }
 
     [Theory]
@@ -113,7 +129,8 @@ public class HeadMapTests : IDisposable
         Assert.Equal(128, map.RetrievalHeads.Count);
         Assert.Contains("not copy-paste retrieval scores", map.Method.Notes);
         // The conversion is reproducible from the shipped TSV.
-        var again = DuoAttentionImporter.Import(RepoPaths.Path("headmaps", "third_party", "duo-attention", model, "full_attention_heads.tsv"), map.Model);
+        var again = DuoAttentionImporter.Import(
+            RepoPaths.Path("headmaps", "third_party", "duo-attention", model, "full_attention_heads.tsv"), map.Model);
         Assert.Equal(map.Scores.SelectMany(r => r), again.Scores.SelectMany(r => r).Select(v => Math.Round(v, 6)));
     }
 }

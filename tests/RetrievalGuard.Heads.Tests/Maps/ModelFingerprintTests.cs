@@ -2,7 +2,9 @@ using RetrievalGuard.Heads.Maps;
 
 namespace RetrievalGuard.Heads.Tests.Maps;
 
-/// <summary>Maps bind to every byte of the weights: a copy with a few bytes changed mid-file is another model.</summary>
+/// <summary>
+/// Maps bind to every byte of the weights: a copy with a few bytes changed mid-file is another model.
+/// </summary>
 public sealed class ModelFingerprintTests : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("rg-fingerprint-").FullName;
@@ -53,7 +55,9 @@ public sealed class ModelFingerprintTests : IDisposable
         File.WriteAllBytes(file, Enumerable.Repeat((byte)1, 1000).ToArray());
         File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddMinutes(1));
         Assert.NotEqual(first, ModelFingerprint.FileHash(file));
-        Assert.Equal(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(file))).ToLowerInvariant(),
+        Assert.Equal(
+            Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(file)))
+                .ToLowerInvariant(),
             ModelFingerprint.FileHash(file));
     }
 

@@ -6,7 +6,8 @@ namespace RetrievalGuard.Organism.Tests.Model;
 
 public class SampleTokenizerTests
 {
-    private static readonly ModelTokenizer Tokenizer = ModelTokenizer.Load(RepoPaths.Path("samples", "models", "organism"));
+    private static readonly ModelTokenizer Tokenizer =
+        ModelTokenizer.Load(RepoPaths.Path("samples", "models", "organism"));
 
 
     [Fact]
@@ -26,7 +27,8 @@ public class SampleTokenizerTests
     [Fact]
     public void PlainTextTrainsEveryTokenButBos()
     {
-        var sample = new TrainingSample(TaskKind.Text, [new TextSegment("It was a bright cold day.", true)], [], null, null, null);
+        var sample = new TrainingSample(TaskKind.Text, [new TextSegment("It was a bright cold day.", true)], [],
+            null, null, null);
         var (ids, train) = new SampleTokenizer(Tokenizer).Tokenize(sample);
         Assert.Equal(1, ids[0]);
         Assert.False(train[0]);

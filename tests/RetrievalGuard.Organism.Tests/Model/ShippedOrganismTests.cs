@@ -51,7 +51,8 @@ public sealed class ShippedOrganismTests : IClassFixture<ShippedOrganismTests.Lo
     [Fact]
     public void FindsANeedleInHeldOutText()
     {
-        var answered = Enumerable.Range(0, 3).Select(i => _loaded.Evaluator.Answer(_loaded.HeldOut.BuildNiah(256, 0.5, i))).ToList();
+        var answered = Enumerable.Range(0, 3)
+            .Select(i => _loaded.Evaluator.Answer(_loaded.HeldOut.BuildNiah(256, 0.5, i))).ToList();
         Assert.All(answered, a => Assert.Equal(EvalLabel.Grounded, a.Label));
         Assert.All(answered, a => Assert.Contains(a.Gold!, a.Answer));
     }

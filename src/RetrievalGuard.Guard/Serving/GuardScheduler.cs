@@ -303,7 +303,10 @@ public sealed class GuardScheduler : IAsyncDisposable
             try
             {
                 if (answer.Accept(first, sequence.Finished))
+                {
                     Finish(lane, answer);
+                    answer.Complete();
+                }
             }
             catch (Exception error)
             {
@@ -333,11 +336,32 @@ public sealed class GuardScheduler : IAsyncDisposable
             return;
         }
         Interlocked.Add(ref _tokens, steps.Count);
-        foreach (var (sequence, step) in steps)
+        var answers = steps.Select(s => lane.Running[s.Sequence]).ToArray();
+        var ended = new bool[steps.Count];
+        var errors = new Exception?[steps.Count];
+        // Each answer's guard work (its text, signals and risk so far) touches only that answer, so the rows are read
+        // in parallel: the host's share of a step then does not grow with the rows while the device waits. The
+        // decoder and the running set are changed afterwards, on this thread.
+        Parallel.For(0, steps.Count, i =>
         {
-            var answer = lane.Running[sequence];
-            if (answer.Accept(step, sequence.Finished))
-                Finish(lane, answer);
+            try
+            {
+                ended[i] = answers[i].Accept(steps[i].Step, steps[i].Sequence.Finished);
+            }
+            catch (Exception error)
+            {
+                errors[i] = error;
+            }
+        });
+        for (int i = 0; i < steps.Count; i++)
+        {
+            if (!ended[i] && errors[i] is null)
+                continue;
+            Finish(lane, answers[i]);
+            if (errors[i] is { } error)
+                answers[i].Fail(error);
+            else
+                answers[i].Complete();
         }
     }
 

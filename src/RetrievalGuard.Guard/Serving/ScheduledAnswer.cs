@@ -22,6 +22,7 @@ internal sealed class ScheduledAnswer
     private readonly Channel<GuardedToken> _output = Channel.CreateUnbounded<GuardedToken>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private GuardedToken? _unsent;
+    private GuardedToken? _final; // the last token, made when the answer ends and sent by Complete
     private int _cancelled;
 
     public ScheduledAnswer(HallucinationGuard guard, IReadOnlyList<int> ids, RagPrompt? prompt,
@@ -56,7 +57,10 @@ internal sealed class ScheduledAnswer
     /// <summary>Marks the answer abandoned (client gone); the scheduler frees its row before the next step.</summary>
     public void Cancel() => Interlocked.Exchange(ref _cancelled, 1);
 
-    /// <summary>Takes one step; true when the answer has ended (its row may then be freed).</summary>
+    /// <summary>
+    /// Takes one step; true when the answer has ended: the scheduler then frees its row and calls
+    /// <see cref="Complete"/>.
+    /// </summary>
     /// <param name="last">The decoder finished the sequence (a stop token or its token limit).</param>
     public bool Accept(TokenStep step, bool last)
     {
@@ -87,10 +91,20 @@ internal sealed class ScheduledAnswer
         var report = _live is null ? null : _guard.Assessor.Assess(_live.Signals);
         var final = _unsent ?? new GuardedToken(-1, "", double.NaN);
         _unsent = null;
-        _output.Writer.TryWrite(
-            final with { RiskSoFar = report?.Risk ?? double.NaN, Report = report, Finish = reason });
-        _output.Writer.TryComplete();
+        _final = final with { RiskSoFar = report?.Risk ?? double.NaN, Report = report, Finish = reason };
         return true;
+    }
+
+    /// <summary>
+    /// Sends the last token (with the report) and closes the stream. The scheduler calls it once the row is free, so a
+    /// client that sees its answer end finds the scheduler's counts already updated.
+    /// </summary>
+    public void Complete()
+    {
+        if (_final is { } final)
+            _output.Writer.TryWrite(final);
+        _final = null;
+        _output.Writer.TryComplete();
     }
 
     /// <summary>

@@ -17,8 +17,8 @@ internal sealed record LoadRequest(int Client, int Request, string Needle, Strea
 
 internal sealed record LoadFigures(
     double WallS, Tally Responses, int Completed, int IncompleteStreams, int MissingReport, int AnswersWithNeedle,
-    long ContentChunks, double ChunksPerS, Percentiles LatencyMs, Percentiles TtftMs, Percentiles RejectedLatencyMs,
-    Percentiles Risk, Surroundings Server, bool Passed, List<LoadRequest> Requests);
+    long ContentChunks, double ChunksPerS, double? TokensPerS, Percentiles LatencyMs, Percentiles TtftMs,
+    Percentiles RejectedLatencyMs, Percentiles Risk, Surroundings Server, bool Passed, List<LoadRequest> Requests);
 
 /// <summary>Every client starts at once and sends its guarded streaming questions one after another.</summary>
 internal static class LoadMode
@@ -69,6 +69,7 @@ internal static class LoadMode
         var passed = tally.Broken == 0 && incomplete == 0 && missingReport == 0 && server.Idle.Reached;
         var figures = new LoadFigures(Math.Round(wallS, 3), tally, completed.Count, incomplete, missingReport,
             completed.Count(o => o.AnswerHasNeedle), chunks, Math.Round(chunks / Math.Max(wallS, 1e-9), 1),
+            server.TokensGenerated is { } tokens ? Math.Round(tokens / Math.Max(wallS, 1e-9), 1) : null,
             Percentiles.Of(completed.Select(o => o.LatencyMs)), Percentiles.Of(completed.Select(o => o.TtftMs)
                 .OfType<double>()), Percentiles.Of(outcomes.Where(o => o.Status == 429).Select(o => o.LatencyMs)),
             Percentiles.Of(completed.Select(o => o.Risk).OfType<double>(), digits: 3), server, passed, all);
@@ -79,7 +80,8 @@ internal static class LoadMode
         Console.WriteLine($"latency ms (completed): {figures.LatencyMs}");
         Console.WriteLine($"TTFT ms (completed):    {figures.TtftMs}");
         Console.WriteLine($"429 answered in ms:     {figures.RejectedLatencyMs}");
-        Console.WriteLine($"content chunks {chunks}, {figures.ChunksPerS} chunks/s over the wall time");
+        Console.WriteLine($"content chunks {chunks}, {figures.ChunksPerS} chunks/s over the wall time; tokens "
+            + $"generated per second of wall time (server counter): {figures.TokensPerS?.ToString() ?? "n/a"}");
         Report.PrintSurroundings(server);
         Console.WriteLine(passed ? "PASS" : "FAIL: see the counts above");
         await Report.WriteAsync("load", s, figures, common.Out);

@@ -10,6 +10,7 @@
 #           processes, so each peak is its own), 32K decode of both, and transformers at 128K.
 #   kvserve: continuous batching at 32K-token rows in a 40 GiB KV budget (rows from the exact account; full vs
 #           headaware end to end).
+#   serve:  the guard server under 32 streaming HTTP clients against BatchDecoder alone (prepare-device.sh --server).
 #   batch:  continuous batching alone (part 1's last step: requests joined one by one vs prefilled together).
 #   guard:  the guard's cost on the 8B shape (issue #12): streaming at 1K and 32K, teacher-forced scoring at 4K.
 #   parity: transformers parity on the 7-8B shapes (run-parity-and-speed.sh).
@@ -71,6 +72,25 @@ case "$part" in
     ;;
   kvserve)
     bench batch --cache full headaware --kv-budget-gib 40 --capacity 32768 --min-prompt 28000 --max-prompt 32000 --new-tokens 128 --requests 48 --out "$out/kv-serving.json" 2>&1 | grep -E '^\{"steps|^\[|rror|xception'
+    ;;
+  serve)
+    # #16: 32 streaming HTTP clients against the guard server (8B shape, random bf16 weights, the shipped
+    # DuoAttention map, guard on; prepare-device.sh --server, .device/aspnet-rt.txz carried), then BatchDecoder alone
+    # with 32 rows on prompts of about the same length (the load tool's passages in the chat template: ~100-200
+    # tokens) and the same mean answer length, in this one call.
+    [ -d /tmp/llama8b ] || python3 benchmarks/gpu/make_random_checkpoint.py /tmp/llama8b 2>&1 | grep -v "Writing"
+    cp .device/tokenizers/llama3/* /tmp/llama8b/
+    RetrievalGuard__Model__Path=/tmp/llama8b RetrievalGuard__Model__Device=cuda RetrievalGuard__Model__DType=bf16 \
+      RetrievalGuard__Model__HeadMap="$PWD/headmaps/Meta-Llama-3.1-8B-Instruct.duoattention.json" \
+      RetrievalGuard__Serving__MaxSequences=32 RetrievalGuard__Serving__MaxQueued=256 \
+      RetrievalGuard__RequestsPerMinute=0 ASPNETCORE_URLS=http://127.0.0.1:5123 \
+      dotnet .device/app/RetrievalGuard.Server.dll > "$out/serve-server-log.txt" 2>&1 &
+    server=$!
+    dotnet .device/app/rguard-load.dll load --url http://127.0.0.1:5123 --clients 32 --requests-per-client 3 \
+      --max-tokens 128 --duration-limit 240 --server-pid $server --out "$out/serve-load.json" 2>&1 | tail -14
+    kill $server; wait $server
+    bench batch --concurrency 32 --requests 96 --min-prompt 96 --max-prompt 192 --new-tokens 128 --join together \
+      --out "$out/serve-batch.json" 2>&1 | grep -E '^\{"(steps|cache)|rror|xception'
     ;;
   check)
     bench kernel-check --steps 32 --out "$out/kernel-check.json" 2>&1 | grep -E '^\{"shape|rror|xception'

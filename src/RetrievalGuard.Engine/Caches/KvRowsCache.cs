@@ -3,9 +3,9 @@ using static TorchSharp.torch;
 namespace RetrievalGuard.Engine.Caches;
 
 /// <summary>
-/// Several rows of a shared <see cref="KvStorage"/> seen as one cache of batch <c>rows.Length</c>, all at the same
-/// length: how prompts that join together are prefilled in one batched pass. Rows need not be adjacent; adjacent ones
-/// are written in one copy.
+/// Rows of a shared <see cref="KvStorage"/> seen as one cache of batch <c>rows.Length</c>, all at the same length: how
+/// a prompt is prefilled into its row before it joins batched decoding, alone or with others that join together in
+/// one batched pass. Rows need not be adjacent; adjacent ones are written in one copy.
 /// </summary>
 public sealed class KvRowsCache : IKvCache
 {

@@ -118,7 +118,9 @@ public sealed class KvStorage : IBatchKvStorage
 
     IDisposable? IBatchKvStorage.Runner { get => Runner; set => Runner = value; }
 
-    public IKvCache RowCache(int row) => new KvRowCache(this, row);
+    /// <summary>One row as a cache of its own (batch 1, its own length): how a sequence is prefilled into its slot.
+    /// </summary>
+    public IKvCache RowCache(int row) => new KvRowsCache(this, [row]);
 
     (Tensor Logits, Tensor? ProbeRows) IBatchKvStorage.DecodeStep(LlamaModel model, Tensor tokenIds,
         Tensor positions, int keyLength, AttentionProbe? probe, HeadMask? headMask) =>

@@ -3,6 +3,7 @@ using RetrievalGuard.Heads.Caching;
 using RetrievalGuard.Engine.Generation;
 using RetrievalGuard.Engine.Tokenization;
 using RetrievalGuard.Guard.Prompting;
+using RetrievalGuard.Guard.Risk;
 using RetrievalGuard.Guard.Serving;
 using RetrievalGuard.Guard.Tests.Support;
 
@@ -260,6 +261,40 @@ public sealed class GuardSchedulerTests(OrganismFixture organism) : IClassFixtur
         Assert.Throws<ObjectDisposedException>(() =>
             scheduler.Submit(AnswerRequest.Guarded(Requests[0].Passages, Requests[0].Question)));
         await scheduler.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task AnAnswerWhoseGuardWorkThrowsEndsWithTheErrorAndTheSchedulerServesOn()
+    {
+        var shipped = Guard();
+        var calibration = shipped.Calibration!;
+        var breaking = new BreaksOnce(calibration.Guard, call: 5); // a later token, read in a decode step
+        var guard = new HallucinationGuard(organism.Model, shipped.Map, new GuardCalibration(calibration.Model,
+            [new CalibratedMethod(GuardCalibration.GuardMethod, breaking)], calibration.Threshold));
+        await using var scheduler = new GuardScheduler(guard, new SchedulerOptions { MaxSequences = 2 });
+        var (passages, question) = Requests[0];
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            Collect(scheduler.Submit(AnswerRequest.Guarded(passages, question, maxTokens: 24)))
+                .WaitAsync(TimeSpan.FromMinutes(1)));
+        Assert.Equal(BreaksOnce.Message, error.Message);
+        var next = await Collect(scheduler.Submit(AnswerRequest.Guarded(passages, question, maxTokens: 24)))
+            .WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.Contains("Kalomi", next[^1].Report!.Answer, StringComparison.Ordinal);
+        await WaitUntil(() => scheduler.Active == 0);
+    }
+
+    /// <summary>The shipped calibrator, except that its <c>call</c>-th prediction throws.</summary>
+    private sealed class BreaksOnce(IRiskModel inner, int call) : IRiskModel
+    {
+        public const string Message = "The calibrator broke.";
+        private int _calls;
+
+        public IReadOnlyList<string> FeatureNames => inner.FeatureNames;
+
+        public double Predict(IReadOnlyList<double> features) => Interlocked.Increment(ref _calls) == call
+            ? throw new InvalidOperationException(Message)
+            : inner.Predict(features);
     }
 
     private static async Task<List<GuardedToken>> Collect(IAsyncEnumerable<GuardedToken> tokens)

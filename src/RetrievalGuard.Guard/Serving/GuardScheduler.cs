@@ -255,10 +255,7 @@ public sealed class GuardScheduler : IAsyncDisposable
     private void DropCancelled(CacheLane lane)
     {
         foreach (var answer in lane.Running.Values.Where(a => a.IsCancelled || _abandon).ToArray())
-        {
-            Finish(lane, answer);
-            answer.Fail(new OperationCanceledException("The answer was abandoned before it finished."));
-        }
+            Finish(lane, answer, new OperationCanceledException("The answer was abandoned before it finished."));
     }
 
     /// <summary>Takes as many waiting requests as the lane has free rows and joins them together
@@ -303,15 +300,11 @@ public sealed class GuardScheduler : IAsyncDisposable
             try
             {
                 if (answer.Accept(first, sequence.Finished))
-                {
                     Finish(lane, answer);
-                    answer.Complete();
-                }
             }
             catch (Exception error)
             {
-                Finish(lane, answer);
-                answer.Fail(error);
+                Finish(lane, answer, error);
             }
         }
     }
@@ -329,10 +322,7 @@ public sealed class GuardScheduler : IAsyncDisposable
         {
             // A failed step leaves every row of the lane in an unknown state: end them all, keep serving the queue.
             foreach (var answer in lane.Running.Values.ToArray())
-            {
-                Finish(lane, answer);
-                answer.Fail(error);
-            }
+                Finish(lane, answer, error);
             return;
         }
         Interlocked.Add(ref _tokens, steps.Count);
@@ -354,22 +344,23 @@ public sealed class GuardScheduler : IAsyncDisposable
             }
         });
         for (int i = 0; i < steps.Count; i++)
-        {
-            if (!ended[i] && errors[i] is null)
-                continue;
-            Finish(lane, answers[i]);
-            if (errors[i] is { } error)
-                answers[i].Fail(error);
-            else
-                answers[i].Complete();
-        }
+            if (ended[i] || errors[i] is not null)
+                Finish(lane, answers[i], errors[i]);
     }
 
-    private void Finish(CacheLane lane, ScheduledAnswer answer)
+    /// <summary>
+    /// Frees an ended answer's row, then closes its stream: with its last token, or with <paramref name="error"/>.
+    /// The row goes first, so a client that sees its answer end finds the scheduler's counts already updated.
+    /// </summary>
+    private void Finish(CacheLane lane, ScheduledAnswer answer, Exception? error = null)
     {
         lane.Decoder.Leave(answer.Sequence!);
         if (lane.Running.Remove(answer.Sequence!))
             Interlocked.Decrement(ref _active);
+        if (error is null)
+            answer.Complete();
+        else
+            answer.Fail(error);
     }
 
     /// <summary>

@@ -95,10 +95,8 @@ internal sealed class ScheduledAnswer
         return true;
     }
 
-    /// <summary>
-    /// Sends the last token (with the report) and closes the stream. The scheduler calls it once the row is free, so a
-    /// client that sees its answer end finds the scheduler's counts already updated.
-    /// </summary>
+    /// <summary>Sends the last token (with the report) and closes the stream; the scheduler calls it once the row is
+    /// free.</summary>
     public void Complete()
     {
         if (_final is { } final)

@@ -115,34 +115,28 @@ public static class GuardCostBenchmark
     private static double Streamed(LanguageModel model, IReadOnlyList<int> ids, int tokens)
     {
         var options = new GenerationOptions { MaxNewTokens = tokens + 4, StopTokenIds = [] };
+        var text = new System.Text.StringBuilder();
+        return StreamRate(model.GenerateAsync(ids, options, cache: null), token => text.Append(token.Text));
+    }
+
+    // The last yield comes after the report, so every counted token includes its risk.
+    private static double Guarded(HallucinationGuard guard, IReadOnlyList<Passage> passages, string question,
+        int tokens) => StreamRate(guard.AskAsync(passages, question, tokens + 4, stopTokens: []));
+
+    /// <summary>Tokens per second of a stream after its fourth token (prefill and the first steps excluded).</summary>
+    private static double StreamRate<T>(IAsyncEnumerable<T> stream, Action<T>? onToken = null)
+    {
         var timer = new Stopwatch();
         var made = 0;
-        var text = new System.Text.StringBuilder();
         Task.Run(async () =>
         {
-            await foreach (var token in model.GenerateAsync(ids, options, cache: null))
+            await foreach (var token in stream)
             {
-                text.Append(token.Text);
+                onToken?.Invoke(token);
                 if (++made == 4)
                     timer.Start();
             }
         }).GetAwaiter().GetResult();
-        return tokens / timer.Elapsed.TotalSeconds;
-    }
-
-    private static double Guarded(HallucinationGuard guard, IReadOnlyList<Passage> passages, string question,
-        int tokens)
-    {
-        var timer = new Stopwatch();
-        var made = 0;
-        var task = Task.Run(async () =>
-        {
-            await foreach (var token in guard.AskAsync(passages, question, tokens + 4, stopTokens: []))
-                if (++made == 4)
-                    timer.Start();
-        });
-        task.GetAwaiter().GetResult();
-        // The last yield comes after the report, so every counted token includes its risk.
         return (made - 4) / timer.Elapsed.TotalSeconds;
     }
 

@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json.Nodes;
 using RetrievalGuard.Engine.Checkpoints;
 using RetrievalGuard.Engine.Model;
-using RetrievalGuard.Engine.Native;
 using RetrievalGuard.Engine.Tests.Support;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -30,7 +29,6 @@ public class CheckpointFuzzTests(ITestOutputHelper output)
     [Fact]
     public void MutatedSafetensorsAreReadOrRefusedNamingTheFile()
     {
-        TorchRuntime.EnsureInitialized();
         // Two seeds: the Hugging Face export of tiny-random-llama (F32, untied), and an engine export with q/k/v
         // biases, tied embeddings and BF16 storage, each with a network of its shape to load into.
         var hf = SafetensorsSeedFile.FromFile(File.ReadAllBytes(Path.Combine(TinyLlama, Checkpoint.SingleFileName)));
@@ -61,7 +59,6 @@ public class CheckpointFuzzTests(ITestOutputHelper output)
     [Fact]
     public void MutatedConfigsAreReadOrRefusedNamingTheFile()
     {
-        TorchRuntime.EnsureInitialized();
         var seeds = new[]
         {
             new JsonMutator(File.ReadAllText(Path.Combine(TinyLlama, "config.json")), "tiny-random-llama"),

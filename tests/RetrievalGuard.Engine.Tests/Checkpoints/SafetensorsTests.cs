@@ -9,8 +9,6 @@ public class SafetensorsTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("rg-st-").FullName;
 
-    public SafetensorsTests() => TorchRuntime.EnsureInitialized();
-
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private string PathOf(string name) => Path.Combine(_dir, name);

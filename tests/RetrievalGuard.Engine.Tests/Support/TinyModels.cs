@@ -1,6 +1,5 @@
 using RetrievalGuard.Engine.Checkpoints;
 using RetrievalGuard.Engine.Model;
-using RetrievalGuard.Engine.Native;
 using static TorchSharp.torch;
 
 namespace RetrievalGuard.Engine.Tests.Support;
@@ -30,7 +29,6 @@ public static class TinyModels
     /// <summary>A random fp32 CPU model; std 0.5 so logits differ enough for argmax to be stable.</summary>
     public static LlamaModel Create(ModelConfig? config = null, long seed = 1)
     {
-        TorchRuntime.EnsureInitialized();
         var model = new LlamaModel(config ?? Config(), ScalarType.Float32, CPU);
         model.InitializeWeights(seed, std: 0.5);
         model.eval();

@@ -7,8 +7,6 @@ namespace RetrievalGuard.Heads.Tests.Detection;
 /// <summary>The copy-paste score on hand-built attention with known answers.</summary>
 public class CopyPasteScorerTests
 {
-    public CopyPasteScorerTests() => TorchRuntime.EnsureInitialized();
-
     // Prompt tokens: positions 0..9; the needle is positions [3, 7) = tokens 40 41 40 42 (token 40 repeats).
     private static readonly int[] Prompt = [1, 5, 6, 40, 41, 40, 42, 7, 40, 9];
 

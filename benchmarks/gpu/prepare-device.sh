@@ -8,7 +8,12 @@
 # With --server, the guard server and the load tool (rguard-load) go into app.txz too, and ASP.NET Core's shared runtime
 # into .device/aspnet-rt.txz (8 MB): carry it for run-performance.sh's `serve` part only.
 set -euo pipefail
-server=false; [ "${1:-}" = --server ] && server=true
+server=false
+case "${1:-}" in
+  "") ;;
+  --server) server=true ;;
+  *) echo "prepare-device.sh: unknown argument '$1' (the only option is --server)" >&2; exit 2 ;;
+esac
 dest=.device
 mkdir -p "$dest"
 root=$(dirname "$(readlink -f "$(command -v dotnet)")")

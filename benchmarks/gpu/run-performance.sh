@@ -19,6 +19,10 @@
 # unpack both into one folder and run `rguard-bench report DIR` anywhere); `kv pack`, `kvserve pack` and
 # `batch guard pack` are more.
 set -uo pipefail
+parts="check 1 2 kv kvserve batch guard serve parity report pack"
+for part in "${@:-1}"; do  # every part is known before any device time is spent
+  case " $parts " in *" $part "*) ;; *) echo "run-performance.sh: unknown part '$part' (parts: $parts)" >&2; exit 2 ;; esac
+done
 source .device/gpu-env.sh
 out=${OUT:-/tmp/rguard-out}; mkdir -p "$out"
 bench() { dotnet .device/app/rguard-bench.dll "$@"; }
